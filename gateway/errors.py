@@ -1,0 +1,116 @@
+"""One error tree for the gateway; each error has a stable type slug.
+
+    GatewayError                      base; never raised itself
+    ├── ClientError                   the caller's mistake: 4xx, nothing stored
+    │   ├── MalformedBody             body is not parseable (bad JSON, bad CSV)
+    │   ├── UnsupportedMediaType      content type the adapter does not read
+    │   ├── InvalidRecord             parsed, but a record or field is wrong
+    │   ├── UnknownFormat             no adapter for the format in the URL
+    │   ├── UnknownPartner            the submitting partner is not in the agreement
+    │   └── NotFound                  a resource id that does not exist
+    ├── ServiceUnavailable            a dependency (store, broker) is down: 503, retry
+    └── PolicyLoadError               a policy bundle that does not load or lint
+
+A policy *denial* is not an error: it is a decision, recorded and returned.
+The HTTP layer turns every GatewayError into RFC 9457 problem+json in one
+handler (``gateway.api.problems``); the CLI prints ``str(error)`` and exits 2.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+PROBLEM_BASE = "https://isg-gateway.example/problems/"
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    """One thing wrong with one field of one record."""
+
+    field: str
+    message: str
+    record: int | str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"field": self.field, "message": self.message}
+        if self.record is not None:
+            out["record"] = self.record
+        return out
+
+
+@dataclass
+class GatewayError(Exception):
+    detail: str
+    problems: list[FieldProblem] = field(default_factory=list)
+
+    slug: ClassVar[str] = "gateway-error"
+    title: ClassVar[str] = "Gateway error"
+    status: ClassVar[int] = 500
+
+    def __str__(self) -> str:
+        lines = [self.detail]
+        lines += [
+            f"  - {'record ' + str(p.record) + ': ' if p.record is not None else ''}"
+            f"{p.field}: {p.message}"
+            for p in self.problems
+        ]
+        return "\n".join(lines)
+
+    @property
+    def type_uri(self) -> str:
+        return PROBLEM_BASE + self.slug
+
+
+class ClientError(GatewayError):
+    slug = "client-error"
+    title = "Bad request"
+    status = 400
+
+
+class MalformedBody(ClientError):
+    slug = "malformed-body"
+    title = "The request body could not be parsed"
+    status = 400
+
+
+class UnsupportedMediaType(ClientError):
+    slug = "unsupported-media-type"
+    title = "Unsupported content type"
+    status = 415
+
+
+class InvalidRecord(ClientError):
+    slug = "invalid-record"
+    title = "The record is not valid"
+    status = 422
+
+
+class UnknownFormat(ClientError):
+    slug = "unknown-format"
+    title = "No adapter for this format"
+    status = 404
+
+
+class UnknownPartner(ClientError):
+    slug = "unknown-partner"
+    title = "The submitting partner is not a party to the agreement"
+    status = 403
+
+
+class NotFound(ClientError):
+    slug = "not-found"
+    title = "Not found"
+    status = 404
+
+
+class ServiceUnavailable(GatewayError):
+    slug = "service-unavailable"
+    title = "A dependency of the gateway is unavailable"
+    status = 503
+
+
+class PolicyLoadError(GatewayError):
+    slug = "policy-load-error"
+    title = "The policy bundle could not be loaded"
+    status = 500
