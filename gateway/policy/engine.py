@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from contracts import Exchange
 from gateway.policy.bundle import PolicyBundle
@@ -28,6 +29,19 @@ class Decision:
     @property
     def permitted(self) -> bool:
         return self.effect == "permit"
+
+    def as_record(self) -> dict[str, Any]:
+        """JSON form stored with the exchange and written into the audit entry."""
+        return {
+            "recipient": self.recipient,
+            "effect": self.effect,
+            "rules": list(self.rules),
+            "reason": self.reason,
+            "purpose": self.purpose,
+            "lawful_basis": self.lawful_basis,
+            "obligations": list(self.obligations),
+            "policy_version": self.policy_version,
+        }
 
 
 def decide(bundle: PolicyBundle, exchange: Exchange, today: date | None = None) -> list[Decision]:

@@ -76,3 +76,12 @@ def minimise(record: dict[str, Any], allow: tuple[str, ...] | list[str]) -> Mini
         disclosed=tuple(sorted(disclosed)),
         removed=tuple(sorted(removed)),
     )
+
+
+def minimise_for(decision: Any, record: dict[str, Any], pseudonym_key: bytes = b"") -> Minimised:
+    """Minimise ``record`` as a permit ``decision`` says (the pipeline's entry point).
+
+    ``pseudonym_key`` keys per-recipient pseudonyms; it comes from settings,
+    never from the policy files.
+    """
+    return minimise(record, decision.allowed_fields)
