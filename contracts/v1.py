@@ -17,7 +17,9 @@ from enum import StrEnum
 from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from contracts.marks import Mark, mark
 
 CONTRACT_VERSION = "1"
 
@@ -88,6 +90,26 @@ class Address(_Strict):
     )
 
 
+class AccessLevel(StrEnum):
+    """Probation's access marks on a case."""
+
+    RESTRICTED = "restricted"
+    EXCLUDED = "excluded"
+
+
+class AccessRestriction(_Strict):
+    """A restricted or excluded case, carried end to end so policy can honour it.
+
+    ``restricted``: only ``named_staff`` may see the case. ``excluded``: the
+    ``named_staff`` listed may not see it.
+    """
+
+    level: AccessLevel
+    named_staff: list[str] = Field(default_factory=list)
+    set_by: str | None = Field(default=None, description="The partner that set the mark.")
+    reason: str | None = None
+
+
 class Subject(_Strict):
     """A person the exchange is about."""
 
@@ -97,9 +119,20 @@ class Subject(_Strict):
     name: PersonName | None = None
     date_of_birth: date | None = None
     gender: str | None = None
-    address: Address | None = None
+    address: Address | None = Field(
+        default=None,
+        description="Where the person lives; for a victim, never perpetrator-facing.",
+        json_schema_extra=mark(Mark.VICTIM_LOCATION),
+    )
     safe_contact: str | None = Field(
-        default=None, description="Safe contact details for a victim; never perpetrator-facing."
+        default=None,
+        description="Safe contact details for a victim; never perpetrator-facing.",
+        json_schema_extra=mark(Mark.VICTIM_LOCATION),
+    )
+    access: AccessRestriction | None = Field(
+        default=None,
+        description="Restricted/excluded case mark from probation.",
+        json_schema_extra=mark(Mark.RESTRICTED_ACCESS),
     )
 
 
@@ -113,6 +146,10 @@ class Category(StrEnum):
     COMPLIANCE = "compliance"
     URGENT_ALERT = "urgent_alert"
     MEETING_FEED = "meeting_feed"
+    CUSTODY_EVENT = "custody_event"
+    DISPOSAL = "disposal"
+    CIVIL_ORDER = "civil_order"
+    OFFENDER_MANAGEMENT = "offender_management"
 
 
 class Urgency(StrEnum):
@@ -121,12 +158,29 @@ class Urgency(StrEnum):
     IMMEDIATE = "immediate"
 
 
+class OffenceClass(StrEnum):
+    """The offence types the stalking screening covers (DOMAIN.md, police records)."""
+
+    STALKING_S2A = "stalking_s2a"
+    STALKING_S4A = "stalking_s4a"
+    HARASSMENT_S2 = "harassment_s2"
+    HARASSMENT_S4 = "harassment_s4"
+    RACIALLY_AGGRAVATED_HARASSMENT = "racially_aggravated_harassment"
+    BREACH_NON_MOLESTATION_ORDER = "breach_non_molestation_order"
+    BREACH_COMMUNITY_RESOLUTION = "breach_community_resolution"
+    BREACH_SPO = "breach_spo"
+    OTHER = "other"
+
+
 class Offence(_Strict):
     code: str = Field(min_length=1, description="Home Office or local offence code.")
     legislation: str | None = Field(
         default=None, description="e.g. 'Protection from Harassment Act 1997 s2A'."
     )
     description: str | None = None
+    offence_class: OffenceClass | None = Field(
+        default=None, description="Classification a policy can test, e.g. stalking_s4a."
+    )
 
 
 class CrimeSection(_Strict):
@@ -166,14 +220,333 @@ class RiskSection(_Strict):
     rationale: str | None = None
 
 
-class Payload(_Strict):
-    """Typed payload sections; an exchange fills the ones its category needs.
+class ComplianceStatus(StrEnum):
+    COMPLYING = "complying"
+    PARTIAL = "partial"
+    BREACHED = "breached"
+    NOT_YET_DUE = "not_yet_due"
+    UNKNOWN = "unknown"
 
-    Later adapters add sections (health, compliance, alert, meeting) here.
+
+class ConditionCompliance(_Strict):
+    """One condition (licence, caution, civil or community order) and how it is kept."""
+
+    text: str = Field(min_length=1, description="The condition as imposed.")
+    kind: str | None = Field(
+        default=None, description="e.g. 'non-contact', 'exclusion zone', 'residence'."
+    )
+    compliance: ComplianceStatus = ComplianceStatus.UNKNOWN
+    noted_at: datetime | None = None
+    detail: str | None = None
+
+
+class CustodyOutcome(StrEnum):
+    BAIL = "bail"
+    RELEASED_UNDER_INVESTIGATION = "released_under_investigation"
+    CHARGED = "charged"
+    REMANDED = "remanded"
+    NO_FURTHER_ACTION = "no_further_action"
+    STILL_IN_CUSTODY = "still_in_custody"
+
+
+class ArrestEvent(_Strict):
+    """An arrest and the custody episode that follows it."""
+
+    subject_ref: str = Field(min_length=1, description="Which subject was arrested.")
+    arrested_at: datetime
+    reason: str | None = None
+    custody_number: str | None = None
+    custody_suite: str | None = None
+    released_at: datetime | None = None
+    outcome: CustodyOutcome | None = None
+    bail_conditions: list[str] = Field(default_factory=list)
+    bail_return_on: date | None = None
+
+
+class DisposalKind(StrEnum):
+    CHARGE = "charge"
+    CONDITIONAL_CAUTION = "conditional_caution"
+    SIMPLE_CAUTION = "simple_caution"
+    COMMUNITY_RESOLUTION = "community_resolution"
+    OUT_OF_COURT_OTHER = "out_of_court_other"
+    NO_FURTHER_ACTION = "no_further_action"
+
+
+class Disposal(_Strict):
+    subject_ref: str = Field(min_length=1)
+    kind: DisposalKind
+    decided_at: datetime
+    offence_code: str | None = None
+    court: str | None = None
+    first_hearing_on: date | None = None
+    conditions: list[ConditionCompliance] = Field(default_factory=list)
+
+
+class CivilOrderKind(StrEnum):
+    STALKING_PROTECTION_ORDER = "stalking_protection_order"
+    INTERIM_STALKING_PROTECTION_ORDER = "interim_stalking_protection_order"
+    NON_MOLESTATION_ORDER = "non_molestation_order"
+    RESTRAINING_ORDER = "restraining_order"
+
+
+class CivilOrderStage(StrEnum):
+    APPLIED = "applied"
+    GRANTED = "granted"
+    REFUSED = "refused"
+    VARIED = "varied"
+    DISCHARGED = "discharged"
+    BREACHED = "breached"
+
+
+class CivilOrder(_Strict):
+    """An SPO (or other protective order): its application, grant and conditions."""
+
+    subject_ref: str = Field(min_length=1, description="The person the order is against.")
+    kind: CivilOrderKind
+    stage: CivilOrderStage
+    reference: str | None = None
+    court: str | None = None
+    applied_on: date | None = None
+    decided_on: date | None = None
+    expires_on: date | None = None
+    prohibitions: list[ConditionCompliance] = Field(default_factory=list)
+    requirements: list[ConditionCompliance] = Field(default_factory=list)
+
+
+class Engagement(StrEnum):
+    ENGAGED = "engaged"
+    PARTIALLY_ENGAGED = "partially_engaged"
+    DISENGAGED = "disengaged"
+    DECLINED = "declined"
+    NOT_YET_OFFERED = "not_yet_offered"
+
+
+class CodedEntry(_Strict):
+    """A coded clinical fact (a SNOMED CT code where the trust sends one)."""
+
+    system: str | None = None
+    code: str | None = None
+    display: str = Field(min_length=1)
+    recorded_at: datetime | None = None
+
+
+class HealthSection(_Strict):
+    """Engagement with a health intervention: special category data (UK GDPR Art 9).
+
+    It crosses to police only where the agreement says so, and only the minimum.
     """
+
+    intervention: str | None = Field(default=None, description="e.g. 'fACT (4-6 sessions)'.")
+    engagement: Engagement | None = None
+    sessions_offered: int | None = Field(default=None, ge=0)
+    sessions_attended: int | None = Field(default=None, ge=0)
+    completed: bool | None = None
+    completed_on: date | None = None
+    heightened_risk_indicators: list[CodedEntry] = Field(default_factory=list)
+    conditions: list[CodedEntry] = Field(default_factory=list)
+    clinician: str | None = None
+    organisation: str | None = Field(default=None, description="ODS code or trust name.")
+    summary: str | None = None
+
+
+class AlertKind(StrEnum):
+    SUICIDAL_IDEATION = "suicidal_ideation"
+    THREAT_TO_KILL = "threat_to_kill"
+    WEAPONS_ACCESS = "weapons_access"
+    SPO_BREACH = "spo_breach"
+    IMMINENT_CONTACT = "imminent_contact"
+
+
+class AlertSection(_Strict):
+    """An urgent alert that must reach a named on-duty recipient within minutes."""
+
+    kind: AlertKind
+    detail: str | None = None
+    raised_at: datetime
+    raised_by: str | None = None
+    valid_until: datetime | None = None
+
+
+class ProbationEvent(StrEnum):
+    CASE_ALLOCATED = "case_allocated"
+    LICENCE_CONDITIONS = "licence_conditions"
+    COMPLIANCE = "compliance"
+    ROSH_CHANGE = "rosh_change"
+    MAPPA_CHANGE = "mappa_change"
+    RECALL = "recall"
+    CHANGE_OF_ADDRESS = "change_of_address"
+    CHANGE_OF_SUPERVISING_OFFICER = "change_of_supervising_officer"
+    ACCESS_CHANGE = "access_change"
+
+
+class Recall(_Strict):
+    recalled_on: date
+    recall_type: Literal["fixed_term", "standard"] | None = None
+    reason: str | None = None
+
+
+class ProbationSection(_Strict):
+    """A probation SPOC notification; CRN and NOMS number travel as subject identifiers."""
+
+    event: ProbationEvent
+    pdu: str | None = Field(default=None, description="Probation delivery unit, e.g. 'North'.")
+    supervising_officer: str | None = None
+    previous_supervising_officer: str | None = None
+    sentence: str | None = Field(default=None, description="e.g. 'Licence (determinate)'.")
+    licence_start: date | None = None
+    licence_end: date | None = None
+    licence_conditions: list[ConditionCompliance] = Field(default_factory=list)
+    recall: Recall | None = None
+    effective_from: date | None = None
+    notes: str | None = None
+
+
+class MappaSection(_Strict):
+    """MAPPA category (probation codes 1-4) and management level (1-3)."""
+
+    category: int = Field(ge=1, le=4)
+    level: int = Field(ge=1, le=3)
+    previous_category: int | None = Field(default=None, ge=1, le=4)
+    previous_level: int | None = Field(default=None, ge=1, le=3)
+    effective_from: date | None = None
+    lead_agency: str | None = None
+    meeting_on: date | None = None
+    meeting_outcome: str | None = None
+    next_review_on: date | None = None
+
+
+class DashAnswer(StrEnum):
+    YES = "yes"
+    NO = "no"
+    NOT_KNOWN = "not_known"
+
+
+#: DASH has 24 questions; 14 or more "yes" ticks is visible high risk.
+DASH_QUESTIONS = 24
+DASH_HIGH_RISK_TICKS = 14
+
+
+class DashChecklist(_Strict):
+    answers: list[DashAnswer] = Field(
+        min_length=DASH_QUESTIONS,
+        max_length=DASH_QUESTIONS,
+        description="Answers to questions 1-24, in order.",
+    )
+    ticks: int = Field(ge=0, le=DASH_QUESTIONS)
+    completed_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _ticks_match(self) -> DashChecklist:
+        yes = sum(1 for a in self.answers if a is DashAnswer.YES)
+        if yes != self.ticks:
+            raise ValueError(f"ticks is {self.ticks} but {yes} answers are 'yes'")
+        return self
+
+
+class ReferralGround(StrEnum):
+    VISIBLE_HIGH_RISK = "visible_high_risk"
+    PROFESSIONAL_JUDGEMENT = "professional_judgement"
+    ESCALATION = "escalation"
+
+
+class ConsentStatus(StrEnum):
+    GIVEN = "given"
+    REFUSED = "refused"
+    NOT_SOUGHT = "not_sought"
+
+
+class ConsentRecord(_Strict):
+    """Consent to referral; without it, the justification for sharing anyway."""
+
+    status: ConsentStatus
+    recorded_at: datetime | None = None
+    justification: str | None = Field(
+        default=None, description="Why information is shared without consent."
+    )
+
+    @model_validator(mode="after")
+    def _justified(self) -> ConsentRecord:
+        if self.status is not ConsentStatus.GIVEN and not self.justification:
+            raise ValueError("sharing without consent needs a justification")
+        return self
+
+
+class ReferralOutcome(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+
+
+class ReferralSection(_Strict):
+    """A referral into a MARAC, the unit or a triage clinic, and its outcome."""
+
+    referral_id: str | None = None
+    referred_to: str = Field(min_length=1, description="e.g. 'marac', 'hru', 'triage-clinic'.")
+    referred_at: datetime
+    referring_agency: str = Field(min_length=1)
+    referrer: str | None = None
+    grounds: list[ReferralGround] = Field(default_factory=list)
+    dash: DashChecklist | None = None
+    high_risk: bool | None = Field(
+        default=None, description="DASH ticks >= 14, professional judgement or escalation."
+    )
+    children_in_household: int | None = Field(default=None, ge=0)
+    consent: ConsentRecord | None = None
+    reason: str | None = None
+    outcome: ReferralOutcome | None = None
+    intervention: str | None = None
+
+
+class MeetingForum(StrEnum):
+    MARAC = "marac"
+    MAPPA = "mappa"
+    TRIAGE_CLINIC = "triage_clinic"
+    HRU = "hru"
+
+
+class AgendaItem(_Strict):
+    case_reference: str = Field(min_length=1)
+    position: int | None = Field(default=None, ge=1)
+    referring_agency: str | None = None
+    repeat: bool | None = Field(default=None, description="A repeat referral within 12 months.")
+
+
+class MeetingAction(_Strict):
+    action_id: str = Field(min_length=1)
+    case_reference: str | None = None
+    owner: str = Field(min_length=1, description="Agency that owns the action.")
+    description: str = Field(min_length=1)
+    due_on: date | None = None
+    status: Literal["open", "done", "cancelled"] = "open"
+
+
+class MeetingSection(_Strict):
+    """A meeting feed: the referral list or agenda, the actions, the outcomes."""
+
+    forum: MeetingForum
+    meeting_id: str = Field(min_length=1)
+    held_on: date
+    agenda: list[AgendaItem] = Field(default_factory=list)
+    actions: list[MeetingAction] = Field(default_factory=list)
+    outcomes: list[str] = Field(default_factory=list)
+
+
+class Payload(_Strict):
+    """Typed payload sections; an exchange fills the ones its category needs."""
 
     crime: CrimeSection | None = None
     risk: RiskSection | None = None
+    arrests: list[ArrestEvent] = Field(default_factory=list)
+    disposals: list[Disposal] = Field(default_factory=list)
+    orders: list[CivilOrder] = Field(default_factory=list)
+    health: HealthSection | None = Field(
+        default=None, json_schema_extra=mark(Mark.SPECIAL_CATEGORY)
+    )
+    alert: AlertSection | None = None
+    probation: ProbationSection | None = None
+    mappa: MappaSection | None = None
+    referral: ReferralSection | None = None
+    meeting: MeetingSection | None = None
 
 
 class Exchange(_Strict):
