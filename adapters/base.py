@@ -14,15 +14,34 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts import Exchange
-from gateway.errors import FieldProblem, InvalidRecord, MalformedBody, UnsupportedMediaType
+from gateway.errors import (
+    ClientError,
+    FieldProblem,
+    InvalidRecord,
+    MalformedBody,
+    UnsupportedMediaType,
+)
+
+_M = TypeVar("_M", bound="BaseModel")
+
+#: The most rows one batch request may carry; the daily screening is hundreds.
+MAX_BATCH_ROWS = 1000
+
+
+class BatchTooLarge(ClientError):
+    """A batch with more rows than :data:`MAX_BATCH_ROWS`: split it and resend."""
+
+    slug = "batch-too-large"
+    title = "The batch has too many records"
+    status = 413
 
 
 @dataclass(frozen=True)
@@ -118,3 +137,44 @@ def problems_from(exc: ValidationError, record: int | str | None = None) -> list
 
 def invalid(exc: ValidationError, what: str, record: int | str | None = None) -> InvalidRecord:
     return InvalidRecord(f"the {what} is not valid", problems_from(exc, record))
+
+
+def check_batch_size(rows: int, limit: int = MAX_BATCH_ROWS) -> None:
+    """Refuse a whole batch before looking at its rows when it is over the limit."""
+    if rows > limit:
+        raise BatchTooLarge(
+            f"the batch has {rows} records; at most {limit} are accepted in one request",
+            [FieldProblem(field="(batch)", message=f"{rows} records exceeds the limit of {limit}")],
+        )
+
+
+def validate_native(model: type[_M], data: Any, what: str, record: int | str | None = None) -> _M:
+    """Validate a native record, turning pydantic's errors into an InvalidRecord."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise invalid(exc, what, record) from None
+
+
+def drop_empty(value: Any) -> Any:
+    """Remove None values and empty containers, so renderings carry only what was sent."""
+    if isinstance(value, dict):
+        cleaned = {k: drop_empty(v) for k, v in value.items()}
+        return {k: v for k, v in cleaned.items() if v is not None and v != {} and v != []}
+    if isinstance(value, list):
+        return [drop_empty(v) for v in value]
+    return value
+
+
+def json_rendering(native: Any, media_type: str = "application/json") -> Rendered:
+    return Rendered(json.dumps(native, sort_keys=True, ensure_ascii=False).encode(), media_type)
+
+
+def build_canonical(
+    build: Callable[[], Exchange], what: str, record: int | str | None = None
+) -> Exchange:
+    """Build a canonical exchange; a rule the contract enforces becomes this record's error."""
+    try:
+        return build()
+    except ValidationError as exc:
+        raise invalid(exc, f"{what} (canonical form)", record) from None

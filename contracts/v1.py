@@ -313,6 +313,28 @@ class CivilOrder(_Strict):
     requirements: list[ConditionCompliance] = Field(default_factory=list)
 
 
+class ConsentStatus(StrEnum):
+    GIVEN = "given"
+    REFUSED = "refused"
+    NOT_SOUGHT = "not_sought"
+
+
+class ConsentRecord(_Strict):
+    """Consent to referral; without it, the justification for sharing anyway."""
+
+    status: ConsentStatus
+    recorded_at: datetime | None = None
+    justification: str | None = Field(
+        default=None, description="Why information is shared without consent."
+    )
+
+    @model_validator(mode="after")
+    def _justified(self) -> ConsentRecord:
+        if self.status is not ConsentStatus.GIVEN and not self.justification:
+            raise ValueError("sharing without consent needs a justification")
+        return self
+
+
 class Engagement(StrEnum):
     ENGAGED = "engaged"
     PARTIALLY_ENGAGED = "partially_engaged"
@@ -327,6 +349,7 @@ class CodedEntry(_Strict):
     system: str | None = None
     code: str | None = None
     display: str = Field(min_length=1)
+    value: str | None = Field(default=None, description="An observation's value, as text.")
     recorded_at: datetime | None = None
 
 
@@ -344,6 +367,12 @@ class HealthSection(_Strict):
     completed_on: date | None = None
     heightened_risk_indicators: list[CodedEntry] = Field(default_factory=list)
     conditions: list[CodedEntry] = Field(default_factory=list)
+    observations: list[CodedEntry] = Field(
+        default_factory=list, description="Other clinical observations the trust chose to share."
+    )
+    consent: ConsentRecord | None = Field(
+        default=None, description="The patient's consent to share, as the trust recorded it."
+    )
     clinician: str | None = None
     organisation: str | None = Field(default=None, description="ODS code or trust name.")
     summary: str | None = None
@@ -447,28 +476,6 @@ class ReferralGround(StrEnum):
     VISIBLE_HIGH_RISK = "visible_high_risk"
     PROFESSIONAL_JUDGEMENT = "professional_judgement"
     ESCALATION = "escalation"
-
-
-class ConsentStatus(StrEnum):
-    GIVEN = "given"
-    REFUSED = "refused"
-    NOT_SOUGHT = "not_sought"
-
-
-class ConsentRecord(_Strict):
-    """Consent to referral; without it, the justification for sharing anyway."""
-
-    status: ConsentStatus
-    recorded_at: datetime | None = None
-    justification: str | None = Field(
-        default=None, description="Why information is shared without consent."
-    )
-
-    @model_validator(mode="after")
-    def _justified(self) -> ConsentRecord:
-        if self.status is not ConsentStatus.GIVEN and not self.justification:
-            raise ValueError("sharing without consent needs a justification")
-        return self
 
 
 class ReferralOutcome(StrEnum):

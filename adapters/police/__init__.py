@@ -1,39 +1,79 @@
-"""Police crime and occurrence records (format ``police-crime/1``)."""
+"""Police crime and occurrence records (``police-crime/1``) and the daily screening batch.
+
+A JSON body is one crime record or, when its ``format`` is
+``police-screening/1``, a screening batch; a CSV body is always a screening
+batch. A batch reports each bad row as its own error and lets the good rows
+through; a single record is accepted or refused whole.
+"""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pydantic import ValidationError
-
-from adapters.base import Adapter, IngestContext, Parsed, Rendered, invalid, load_json
-from adapters.police.mapping import from_canonical, to_canonical
+from adapters.base import (
+    Adapter,
+    IngestContext,
+    Parsed,
+    Rendered,
+    build_canonical,
+    check_batch_size,
+    json_rendering,
+    load_json,
+    validate_native,
+)
+from adapters.police import screening
+from adapters.police.mapping import check_person_refs, from_canonical, to_canonical
 from adapters.police.native import PoliceCrimeRecord
-from gateway.errors import MalformedBody
+from contracts import Exchange
+from gateway.errors import InvalidRecord, MalformedBody
+
+CRIME_FORMAT = "police-crime/1"
+SCREENING_FORMAT = "police-screening/1"
+
+
+def _record_to_exchange(
+    data: dict[str, Any], context: IngestContext, row: int | None = None
+) -> Exchange:
+    what = "police crime record" if row is None else f"screening row {row}"
+    record = validate_native(PoliceCrimeRecord, data, what, record=row)
+    check_person_refs(record, row)
+    return build_canonical(lambda: to_canonical(record, context), what, row)
 
 
 class PoliceAdapter(Adapter):
     name = "police"
-    media_types = ("application/json",)
-    summary = "Police crime/occurrence record for stalking and harassment (police-crime/1)"
+    media_types = ("application/json", "text/csv")
+    summary = "Police crime records (police-crime/1) and the daily screening batch (CSV or JSON)"
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
+        if self.check_media_type(media_type) == "text/csv":
+            rows = screening.read_csv(body)
+            check_batch_size(len(rows))
+            return self._parse_batch(rows, screening.DEFAULT_SCREENING_PURPOSE, context)
         data = load_json(body)
         if not isinstance(data, dict):
-            raise MalformedBody("a police-crime/1 record is a JSON object")
-        try:
-            record = PoliceCrimeRecord.model_validate(data)
-        except ValidationError as exc:
-            raise invalid(exc, "police crime record") from None
-        try:
-            return Parsed([to_canonical(record, context)])
-        except ValidationError as exc:
-            raise invalid(exc, "police crime record (canonical form)") from None
+            raise MalformedBody(f"a {CRIME_FORMAT} record or {SCREENING_FORMAT} batch is an object")
+        if data.get("format") == SCREENING_FORMAT:
+            rows, purpose = screening.batch_rows(data)
+            return self._parse_batch(rows, purpose, context)
+        return Parsed([_record_to_exchange(data, context)])
+
+    def _parse_batch(self, rows: list[Any], purpose: str, context: IngestContext) -> Parsed:
+        items: list[Exchange | InvalidRecord] = []
+        for index, raw in enumerate(rows):
+            try:
+                fault = screening.row_problem(raw, index) if isinstance(raw, dict) else None
+                if fault:
+                    raise fault
+                row = screening.parse_row(raw, index)
+                record = screening.to_crime_record(row, purpose, index)
+                items.append(_record_to_exchange(record, context, row=index))
+            except InvalidRecord as error:
+                items.append(error)
+        return Parsed(items, batch=True)
 
     def render(self, record: dict[str, Any]) -> Rendered:
-        native = from_canonical(record)
-        return Rendered(json.dumps(native, sort_keys=True).encode(), self.media_types[0])
+        return json_rendering(from_canonical(record), self.media_types[0])
 
 
 __all__ = ["PoliceAdapter", "PoliceCrimeRecord"]

@@ -5,12 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from adapters.base import IngestContext
-from adapters.police.native import NativeAddress, NativePerson, PoliceCrimeRecord
+from adapters.base import IngestContext, drop_empty
+from adapters.police.native import (
+    NativeAddress,
+    NativeCondition,
+    NativePerson,
+    PoliceCrimeRecord,
+)
+from adapters.police.offences import classify
 from contracts import (
     Address,
+    ArrestEvent,
     Category,
+    CivilOrder,
+    CivilOrderKind,
+    ConditionCompliance,
     CrimeSection,
+    Disposal,
     Exchange,
     Identifier,
     IdentifierSystem,
@@ -20,8 +31,25 @@ from contracts import (
     RiskSection,
     Subject,
 )
+from gateway.errors import FieldProblem, InvalidRecord
 
 _ROLE = {"suspect": "suspect", "victim": "victim", "witness": "witness", "other": "other"}
+
+CATEGORY_BY_RECORD_TYPE = {
+    "crime": Category.CRIME_RECORD,
+    "custody": Category.CUSTODY_EVENT,
+    "disposal": Category.DISPOSAL,
+    "order": Category.CIVIL_ORDER,
+}
+RECORD_TYPE_BY_CATEGORY = {v.value: k for k, v in CATEGORY_BY_RECORD_TYPE.items()}
+
+ORDER_KIND = {
+    "SPO": CivilOrderKind.STALKING_PROTECTION_ORDER,
+    "ISPO": CivilOrderKind.INTERIM_STALKING_PROTECTION_ORDER,
+    "NMO": CivilOrderKind.NON_MOLESTATION_ORDER,
+    "RO": CivilOrderKind.RESTRAINING_ORDER,
+}
+ORDER_TYPE = {v.value: k for k, v in ORDER_KIND.items()}
 
 
 def _address(native: NativeAddress | None) -> Address | None:
@@ -64,6 +92,33 @@ def _legislation(act: str | None, section: str | None) -> str | None:
     return act or (f"s{section}" if section else None)
 
 
+def _condition(native: NativeCondition) -> ConditionCompliance:
+    return ConditionCompliance(
+        text=native.text,
+        kind=native.type,
+        compliance=native.compliance,
+        noted_at=native.noted,
+        detail=native.detail,
+    )
+
+
+def check_person_refs(record: PoliceCrimeRecord, row: int | None = None) -> None:
+    """Every arrest, disposal and order must name a person in ``persons``."""
+    known = {p.ref for p in record.persons}
+    problems = [
+        FieldProblem(f"{section}[{i}].person_ref", f"no person with ref {item.person_ref!r}", row)
+        for section, items in (
+            ("arrests", record.arrests),
+            ("disposals", record.disposals),
+            ("orders", record.orders),
+        )
+        for i, item in enumerate(items)
+        if item.person_ref not in known
+    ]
+    if problems:
+        raise InvalidRecord("the police crime record names a person it does not list", problems)
+
+
 def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
     occ = record.occurrence
     risk = None
@@ -78,7 +133,7 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
         exchange_id=uuid.uuid4(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
-        category=Category.CRIME_RECORD,
+        category=CATEGORY_BY_RECORD_TYPE[record.record_type],
         purpose=record.purpose,
         urgency=record.urgency,
         case_reference=record.case_reference,
@@ -90,6 +145,9 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
                     code=occ.offence.ho_code,
                     legislation=_legislation(occ.offence.act, occ.offence.section),
                     description=occ.offence.title,
+                    offence_class=classify(
+                        occ.offence.act, occ.offence.section, occ.offence.classification
+                    ),
                 ),
                 reported_at=occ.reported,
                 occurred_from=occ.committed_from,
@@ -99,16 +157,49 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
                 officer_in_case=occ.officer_in_case,
             ),
             risk=risk,
+            arrests=[
+                ArrestEvent(
+                    subject_ref=a.person_ref,
+                    arrested_at=a.arrested,
+                    reason=a.reason,
+                    custody_number=a.custody_number,
+                    custody_suite=a.custody_suite,
+                    released_at=a.released,
+                    outcome=a.outcome,
+                    bail_conditions=a.bail_conditions,
+                    bail_return_on=a.bail_return,
+                )
+                for a in record.arrests
+            ],
+            disposals=[
+                Disposal(
+                    subject_ref=d.person_ref,
+                    kind=d.type,
+                    decided_at=d.decided,
+                    offence_code=d.ho_code,
+                    court=d.court,
+                    first_hearing_on=d.first_hearing,
+                    conditions=[_condition(c) for c in d.conditions],
+                )
+                for d in record.disposals
+            ],
+            orders=[
+                CivilOrder(
+                    subject_ref=o.person_ref,
+                    kind=ORDER_KIND[o.type],
+                    stage=o.stage,
+                    reference=o.order_ref,
+                    court=o.court,
+                    applied_on=o.applied,
+                    decided_on=o.decided,
+                    expires_on=o.expires,
+                    prohibitions=[_condition(c) for c in o.prohibitions],
+                    requirements=[_condition(c) for c in o.requirements],
+                )
+                for o in record.orders
+            ],
         ),
     )
-
-
-def _drop_none(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _drop_none(v) for k, v in value.items() if v is not None and v != {}}
-    if isinstance(value, list):
-        return [_drop_none(v) for v in value]
-    return value
 
 
 def _split_legislation(text: str | None) -> tuple[str | None, str | None]:
@@ -118,40 +209,52 @@ def _split_legislation(text: str | None) -> tuple[str | None, str | None]:
     return (act, section) if sep else (text, None)
 
 
+def _native_condition(condition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "text": condition.get("text"),
+        "type": condition.get("kind"),
+        "compliance": condition.get("compliance"),
+        "noted": condition.get("noted_at"),
+        "detail": condition.get("detail"),
+    }
+
+
+def _native_person(subject: dict[str, Any]) -> dict[str, Any]:
+    ids = {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
+    name = subject.get("name") or {}
+    address = subject.get("address")
+    role = subject.get("role")
+    return {
+        "ref": subject.get("ref"),
+        "role": role if role in _ROLE else ("suspect" if role == "perpetrator" else "other"),
+        "pnc_id": ids.get("pnc_id"),
+        "local_id": ids.get("local"),
+        "forename": name.get("given"),
+        "surname": name.get("family"),
+        "dob": subject.get("date_of_birth"),
+        "gender": subject.get("gender"),
+        "address": None
+        if address is None
+        else {
+            "lines": address.get("lines"),
+            "town": address.get("town"),
+            "postcode": address.get("postcode"),
+            "district": address.get("local_authority"),
+        },
+        "safe_contact": subject.get("safe_contact"),
+    }
+
+
 def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     """Render a canonical record (possibly minimised: any field may be absent)."""
-    crime = (record.get("payload") or {}).get("crime") or {}
+    payload = record.get("payload") or {}
+    crime = payload.get("crime") or {}
     offence = crime.get("offence") or {}
     act, section = _split_legislation(offence.get("legislation"))
-    persons = []
-    for subject in record.get("subjects") or []:
-        ids = {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
-        name = subject.get("name") or {}
-        address = subject.get("address")
-        persons.append(
-            {
-                "ref": subject.get("ref"),
-                "role": subject.get("role"),
-                "pnc_id": ids.get("pnc_id"),
-                "local_id": ids.get("local"),
-                "forename": name.get("given"),
-                "surname": name.get("family"),
-                "dob": subject.get("date_of_birth"),
-                "gender": subject.get("gender"),
-                "address": None
-                if address is None
-                else {
-                    "lines": address.get("lines"),
-                    "town": address.get("town"),
-                    "postcode": address.get("postcode"),
-                    "district": address.get("local_authority"),
-                },
-                "safe_contact": subject.get("safe_contact"),
-            }
-        )
-    risk = (record.get("payload") or {}).get("risk")
+    risk = payload.get("risk")
     native = {
         "format": "police-crime/1",
+        "record_type": RECORD_TYPE_BY_CATEGORY.get(record.get("category") or "", "crime"),
         "purpose": record.get("purpose"),
         "case_reference": record.get("case_reference"),
         "urgency": record.get("urgency"),
@@ -166,11 +269,12 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
                 "act": act,
                 "section": section,
                 "title": offence.get("description"),
+                "classification": offence.get("offence_class"),
             },
             "circumstances": crime.get("summary"),
             "officer_in_case": crime.get("officer_in_case"),
         },
-        "persons": persons,
+        "persons": [_native_person(s) for s in record.get("subjects") or []],
         "risk": None
         if not risk
         else {
@@ -179,5 +283,46 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
             "score": risk.get("score"),
             "assessed": risk.get("assessed_at"),
         },
+        "arrests": [
+            {
+                "person_ref": a.get("subject_ref"),
+                "arrested": a.get("arrested_at"),
+                "reason": a.get("reason"),
+                "custody_number": a.get("custody_number"),
+                "custody_suite": a.get("custody_suite"),
+                "released": a.get("released_at"),
+                "outcome": a.get("outcome"),
+                "bail_conditions": a.get("bail_conditions"),
+                "bail_return": a.get("bail_return_on"),
+            }
+            for a in payload.get("arrests") or []
+        ],
+        "disposals": [
+            {
+                "person_ref": d.get("subject_ref"),
+                "type": d.get("kind"),
+                "decided": d.get("decided_at"),
+                "ho_code": d.get("offence_code"),
+                "court": d.get("court"),
+                "first_hearing": d.get("first_hearing_on"),
+                "conditions": [_native_condition(c) for c in d.get("conditions") or []],
+            }
+            for d in payload.get("disposals") or []
+        ],
+        "orders": [
+            {
+                "person_ref": o.get("subject_ref"),
+                "type": ORDER_TYPE.get(o.get("kind") or ""),
+                "stage": o.get("stage"),
+                "order_ref": o.get("reference"),
+                "court": o.get("court"),
+                "applied": o.get("applied_on"),
+                "decided": o.get("decided_on"),
+                "expires": o.get("expires_on"),
+                "prohibitions": [_native_condition(c) for c in o.get("prohibitions") or []],
+                "requirements": [_native_condition(c) for c in o.get("requirements") or []],
+            }
+            for o in payload.get("orders") or []
+        ],
     }
-    return _drop_none(native)
+    return drop_empty(native)

@@ -1,7 +1,7 @@
 """The police crime-record JSON format (version 1), as partner systems send it.
 
 Documented with an example in ``docs/formats/police.md``; samples live in
-``examples/police/``.
+``examples/police/``. The daily screening batch is in ``screening.py``.
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import OffenceClass
 
 
 class _Native(BaseModel):
@@ -21,6 +23,9 @@ class NativeOffence(_Native):
     act: str | None = None
     section: str | None = None
     title: str | None = None
+    classification: OffenceClass | None = Field(
+        default=None, description="Overrides the class implied by act and section."
+    )
 
 
 class NativeAddress(_Native):
@@ -61,11 +66,79 @@ class NativeOccurrence(_Native):
     officer_in_case: str | None = None
 
 
+class NativeCondition(_Native):
+    text: str = Field(min_length=1)
+    type: str | None = None
+    compliance: Literal["complying", "partial", "breached", "not_yet_due", "unknown"] = "unknown"
+    noted: datetime | None = None
+    detail: str | None = None
+
+
+class NativeArrest(_Native):
+    person_ref: str = Field(min_length=1)
+    arrested: datetime
+    reason: str | None = None
+    custody_number: str | None = None
+    custody_suite: str | None = None
+    released: datetime | None = None
+    outcome: (
+        Literal[
+            "bail",
+            "released_under_investigation",
+            "charged",
+            "remanded",
+            "no_further_action",
+            "still_in_custody",
+        ]
+        | None
+    ) = None
+    bail_conditions: list[str] = Field(default_factory=list)
+    bail_return: date | None = None
+
+
+class NativeDisposal(_Native):
+    person_ref: str = Field(min_length=1)
+    type: Literal[
+        "charge",
+        "conditional_caution",
+        "simple_caution",
+        "community_resolution",
+        "out_of_court_other",
+        "no_further_action",
+    ]
+    decided: datetime
+    ho_code: str | None = None
+    court: str | None = None
+    first_hearing: date | None = None
+    conditions: list[NativeCondition] = Field(default_factory=list)
+
+
+class NativeOrder(_Native):
+    """A Stalking Protection Order (or other protective order) and its conditions."""
+
+    person_ref: str = Field(min_length=1)
+    type: Literal["SPO", "ISPO", "NMO", "RO"]
+    stage: Literal["applied", "granted", "refused", "varied", "discharged", "breached"]
+    order_ref: str | None = None
+    court: str | None = None
+    applied: date | None = None
+    decided: date | None = None
+    expires: date | None = None
+    prohibitions: list[NativeCondition] = Field(default_factory=list)
+    requirements: list[NativeCondition] = Field(default_factory=list)
+
+
 class PoliceCrimeRecord(_Native):
     format: Literal["police-crime/1"]
+    record_type: Literal["crime", "custody", "disposal", "order"] = Field(
+        default="crime", description="What the record reports; decides its category."
+    )
     purpose: str = Field(min_length=1)
     case_reference: str | None = None
     urgency: Literal["routine", "urgent", "immediate"] = "routine"
     occurrence: NativeOccurrence
     persons: list[NativePerson] = Field(min_length=1)
     risk: NativeRisk | None = None
+    arrests: list[NativeArrest] = Field(default_factory=list)
+    disposals: list[NativeDisposal] = Field(default_factory=list)
+    orders: list[NativeOrder] = Field(default_factory=list)

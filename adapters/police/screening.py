@@ -1,0 +1,165 @@
+"""The daily screening batch (format ``police-screening/1``), in CSV or JSON.
+
+The EASI team's daily crime search returns hundreds of rows over the stalking
+and harassment offence types. Each row is one crime: it becomes its own
+canonical exchange, and a bad row is reported (by its index, counted from 0
+among the data rows) without rejecting the good ones. Each row is turned into
+a ``police-crime/1`` record so the one field mapping in ``mapping.py`` serves
+both shapes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from typing import Any, Literal
+
+from pydantic import Field
+
+from adapters.base import check_batch_size, validate_native
+from adapters.police.native import _Native
+from contracts import OffenceClass
+from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
+
+#: Purpose of a CSV batch, which has no envelope to name one.
+DEFAULT_SCREENING_PURPOSE = "stalking-risk-management"
+
+
+class ScreeningRow(_Native):
+    """One row of the daily crime search; the same columns in CSV and JSON."""
+
+    occurrence_number: str = Field(min_length=1)
+    reported: datetime | None = None
+    ho_code: str = Field(min_length=1)
+    act: str | None = None
+    section: str | None = None
+    offence_title: str | None = None
+    classification: OffenceClass | None = None
+    status: str | None = None
+    officer_in_case: str | None = None
+    case_reference: str | None = None
+    suspect_pnc_id: str | None = None
+    suspect_forename: str | None = None
+    suspect_surname: str | None = None
+    suspect_dob: date | None = None
+    suspect_district: str | None = None
+    victim_forename: str | None = None
+    victim_surname: str | None = None
+    victim_district: str | None = None
+    risk_tool: Literal["DASH", "SASH", "SAI"] | None = None
+    risk_level: Literal["standard", "low", "medium", "high", "very_high"] | None = None
+
+
+class ScreeningBatch(_Native):
+    format: Literal["police-screening/1"]
+    search_date: date
+    purpose: str = Field(default=DEFAULT_SCREENING_PURPOSE, min_length=1)
+    rows: list[Any]
+
+
+COLUMNS = tuple(ScreeningRow.model_fields)
+REQUIRED_COLUMNS = ("occurrence_number", "ho_code")
+
+
+def read_csv(body: bytes) -> list[dict[str, Any]]:
+    """CSV rows as dicts, blank cells as absent; header faults reject the whole body."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"body is not UTF-8: {exc.reason} at byte {exc.start}") from None
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    header = reader.fieldnames or []
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    unknown = [c for c in header if c not in COLUMNS]
+    if missing or unknown:
+        problems = [FieldProblem(c, "required column is missing") for c in missing]
+        problems += [FieldProblem(c, "unknown column") for c in unknown]
+        raise MalformedBody("the screening CSV header is not valid", problems)
+    try:
+        rows = list(reader)
+    except csv.Error as exc:
+        raise MalformedBody(f"body is not valid CSV: {exc} at line {reader.line_num}") from None
+    return [{k: v for k, v in row.items() if v not in ("", None) or k is None} for row in rows]
+
+
+def row_problem(row: dict[str, Any], index: int) -> InvalidRecord | None:
+    """A structural fault CSV lets through (a ragged row) as this row's error."""
+    if None in row:
+        return InvalidRecord(
+            f"screening row {index} has more cells than the header",
+            [FieldProblem("(row)", "more cells than columns", index)],
+        )
+    return None
+
+
+def to_crime_record(row: ScreeningRow, purpose: str, index: int) -> dict[str, Any]:
+    """The ``police-crime/1`` record a screening row stands for."""
+    if not row.suspect_pnc_id and not (row.suspect_surname and row.suspect_dob):
+        raise InvalidRecord(
+            f"screening row {index} does not identify the suspect",
+            [
+                FieldProblem(
+                    "suspect_pnc_id",
+                    "a suspect needs a PNC ID, or a surname and a date of birth",
+                    index,
+                )
+            ],
+        )
+    persons: list[dict[str, Any]] = [
+        {
+            "ref": "S1",
+            "role": "suspect",
+            "pnc_id": row.suspect_pnc_id,
+            "forename": row.suspect_forename,
+            "surname": row.suspect_surname,
+            "dob": row.suspect_dob,
+            "address": {"district": row.suspect_district} if row.suspect_district else None,
+        }
+    ]
+    if row.victim_forename or row.victim_surname or row.victim_district:
+        persons.append(
+            {
+                "ref": "V1",
+                "role": "victim",
+                "forename": row.victim_forename,
+                "surname": row.victim_surname,
+                "address": {"district": row.victim_district} if row.victim_district else None,
+            }
+        )
+    risk = None
+    if row.risk_tool and row.risk_level:
+        risk = {"tool": row.risk_tool, "level": row.risk_level}
+    return {
+        "format": "police-crime/1",
+        "purpose": purpose,
+        "case_reference": row.case_reference,
+        "occurrence": {
+            "number": row.occurrence_number,
+            "reported": row.reported,
+            "status": row.status,
+            "officer_in_case": row.officer_in_case,
+            "offence": {
+                "ho_code": row.ho_code,
+                "act": row.act,
+                "section": row.section,
+                "title": row.offence_title,
+                "classification": row.classification,
+            },
+        },
+        "persons": persons,
+        "risk": risk,
+    }
+
+
+def batch_rows(data: Any) -> tuple[list[Any], str]:
+    """The rows and purpose of a JSON screening batch; the envelope must be valid."""
+    rows = data.get("rows") if isinstance(data, dict) else None
+    if isinstance(rows, list):
+        check_batch_size(len(rows))
+    batch = validate_native(ScreeningBatch, data, "screening batch envelope")
+    return batch.rows, batch.purpose
+
+
+def parse_row(raw: Any, index: int) -> ScreeningRow:
+    return validate_native(ScreeningRow, raw, f"screening row {index}", record=index)
