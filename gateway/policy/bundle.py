@@ -1,25 +1,50 @@
-"""Loading a policy directory into a compiled, hashable bundle.
+"""Loading a policy directory into a checked, compiled, hashable bundle.
 
 A bundle is every ``*.yaml`` file directly in the policy directory (policy
 tests live under ``tests/`` and are not part of it). Loading checks every name
-a flow uses (parties, purposes, lawful bases, field paths) and compiles flows
-into a lookup table keyed by (sender, recipient, category), so deciding is a
-dictionary lookup rather than a scan of the agreement.
+a flow uses (parties, purposes, lawful bases, justifications, field paths),
+refuses special-category data without an Art 9 condition, and compiles flows
+into a lookup table keyed by (sender, recipient, category): deciding is a
+dictionary lookup and a few closures, never a scan of the agreement.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
-from pydantic import ValidationError
-
-from contracts import Exchange, field_paths
+from contracts import Category
+from contracts.marks import Mark
 from gateway.errors import FieldProblem, PolicyLoadError
-from gateway.policy.model import Flow, LawfulBasis, Party, PolicyDocument, Purpose
+from gateway.policy.compile import CompiledFlow, compile_flows
+from gateway.policy.fields import covers, is_known, marked, overlaps, segments
+from gateway.policy.model import (
+    ANY,
+    DataCategory,
+    Flow,
+    Justification,
+    LawfulBasis,
+    Party,
+    PolicyDocument,
+    Prohibition,
+    Purpose,
+    Transform,
+)
+from gateway.policy.source import Source
+
+
+@dataclass(frozen=True)
+class Located:
+    """A declaration and where it was written, so later checks can name the line."""
+
+    item: object
+    source: Source
+    loc: tuple[int | str, ...]
+
+    @property
+    def where(self) -> str:
+        return self.source.where(self.loc)
 
 
 @dataclass(frozen=True)
@@ -27,32 +52,51 @@ class PolicyBundle:
     directory: Path
     version: str  # "sha256:<hex>" of the files' names and bytes
     agreement_id: str
+    agreement_title: str
+    agreement_version: str
     parties: dict[str, Party]
     purposes: dict[str, Purpose]
     lawful_bases: dict[str, LawfulBasis]
+    justifications: dict[str, Justification]
+    data_categories: dict[str, DataCategory]
+    catalogue: dict[str, str]
     flows: tuple[Flow, ...]
-    index: dict[tuple[str, str, str], tuple[Flow, ...]] = field(repr=False)
+    prohibitions: tuple[Prohibition, ...]
+    index: dict[tuple[str, str, str], tuple[CompiledFlow, ...]] = field(repr=False)
+    locations: dict[str, str] = field(repr=False, default_factory=dict)  # id -> "file:line"
+    files: tuple[Path, ...] = ()
 
     def candidates(self, sender: str) -> list[str]:
         """Every party the sender could in principle share with: all others."""
         return [p for p in self.parties if p != sender]
 
+    def flow(self, flow_id: str) -> Flow:
+        return next(f for f in self.flows if f.id == flow_id)
 
-def _read(path: Path) -> PolicyDocument:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise PolicyLoadError(f"{path}: not valid YAML: {exc}") from None
-    try:
-        return PolicyDocument.model_validate(data)
-    except ValidationError as exc:
-        problems = [
-            FieldProblem(
-                field=".".join(str(p) for p in e["loc"]), message=e["msg"], record=path.name
-            )
-            for e in exc.errors(include_url=False)
-        ]
-        raise PolicyLoadError(f"{path}: does not match the policy schema", problems) from None
+    def category_of(self, path: str) -> DataCategory | None:
+        """The data category of a field: the catalogue's closest enclosing entry."""
+        best: tuple[int, str] | None = None
+        target = segments(path)
+        for catalogued, category in self.catalogue.items():
+            segs = segments(catalogued)
+            if covers(segs, target) and (best is None or len(segs) > best[0]):
+                best = (len(segs), category)
+        return self.data_categories.get(best[1]) if best else None
+
+    def is_special(self, path: str) -> bool:
+        """Special-category data by contract mark or by the catalogue."""
+        segs = segments(path)
+        if any(overlaps(m, segs) for m in marked(Mark.SPECIAL_CATEGORY)):
+            return True
+        for catalogued, category in self.catalogue.items():
+            known = self.data_categories.get(category)
+            if known and known.special_category and overlaps(segments(catalogued), segs):
+                return True
+        return False
+
+
+def policy_files(directory: Path) -> list[Path]:
+    return sorted(p for p in directory.glob("*.yaml") if p.is_file())
 
 
 def bundle_hash(files: list[Path]) -> str:
@@ -62,65 +106,201 @@ def bundle_hash(files: list[Path]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
+class _Collector:
+    """Merges documents, remembering where each declaration was written."""
+
+    def __init__(self) -> None:
+        self.problems: list[FieldProblem] = []
+        self.tables: dict[str, dict[str, Located]] = {
+            k: {}
+            for k in (
+                "parties",
+                "purposes",
+                "lawful_bases",
+                "justifications",
+                "data_categories",
+                "flows",
+                "prohibitions",
+            )
+        }
+        self.catalogue: dict[str, Located] = {}
+        self.agreements: list[Located] = []
+
+    def add(self, source: Source, doc: PolicyDocument) -> None:
+        if doc.agreement:
+            self.agreements.append(Located(doc.agreement, source, ("agreement",)))
+        for kind, table in self.tables.items():
+            for i, item in enumerate(getattr(doc, kind)):
+                loc = (kind, i)
+                if item.id in table:
+                    first = table[item.id].where
+                    self.problems.append(
+                        source.problem(loc, f"{item.id!r} is declared twice (first at {first})")
+                    )
+                table[item.id] = Located(item, source, loc)
+        for path, category in doc.field_catalogue.items():
+            self.catalogue[path] = Located(category, source, ("field_catalogue", path))
+
+    def items(self, kind: str) -> dict[str, object]:
+        return {k: v.item for k, v in self.tables[kind].items()}
+
+
+def _check_names(c: _Collector) -> None:
+    """Every name a flow or prohibition uses must be declared; every path must exist."""
+    for path, located in c.catalogue.items():
+        if not is_known(path):
+            c.problems.append(
+                located.source.problem(located.loc, f"unknown canonical field {path!r}")
+            )
+        if located.item not in c.tables["data_categories"]:
+            c.problems.append(
+                located.source.problem(located.loc, f"unknown data category {located.item!r}")
+            )
+
+    def need(located: Located, loc: tuple, value: str, kind: str, allow_any: bool = False) -> None:
+        if allow_any and value == ANY:
+            return
+        if value not in c.tables[kind]:
+            known = ", ".join(sorted(c.tables[kind])) or "none declared"
+            label = kind.rstrip("s").replace("_", " ").replace("partie", "party")
+            c.problems.append(
+                located.source.problem(
+                    located.loc + loc, f"unknown {label} {value!r}; expected one of: {known}"
+                )
+            )
+
+    def need_path(located: Located, loc: tuple, path: str) -> None:
+        if not is_known(path):
+            c.problems.append(
+                located.source.problem(
+                    located.loc + loc,
+                    f"unknown canonical field {path!r}; expected a path of contracts.Exchange "
+                    "such as payload.crime.offence or subjects[].name",
+                )
+            )
+
+    for located in c.tables["flows"].values():
+        flow: Flow = located.item  # type: ignore[assignment]
+        for i, sender in enumerate(flow.senders):
+            loc = ("from",) if isinstance(flow.sender, str) else ("from", i)
+            need(located, loc, sender, "parties", allow_any=True)
+        for i, recipient in enumerate(flow.recipients):
+            need(located, ("to", i), recipient, "parties", allow_any=True)
+        for i, purpose in enumerate(flow.purposes):
+            need(located, ("purposes", i), purpose, "purposes")
+        if flow.lawful_basis:
+            need(located, ("lawful_basis",), flow.lawful_basis, "lawful_bases")
+        if flow.special_category_condition:
+            need(
+                located,
+                ("special_category_condition",),
+                flow.special_category_condition,
+                "lawful_bases",
+            )
+        for i, rule in enumerate(flow.field_rules()):
+            need_path(located, ("fields", i), rule.path)
+        for i, condition in enumerate(flow.when):
+            need_path(located, ("when", i, "field"), condition.field)
+        if flow.consent:
+            need_path(located, ("consent", "field"), flow.consent.field)
+            need_path(located, ("consent", "justification_field"), flow.consent.justification_field)
+            for i, reason in enumerate(flow.consent.without_consent):
+                need(located, ("consent", "without_consent", i), reason, "justifications")
+    for located in c.tables["prohibitions"].values():
+        rule: Prohibition = located.item  # type: ignore[assignment]
+        for i, path in enumerate(rule.fields):
+            need_path(located, ("fields", i), path)
+        for i, recipient in enumerate(rule.to):
+            need(located, ("to", i), recipient, "parties", allow_any=True)
+
+
+def _check_special_category(c: _Collector, bundle: PolicyBundle) -> None:
+    """A flow that carries special-category data without an Art 9 condition does not load."""
+    for located in c.tables["flows"].values():
+        flow: Flow = located.item  # type: ignore[assignment]
+        if flow.effect != "permit":
+            continue
+        special = [
+            (i, r.path)
+            for i, r in enumerate(flow.field_rules())
+            if r.transform is not Transform.DROP and bundle.is_special(r.path)
+        ]
+        if not special:
+            continue
+        basis = bundle.lawful_bases.get(flow.special_category_condition or "")
+        if basis is not None and basis.special_category:
+            continue
+        i, path = special[0]
+        why = (
+            f"{flow.special_category_condition!r} is not marked special_category"
+            if basis is not None
+            else "it names no special_category_condition"
+        )
+        c.problems.append(
+            located.source.problem(
+                (*located.loc, "fields", i),
+                f"flow {flow.id!r} shares special-category data ({path}) but {why}; "
+                "expected an Art 9 / DPA 2018 s35 condition",
+            )
+        )
+
+
 def load_bundle(directory: Path | str) -> PolicyBundle:
     directory = Path(directory)
-    files = sorted(p for p in directory.glob("*.yaml") if p.is_file())
+    if not directory.is_dir():
+        raise PolicyLoadError(f"{directory}: not a policy directory")
+    files = policy_files(directory)
     if not files:
         raise PolicyLoadError(f"{directory}: no policy files (*.yaml) found")
-    docs = [(path, _read(path)) for path in files]
+    collector = _Collector()
+    load_problems: list[FieldProblem] = []
+    for path in files:
+        source = Source.read(path)
+        try:
+            collector.add(source, source.validate(PolicyDocument, "policy"))
+        except PolicyLoadError as exc:
+            load_problems.extend(exc.problems or [FieldProblem("(file)", exc.detail, path.name)])
+    if load_problems:
+        raise PolicyLoadError(
+            f"{directory}: the policy files do not match the schema", load_problems
+        )
+    if len(collector.agreements) != 1:
+        raise PolicyLoadError(
+            f"{directory}: exactly one file must declare the agreement "
+            f"(found {len(collector.agreements)})"
+        )
+    _check_names(collector)
+    if collector.problems:
+        raise PolicyLoadError(f"{directory}: the policy bundle does not load", collector.problems)
 
-    agreements = [d.agreement for _, d in docs if d.agreement]
-    if len(agreements) != 1:
-        raise PolicyLoadError(f"{directory}: exactly one file must declare the agreement")
-
-    parties: dict[str, Party] = {}
-    purposes: dict[str, Purpose] = {}
-    bases: dict[str, LawfulBasis] = {}
-    flows: list[Flow] = []
-    problems: list[FieldProblem] = []
-    for path, doc in docs:
-        for kind, items, table in (
-            ("party", doc.parties, parties),
-            ("purpose", doc.purposes, purposes),
-            ("lawful basis", doc.lawful_bases, bases),
-        ):
-            for item in items:
-                if item.id in table:
-                    problems.append(FieldProblem(kind, f"{item.id!r} declared twice", path.name))
-                table[item.id] = item
-        flows.extend(doc.flows)
-
-    known_paths = field_paths(Exchange)
-    for flow in flows:
-        where = f"flow {flow.id}"
-        for name, table, values in (
-            ("from", parties, [flow.sender]),
-            ("to", parties, flow.recipients),
-            ("purposes", purposes, flow.purposes),
-            ("lawful_basis", bases, [flow.lawful_basis]),
-        ):
-            for value in values:
-                if value not in table:
-                    problems.append(FieldProblem(name, f"unknown {name} {value!r}", where))
-        for path in flow.fields:
-            if path not in known_paths and path + "[]" not in known_paths:
-                problems.append(FieldProblem("fields", f"unknown canonical field {path!r}", where))
-    if problems:
-        raise PolicyLoadError(f"{directory}: the policy bundle does not load", problems)
-
-    index: dict[tuple[str, str, str], list[Flow]] = defaultdict(list)
-    for flow in flows:
-        for recipient in flow.recipients:
-            for category in flow.categories:
-                index[(flow.sender, recipient, category)].append(flow)
-
-    return PolicyBundle(
+    agreement = collector.agreements[0].item
+    parties: dict[str, Party] = collector.items("parties")  # type: ignore[assignment]
+    flows: list[Flow] = list(collector.items("flows").values())  # type: ignore[arg-type]
+    prohibitions: list[Prohibition] = list(collector.items("prohibitions").values())  # type: ignore[arg-type]
+    bundle = PolicyBundle(
         directory=directory,
         version=bundle_hash(files),
-        agreement_id=agreements[0].id,
+        agreement_id=agreement.id,  # type: ignore[attr-defined]
+        agreement_title=agreement.title,  # type: ignore[attr-defined]
+        agreement_version=agreement.version,  # type: ignore[attr-defined]
         parties=parties,
-        purposes=purposes,
-        lawful_bases=bases,
+        purposes=collector.items("purposes"),  # type: ignore[arg-type]
+        lawful_bases=collector.items("lawful_bases"),  # type: ignore[arg-type]
+        justifications=collector.items("justifications"),  # type: ignore[arg-type]
+        data_categories=collector.items("data_categories"),  # type: ignore[arg-type]
+        catalogue={p: located.item for p, located in collector.catalogue.items()},  # type: ignore[misc]
         flows=tuple(flows),
-        index={k: tuple(v) for k, v in index.items()},
+        prohibitions=tuple(prohibitions),
+        index={},
+        locations={
+            f"{kind}:{key}": located.where
+            for kind, table in collector.tables.items()
+            for key, located in table.items()
+        },
+        files=tuple(files),
     )
+    _check_special_category(collector, bundle)
+    if collector.problems:
+        raise PolicyLoadError(f"{directory}: the policy bundle does not load", collector.problems)
+    bundle.index.update(compile_flows(bundle, [str(c) for c in Category]))
+    return bundle

@@ -1,4 +1,10 @@
-"""Deciding an exchange: one decision per candidate recipient, deny by default."""
+"""Deciding an exchange: one decision per candidate recipient, deny by default.
+
+For each recipient, in order: a restricted or excluded case goes only to a
+party that honours access marks; an explicit deny flow that applies wins;
+otherwise the first permit flow (in file order) whose purpose, dates,
+conditions and consent hold decides; otherwise the default deny.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +14,11 @@ from typing import Any
 
 from contracts import Exchange
 from gateway.policy.bundle import PolicyBundle
+from gateway.policy.compile import NOT_REQUIRED, CompiledFlow
+from gateway.policy.plan import Node
 
 DEFAULT_DENY = "default-deny"
+RESTRICTED_ACCESS_RULE = "mark:restricted-access"
 
 
 @dataclass(frozen=True)
@@ -25,6 +34,11 @@ class Decision:
     lawful_basis: str | None = None
     allowed_fields: tuple[str, ...] = ()
     obligations: tuple[str, ...] = field(default=())
+    special_category_condition: str | None = None
+    consent: str | None = None  # given | not given | not required; None when not a permit
+    justification: str | None = None  # the accepted reason for sharing without consent
+    conditions: tuple[str, ...] = ()  # the conditions that held, in words
+    plan: Node | None = field(default=None, repr=False, compare=False)
 
     @property
     def permitted(self) -> bool:
@@ -39,48 +53,91 @@ class Decision:
             "reason": self.reason,
             "purpose": self.purpose,
             "lawful_basis": self.lawful_basis,
+            "special_category_condition": self.special_category_condition,
+            "consent": self.consent,
+            "justification": self.justification,
+            "conditions": list(self.conditions),
             "obligations": list(self.obligations),
             "policy_version": self.policy_version,
         }
 
 
+def _deny(exchange: Exchange, bundle: PolicyBundle, recipient: str, rule: str, reason: str):
+    return Decision(
+        recipient=recipient,
+        effect="deny",
+        rules=(rule,),
+        reason=reason,
+        purpose=exchange.purpose,
+        policy_version=bundle.version,
+    )
+
+
+def _restricted(exchange: Exchange) -> bool:
+    return any(s.access is not None for s in exchange.subjects)
+
+
+def decide_for(
+    bundle: PolicyBundle, exchange: Exchange, recipient: str, today: date, restricted: bool
+) -> Decision:
+    if restricted and not bundle.parties[recipient].honours_access_marks:
+        return _deny(
+            exchange,
+            bundle,
+            recipient,
+            RESTRICTED_ACCESS_RULE,
+            "the case is marked restricted or excluded and this recipient cannot "
+            "limit it to named staff",
+        )
+    flows: tuple[CompiledFlow, ...] = bundle.index.get(
+        (exchange.source_partner, recipient, exchange.category), ()
+    )
+    nearest = ""
+    for compiled in flows:
+        miss = compiled.miss(exchange, today)
+        if miss is not None:
+            if not compiled.is_deny:
+                nearest = nearest or f"flow {compiled.id}: {miss}"
+            continue
+        if compiled.is_deny:
+            return _deny(
+                exchange,
+                bundle,
+                recipient,
+                compiled.id,
+                compiled.flow.description or f"denied by flow {compiled.id}",
+            )
+        outcome = compiled.consent(exchange) if compiled.consent else None
+        if outcome is not None and not outcome.ok:
+            nearest = f"flow {compiled.id}: {outcome.reason}"
+            continue
+        flow = compiled.flow
+        return Decision(
+            recipient=recipient,
+            effect="permit",
+            rules=(compiled.id,),
+            reason=flow.description or f"permitted by flow {compiled.id}",
+            purpose=exchange.purpose,
+            policy_version=bundle.version,
+            lawful_basis=flow.lawful_basis,
+            allowed_fields=compiled.allowed_fields,
+            obligations=compiled.obligations,
+            special_category_condition=flow.special_category_condition,
+            consent=outcome.consent if outcome else NOT_REQUIRED,
+            justification=outcome.justification if outcome else None,
+            conditions=tuple(c.text for c in compiled.conditions),
+            plan=compiled.plan,
+        )
+    reason = "no flow in the agreement permits this sender, recipient, category and purpose"
+    return _deny(
+        exchange, bundle, recipient, DEFAULT_DENY, f"{reason}; {nearest}" if nearest else reason
+    )
+
+
 def decide(bundle: PolicyBundle, exchange: Exchange, today: date | None = None) -> list[Decision]:
     today = today or exchange.submitted_at.date()
-    decisions = []
-    for recipient in bundle.candidates(exchange.source_partner):
-        flows = bundle.index.get((exchange.source_partner, recipient, exchange.category), ())
-        match = next(
-            (
-                f
-                for f in flows
-                if exchange.purpose in f.purposes
-                and (f.valid_from is None or f.valid_from <= today)
-                and (f.valid_until is None or today <= f.valid_until)
-            ),
-            None,
-        )
-        if match is None:
-            decisions.append(
-                Decision(
-                    recipient=recipient,
-                    effect="deny",
-                    rules=(DEFAULT_DENY,),
-                    reason="no flow in the agreement permits this sender, category and purpose",
-                    purpose=exchange.purpose,
-                    policy_version=bundle.version,
-                )
-            )
-            continue
-        decisions.append(
-            Decision(
-                recipient=recipient,
-                effect="permit",
-                rules=(match.id,),
-                reason=match.description or f"permitted by flow {match.id}",
-                purpose=exchange.purpose,
-                policy_version=bundle.version,
-                lawful_basis=match.lawful_basis,
-                allowed_fields=tuple(match.fields),
-            )
-        )
-    return decisions
+    restricted = _restricted(exchange)
+    return [
+        decide_for(bundle, exchange, recipient, today, restricted)
+        for recipient in bundle.candidates(exchange.source_partner)
+    ]

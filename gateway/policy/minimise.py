@@ -1,26 +1,22 @@
-"""Minimisation: keep only the fields a flow allows, by declared path.
+"""Minimisation: keep only what a decision allows, transformed as the flow says.
 
-Works on the JSON form of a canonical record. An allow-list entry keeps the
-named field and everything beneath it. The result lists which leaf paths were
-disclosed and which were removed, never their values, so the audit entry can
-say exactly what crossed.
+Works on the JSON form of a canonical record, walking it against the
+decision's compiled plan (see :mod:`gateway.policy.plan`). The result lists
+the leaf paths disclosed, removed and transformed, never their values, so the
+audit entry can say exactly what crossed and in what form.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
-#: Envelope fields every recipient gets: they say what the message is, not who.
-ENVELOPE_PATHS = (
-    "contract_version",
-    "exchange_id",
-    "source_partner",
-    "submitted_at",
-    "category",
-    "purpose",
-    "urgency",
-)
+from gateway.policy.model import FieldRule, Transform
+from gateway.policy.plan import Action, Node, PlanBuilder
+from gateway.policy.transforms import TRANSFORMS, Context, _as_date
+
+_DROP = object()
 
 
 @dataclass(frozen=True)
@@ -28,60 +24,111 @@ class Minimised:
     record: dict[str, Any]
     disclosed: tuple[str, ...]
     removed: tuple[str, ...]
+    #: (leaf path, transform) for every disclosed leaf that did not cross as is.
+    transformed: tuple[tuple[str, str], ...] = ()
+
+    def as_audit(self) -> dict[str, Any]:
+        """Paths and transform names only: safe to log and to chain."""
+        return {
+            "disclosed": list(self.disclosed),
+            "removed": list(self.removed),
+            "transformed": [{"path": p, "transform": t} for p, t in self.transformed],
+        }
 
 
-def _allowed(path: str, allow: tuple[str, ...]) -> bool:
-    return any(path == a or path.startswith(a + ".") or path.startswith(a + "[") for a in allow)
+@dataclass
+class _Walk:
+    ctx: Context
+    disclosed: set[str] = field(default_factory=set)
+    removed: set[str] = field(default_factory=set)
+    transformed: dict[str, str] = field(default_factory=dict)
+    trace: dict[str, str] | None = None  # path -> why, for explain
 
+    def value(self, value: Any, node: Node | None, path: str, action: Action | None) -> Any:
+        if node is not None and node.action is not None:
+            action = node.action
+        if isinstance(value, dict):
+            kept = {}
+            children = node.children if node is not None else None
+            for key, child in value.items():
+                sub = children.get(key) if children else None
+                result = self.value(child, sub, f"{path}.{key}" if path else key, action)
+                if result is not _DROP:
+                    kept[key] = result
+            return kept if kept else _DROP
+        if isinstance(value, list):
+            return self.items(value, node, path + "[]", action)
+        if value is None:
+            return _DROP
+        return self.leaf(value, path, action)
 
-def _walk(value: Any, path: str, allow: tuple[str, ...], disclosed: set, removed: set) -> Any:
-    """Return the allowed part of ``value`` or ``_DROP``."""
-    if isinstance(value, dict):
-        kept = {}
-        for key, child in value.items():
-            child_path = f"{path}.{key}" if path else key
-            result = _walk(child, child_path, allow, disclosed, removed)
-            if result is not _DROP:
-                kept[key] = result
-        return kept if kept else _DROP
-    if isinstance(value, list):
-        item_path = path + "[]"
-        kept_items = []
+    def items(self, value: list, node: Node | None, path: str, action: Action | None) -> Any:
+        variants = node.by_role if node is not None else None
+        kept = []
         for item in value:
-            result = _walk(item, item_path, allow, disclosed, removed)
+            item_node = node
+            if variants and isinstance(item, dict):
+                item_node = variants.get(item.get("role"), node)
+            result = self.value(item, item_node, path, action)
             if result is not _DROP:
-                kept_items.append(result)
-        if not value and _allowed(item_path, allow):
+                kept.append(result)
+        if not value and action is not None and action.transform is not Transform.DROP:
             return []
-        return kept_items if kept_items else _DROP
-    if value is None:
-        return _DROP
-    if _allowed(path, allow):
-        disclosed.add(path)
+        return kept if kept else _DROP
+
+    def leaf(self, value: Any, path: str, action: Action | None) -> Any:
+        if action is None or action.transform is Transform.DROP:
+            self.removed.add(path)
+            if self.trace is not None:
+                self.trace[path] = (
+                    f"removed ({action.source})" if action else "removed (not shared)"
+                )
+            return _DROP
+        self.disclosed.add(path)
+        transform = action.transform
+        if transform is not Transform.KEEP:
+            self.transformed[path] = transform.value
+            value = TRANSFORMS[transform](value, self.ctx, action.rule)
+        if self.trace is not None:
+            self.trace[path] = f"{transform.value} ({action.source})"
         return value
-    removed.add(path)
-    return _DROP
 
 
-_DROP = object()
+def _record_date(record: dict[str, Any]) -> Any:
+    return _as_date(record.get("submitted_at")) or datetime.now(UTC).date()
+
+
+def apply_plan(
+    plan: Node,
+    record: dict[str, Any],
+    recipient: str,
+    pseudonym_key: bytes = b"",
+    trace: dict[str, str] | None = None,
+) -> Minimised:
+    walk = _Walk(Context(recipient, _record_date(record), pseudonym_key), trace=trace)
+    kept = walk.value(record, plan, "", None)
+    return Minimised(
+        record=kept if isinstance(kept, dict) else {},
+        disclosed=tuple(sorted(walk.disclosed)),
+        removed=tuple(sorted(walk.removed)),
+        transformed=tuple(sorted(walk.transformed.items())),
+    )
 
 
 def minimise(record: dict[str, Any], allow: tuple[str, ...] | list[str]) -> Minimised:
-    allow_all = tuple(allow) + ENVELOPE_PATHS
-    disclosed: set[str] = set()
-    removed: set[str] = set()
-    kept = _walk(record, "", allow_all, disclosed, removed)
-    return Minimised(
-        record=kept if isinstance(kept, dict) else {},
-        disclosed=tuple(sorted(disclosed)),
-        removed=tuple(sorted(removed)),
-    )
+    """Keep the envelope and the ``allow`` paths as they are; a plain allow list."""
+    builder = PlanBuilder()
+    for path in allow:
+        builder.share(FieldRule(path=path), "allow-list")
+    return apply_plan(builder.build(), record, recipient="")
 
 
 def minimise_for(decision: Any, record: dict[str, Any], pseudonym_key: bytes = b"") -> Minimised:
     """Minimise ``record`` as a permit ``decision`` says (the pipeline's entry point).
 
     ``pseudonym_key`` keys per-recipient pseudonyms; it comes from settings,
-    never from the policy files.
+    never from the policy files. A deny discloses nothing.
     """
-    return minimise(record, decision.allowed_fields)
+    if not decision.permitted or decision.plan is None:
+        return apply_plan(Node(), record, decision.recipient)
+    return apply_plan(decision.plan, record, decision.recipient, pseudonym_key)

@@ -1,10 +1,25 @@
-"""Typed model of a policy bundle: the information-sharing agreement as data."""
+"""Typed model of a policy bundle: the information-sharing agreement as data.
+
+These models are the language. The JSON Schema editors use
+(``policies/schema/policy.schema.json``) is generated from them by
+``python -m gateway.policy.schema``; see ``docs/policy.md`` for the reference.
+"""
 
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from contracts import Category, SubjectRole
+
+#: An id a governance lead types: lower case, digits and dashes.
+ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+#: "15 minutes", "2 years": a period in words rather than ISO 8601.
+PERIOD_PATTERN = r"^[1-9][0-9]* (minute|hour|day|week|month|year)s?$"
+ANY = "*"
 
 
 class _Policy(BaseModel):
@@ -12,40 +27,246 @@ class _Policy(BaseModel):
 
 
 class Agreement(_Policy):
-    id: str
+    """The agreement itself: who signed it, who is accountable, when it is reviewed."""
+
+    id: str = Field(pattern=ID_PATTERN)
     title: str
     version: str
+    accountable: str | None = Field(
+        default=None, description="The governance lead accountable for the agreement."
+    )
+    review_by: date | None = Field(default=None, description="When the board reviews it next.")
 
 
 class Party(_Policy):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    """A partner organisation (or one of its teams, such as a PDU's SPOC)."""
+
+    id: str = Field(pattern=ID_PATTERN)
     name: str
     kind: str = Field(description="police, nhs-trust, probation-spoc, victim-advocate, ...")
+    perpetrator_facing: bool = Field(
+        default=False,
+        description="Works with the perpetrator: never receives a victim's address or "
+        "safe contact (contract mark victim_location).",
+    )
+    honours_access_marks: bool = Field(
+        default=False,
+        description="Can restrict a case to named staff, so may receive restricted or "
+        "excluded cases (contract mark restricted_access).",
+    )
+    tags: list[str] = Field(default_factory=list, description="Free labels prohibitions target.")
 
 
 class Purpose(_Policy):
-    id: str
+    id: str = Field(pattern=ID_PATTERN)
     description: str
 
 
 class LawfulBasis(_Policy):
-    id: str
+    """A legal gateway for sharing, e.g. UK GDPR Art 6(1)(e) or DPA 2018 Part 3."""
+
+    id: str = Field(pattern=ID_PATTERN)
     citation: str = Field(description="e.g. 'DPA 2018 Part 3 s31 (law enforcement purposes)'")
+    special_category: bool = Field(
+        default=False,
+        description="This basis is an Art 9 condition (or DPA 2018 s35 / Schedule 1 "
+        "condition) that lets special-category data cross.",
+    )
+
+
+class Justification(_Policy):
+    """A recorded reason for sharing without consent (a MARAC form's annex)."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    description: str
+
+
+class DataCategory(_Policy):
+    id: str = Field(pattern=ID_PATTERN)
+    description: str
+    special_category: bool = Field(default=False, description="Health or other UK GDPR Art 9 data.")
+
+
+class Transform(StrEnum):
+    """How a field crosses: as is, changed, or not at all."""
+
+    KEEP = "keep"
+    DROP = "drop"
+    REDACT = "redact"
+    MASK = "mask"
+    AGE_BAND = "age-band"
+    POSTCODE_DISTRICT = "postcode-district"
+    TRUNCATE = "truncate"
+    PSEUDONYMISE = "pseudonymise"
+
+
+class FieldRule(_Policy):
+    """A field a flow shares with a transform other than plain keep."""
+
+    path: str = Field(description="Canonical field path, e.g. subjects[].date_of_birth")
+    transform: Transform = Transform.KEEP
+    max_length: int | None = Field(default=None, ge=1, description="For truncate.")
+    keep_last: int = Field(default=0, ge=0, description="For mask: characters left visible.")
+
+    @model_validator(mode="after")
+    def _truncate_needs_length(self) -> FieldRule:
+        if self.transform is Transform.TRUNCATE and self.max_length is None:
+            raise ValueError("truncate needs max_length")
+        return self
+
+
+class Condition(_Policy):
+    """A test on the record; a flow applies only when all its conditions hold.
+
+    On a ``subjects[]`` field the condition holds when any subject (of ``roles``,
+    if given) passes it.
+    """
+
+    field: str = Field(description="Canonical field path, e.g. payload.risk.level")
+    roles: list[SubjectRole] = Field(
+        default_factory=list, description="Only subjects in these roles count."
+    )
+    equals: str | int | bool | None = None
+    in_: list[str | int] | None = Field(default=None, alias="in")
+    not_in: list[str | int] | None = None
+    at_least: str | int | None = Field(
+        default=None, description="Ordered values: risk levels, MAPPA levels, numbers."
+    )
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        tests = [
+            name
+            for name in ("equals", "in_", "not_in", "at_least", "present")
+            if getattr(self, name) is not None
+        ]
+        if len(tests) != 1:
+            raise ValueError(
+                "a condition needs exactly one of equals, in, not_in, at_least, present"
+            )
+        return self
+
+    @property
+    def operator(self) -> str:
+        for name in ("equals", "in_", "not_in", "at_least", "present"):
+            if getattr(self, name) is not None:
+                return name.rstrip("_")
+        raise AssertionError("validated to have one operator")
+
+    @property
+    def operand(self) -> Any:
+        return getattr(self, self.operator if self.operator != "in" else "in_")
+
+
+class Consent(_Policy):
+    """Consent as a condition, and the justifications that allow sharing without it."""
+
+    field: str = Field(
+        default="payload.referral.consent.status",
+        description="Where the record says whether consent was given.",
+    )
+    given: list[str] = Field(default_factory=lambda: ["given"], description="Values meaning yes.")
+    justification_field: str = Field(
+        default="payload.referral.consent.justification",
+        description="Where the record names the justification for sharing without consent.",
+    )
+    without_consent: list[str] = Field(
+        default_factory=list,
+        description="Justification ids under which the flow may share without consent.",
+    )
+
+
+class Obligations(_Policy):
+    """What the recipient (or the gateway) must do with what it receives."""
+
+    acknowledge_within: str | None = Field(default=None, pattern=PERIOD_PATTERN)
+    retain_for: str | None = Field(default=None, pattern=PERIOD_PATTERN)
+    notify_dpo: bool = Field(default=False, description="Tell the data-protection officer.")
+
+    def as_terms(self) -> tuple[str, ...]:
+        terms = []
+        if self.acknowledge_within:
+            terms.append(f"acknowledge within {self.acknowledge_within}")
+        if self.retain_for:
+            terms.append(f"retain for {self.retain_for}")
+        if self.notify_dpo:
+            terms.append("notify the data protection officer")
+        return tuple(terms)
 
 
 class Flow(_Policy):
-    """Permission for one sender to share some categories with some recipients."""
+    """One rule of the agreement: a sender may (or may never) share with recipients."""
 
-    id: str
+    id: str = Field(pattern=ID_PATTERN)
     description: str = ""
-    sender: str = Field(alias="from")
-    recipients: list[str] = Field(alias="to", min_length=1)
-    categories: list[str] = Field(min_length=1)
-    purposes: list[str] = Field(min_length=1)
-    lawful_basis: str
-    fields: list[str] = Field(min_length=1, description="Allow list of canonical field paths")
+    effect: Literal["permit", "deny"] = "permit"
+    sender: str | list[str] = Field(
+        alias="from", description="A party id or a list of them, or * for any party."
+    )
+    recipients: list[str] = Field(alias="to", min_length=1, description="Party ids, or *.")
+    categories: list[Category | Literal["*"]] = Field(min_length=1)
+    purposes: list[str] = Field(
+        default_factory=list, description="Purpose ids; a deny with none applies to every purpose."
+    )
+    lawful_basis: str | None = Field(default=None, description="Required on a permit.")
+    special_category_condition: str | None = Field(
+        default=None,
+        description="Lawful basis id of the Art 9 condition; required when the flow "
+        "shares special-category data.",
+    )
+    when: list[Condition] = Field(default_factory=list)
+    consent: Consent | None = None
     valid_from: date | None = None
     valid_until: date | None = None
+    fields: list[str | FieldRule] = Field(
+        default_factory=list, description="What a permit shares: paths, or path + transform."
+    )
+    obligations: Obligations = Field(default_factory=Obligations)
+
+    @model_validator(mode="after")
+    def _permit_is_complete(self) -> Flow:
+        if self.effect == "permit":
+            missing = [
+                name
+                for name, value in (
+                    ("lawful_basis", self.lawful_basis),
+                    ("purposes", self.purposes),
+                    ("fields", self.fields),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"a permit flow needs {', '.join(missing)}")
+        elif self.fields:
+            raise ValueError("a deny flow shares nothing, so it has no fields")
+        return self
+
+    @property
+    def senders(self) -> list[str]:
+        return [self.sender] if isinstance(self.sender, str) else list(self.sender)
+
+    def field_rules(self) -> list[FieldRule]:
+        return [FieldRule(path=f) if isinstance(f, str) else f for f in self.fields]
+
+
+class Prohibition(_Policy):
+    """Fields that never go to some recipients, whatever a flow says: deny beats permit."""
+
+    id: str = Field(pattern=ID_PATTERN)
+    description: str
+    fields: list[str] = Field(min_length=1)
+    to: list[str] = Field(default_factory=list, description="Party ids, or *.")
+    to_tags: list[str] = Field(default_factory=list, description="Parties with any of these tags.")
+    subject_roles: list[SubjectRole] = Field(
+        default_factory=list, description="Only for subjects in these roles (subjects[] fields)."
+    )
+
+    @model_validator(mode="after")
+    def _has_target(self) -> Prohibition:
+        if not self.to and not self.to_tags:
+            raise ValueError("a prohibition needs to or to_tags")
+        return self
 
 
 class PolicyDocument(_Policy):
@@ -55,4 +276,10 @@ class PolicyDocument(_Policy):
     parties: list[Party] = Field(default_factory=list)
     purposes: list[Purpose] = Field(default_factory=list)
     lawful_bases: list[LawfulBasis] = Field(default_factory=list)
+    justifications: list[Justification] = Field(default_factory=list)
+    data_categories: list[DataCategory] = Field(default_factory=list)
+    field_catalogue: dict[str, str] = Field(
+        default_factory=dict, description="Canonical field path -> data category id."
+    )
     flows: list[Flow] = Field(default_factory=list)
+    prohibitions: list[Prohibition] = Field(default_factory=list)

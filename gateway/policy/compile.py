@@ -1,0 +1,165 @@
+"""Compiling flows into the lookup table the engine decides from.
+
+Each (flow, recipient) pair becomes a :class:`CompiledFlow` holding its
+purposes as a set, its conditions as closures, its consent test and its
+minimisation plan with every prohibition and contract mark already folded in.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from contracts.marks import Mark
+from gateway.policy.conditions import CompiledCondition, _plain, compile_condition, values_at
+from gateway.policy.fields import marked, segments
+from gateway.policy.model import ANY, Consent, Flow, Party, Prohibition
+from gateway.policy.plan import Node, PlanBuilder
+
+if TYPE_CHECKING:
+    from gateway.policy.bundle import PolicyBundle
+
+VICTIM_LOCATION_RULE = "mark:victim-location"
+NOT_GIVEN = "not given"
+GIVEN = "given"
+NOT_REQUIRED = "not required"
+
+
+@dataclass(frozen=True)
+class ConsentOutcome:
+    ok: bool
+    consent: str  # given | not given | not required
+    justification: str | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class CompiledConsent:
+    rule: Consent
+
+    def __call__(self, exchange: Any) -> ConsentOutcome:
+        given = {str(v) for v in self.rule.given}
+        status = [str(_plain(v)) for v in values_at(exchange, segments(self.rule.field))]
+        if any(s in given for s in status):
+            return ConsentOutcome(True, GIVEN)
+        stated = [str(v) for v in values_at(exchange, segments(self.rule.justification_field))]
+        for text in stated:
+            code = text.strip().split(":", 1)[0].strip().lower()
+            if code in self.rule.without_consent:
+                return ConsentOutcome(True, NOT_GIVEN, justification=code)
+        accepted = ", ".join(self.rule.without_consent) or "none"
+        return ConsentOutcome(
+            False,
+            NOT_GIVEN,
+            reason=f"consent not given and no accepted justification (accepted: {accepted})",
+        )
+
+
+@dataclass(frozen=True)
+class CompiledFlow:
+    flow: Flow
+    recipient: str
+    purposes: frozenset[str]
+    conditions: tuple[CompiledCondition, ...]
+    consent: CompiledConsent | None
+    plan: Node | None = field(repr=False)
+    allowed_fields: tuple[str, ...]
+    obligations: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return self.flow.id
+
+    @property
+    def is_deny(self) -> bool:
+        return self.flow.effect == "deny"
+
+    def checks(self, exchange: Any, today: date) -> list[tuple[str, bool]]:
+        """Every test the flow makes, in order, and whether it held (for explain)."""
+        flow = self.flow
+        out = [
+            (
+                f"purpose {exchange.purpose} is one of {', '.join(sorted(self.purposes))}"
+                if self.purposes
+                else "applies to every purpose",
+                not self.purposes or exchange.purpose in self.purposes,
+            )
+        ]
+        if flow.valid_from:
+            out.append((f"in force from {flow.valid_from}", flow.valid_from <= today))
+        if flow.valid_until:
+            out.append((f"in force until {flow.valid_until}", today <= flow.valid_until))
+        out += [(c.text, c(exchange)) for c in self.conditions]
+        return out
+
+    def miss(self, exchange: Any, today: date) -> str | None:
+        """Why the flow does not apply, or None when it does (consent aside)."""
+        if self.purposes and exchange.purpose not in self.purposes:
+            return f"purpose {exchange.purpose!r} is not one of its purposes"
+        flow = self.flow
+        if flow.valid_from and today < flow.valid_from:
+            return f"not in force until {flow.valid_from}"
+        if flow.valid_until and today > flow.valid_until:
+            return f"expired on {flow.valid_until}"
+        for condition in self.conditions:
+            if not condition(exchange):
+                return f"condition not met: {condition.text}"
+        return None
+
+
+def applies_to(rule: Prohibition, party: Party) -> bool:
+    return ANY in rule.to or party.id in rule.to or bool(set(rule.to_tags) & set(party.tags))
+
+
+def build_plan(flow: Flow, recipient: Party, prohibitions: tuple[Prohibition, ...]) -> Node:
+    builder = PlanBuilder()
+    for rule in flow.field_rules():
+        builder.share(rule, flow.id)
+    for rule in prohibitions:
+        if applies_to(rule, recipient):
+            roles = frozenset(str(r) for r in rule.subject_roles)
+            for path in rule.fields:
+                builder.forbid(segments(path), rule.id, roles)
+    if recipient.perpetrator_facing:
+        for path in marked(Mark.VICTIM_LOCATION):
+            builder.forbid(path, VICTIM_LOCATION_RULE, frozenset({"victim"}))
+    return builder.build()
+
+
+def compile_flows(
+    bundle: PolicyBundle, categories: list[str]
+) -> dict[tuple[str, str, str], tuple[CompiledFlow, ...]]:
+    """(sender, recipient, category) -> its flows, explicit denies first."""
+    denies: dict[tuple[str, str, str], list[CompiledFlow]] = defaultdict(list)
+    permits: dict[tuple[str, str, str], list[CompiledFlow]] = defaultdict(list)
+    parties = bundle.parties
+    for flow in bundle.flows:
+        senders = list(parties) if ANY in flow.senders else flow.senders
+        recipients = list(parties) if ANY in flow.recipients else flow.recipients
+        cats = categories if ANY in flow.categories else [str(c) for c in flow.categories]
+        conditions = tuple(compile_condition(c) for c in flow.when)
+        consent = CompiledConsent(flow.consent) if flow.consent else None
+        for recipient in recipients:
+            plan = None
+            if flow.effect == "permit":
+                plan = build_plan(flow, parties[recipient], bundle.prohibitions)
+            compiled = CompiledFlow(
+                flow=flow,
+                recipient=recipient,
+                purposes=frozenset(flow.purposes),
+                conditions=conditions,
+                consent=consent,
+                plan=plan,
+                allowed_fields=tuple(r.path for r in flow.field_rules()),
+                obligations=flow.obligations.as_terms(),
+            )
+            for sender in senders:
+                if sender == recipient:
+                    continue
+                table = denies if compiled.is_deny else permits
+                for category in cats:
+                    table[(sender, recipient, category)].append(compiled)
+    keys = set(denies) | set(permits)
+    return {k: tuple(denies.get(k, ())) + tuple(permits.get(k, ())) for k in keys}

@@ -1,0 +1,126 @@
+"""Compiling a flow's conditions into fast tests on a canonical exchange.
+
+Each condition becomes a closure over a pre-split path, so deciding never
+parses a path or looks a name up in the agreement.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from contracts import RiskLevel
+from gateway.policy.fields import Segments, segments
+from gateway.policy.model import Condition
+
+#: Ordered values ``at_least`` understands besides numbers.
+RANK = {str(level.value): i for i, level in enumerate(RiskLevel)}
+
+
+def values_at(obj: Any, path: Segments, roles: frozenset[str] = frozenset()) -> list[Any]:
+    """Every value at ``path`` in a model or dict, stepping through lists."""
+    found: list[Any] = []
+    _collect(obj, path, 0, roles, found)
+    return found
+
+
+def _collect(obj: Any, path: Segments, depth: int, roles: frozenset[str], out: list) -> None:
+    if obj is None:
+        return
+    if isinstance(obj, list):
+        for item in obj:
+            if roles and depth == 1 and path[0] == "subjects" and _role(item) not in roles:
+                continue
+            _collect(item, path, depth, roles, out)
+        return
+    if depth == len(path):
+        out.append(obj)
+        return
+    name = path[depth]
+    child = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    _collect(child, path, depth + 1, roles, out)
+
+
+def _role(subject: Any) -> str:
+    role = subject.get("role") if isinstance(subject, dict) else getattr(subject, "role", None)
+    return _plain(role)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Enum):
+        return value.value
+    return value
+
+
+def _rank(value: Any) -> float | None:
+    value = _plain(value)
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str) and value in RANK:
+        return float(RANK[value])
+    return None
+
+
+@dataclass(frozen=True)
+class CompiledCondition:
+    text: str  # how explain, decisions and the matrix describe it
+    test: Callable[[Any], bool]
+
+    def __call__(self, exchange: Any) -> bool:
+        return self.test(exchange)
+
+
+def describe(condition: Condition) -> str:
+    who = f" (of a {'/'.join(condition.roles)})" if condition.roles else ""
+    op, value = condition.operator, condition.operand
+    if op == "equals":
+        words = f"is {value}"
+    elif op == "in":
+        words = f"is one of {', '.join(map(str, value))}"
+    elif op == "not_in":
+        words = f"is none of {', '.join(map(str, value))}"
+    elif op == "at_least":
+        words = f"is at least {value}"
+    else:
+        words = "is present" if value else "is absent"
+    return f"{condition.field}{who} {words}"
+
+
+def compile_condition(condition: Condition) -> CompiledCondition:
+    path = segments(condition.field)
+    roles = frozenset(str(r) for r in condition.roles)
+    op, operand = condition.operator, condition.operand
+
+    def get(exchange: Any) -> list[Any]:
+        return [_plain(v) for v in values_at(exchange, path, roles)]
+
+    if op == "equals":
+
+        def test(x: Any) -> bool:
+            return operand in get(x)
+    elif op == "in":
+        wanted = frozenset(operand)
+
+        def test(x: Any) -> bool:
+            return any(v in wanted for v in get(x))
+    elif op == "not_in":
+        unwanted = frozenset(operand)
+
+        def test(x: Any) -> bool:
+            return not any(v in unwanted for v in get(x))
+    elif op == "at_least":
+        floor = _rank(operand)
+
+        def test(x: Any) -> bool:
+            ranks = [_rank(v) for v in get(x)]
+            return floor is not None and any(r is not None and r >= floor for r in ranks)
+    else:
+
+        def test(x: Any) -> bool:
+            return bool(get(x)) is operand
+
+    return CompiledCondition(text=describe(condition), test=test)
