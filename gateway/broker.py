@@ -10,8 +10,10 @@ production ``GATEWAY_KAFKA_BOOTSTRAP`` points at a real Kafka cluster.
 from __future__ import annotations
 
 import logging
+import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -19,6 +21,21 @@ from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
 log = logging.getLogger(__name__)
+
+
+def _die_with_parent() -> None:
+    """Linux: the broker gets SIGTERM when the thread that started it dies, even by SIGKILL.
+
+    Start the broker from the main thread (as ``serve`` and the tests do).
+    """
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGTERM)
+    except OSError:
+        pass
 
 
 def free_port() -> int:
@@ -89,6 +106,7 @@ class EmbeddedBroker:
             stdout=output,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

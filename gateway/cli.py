@@ -66,7 +66,7 @@ def serve(
     runtime = Runtime(settings)
     try:
         runtime.start()
-    except (GatewayError, StoreBehind, RuntimeError) as exc:
+    except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
         runtime.stop()
         raise fail(str(exc)) from None
     base = f"http://{host}:{port}"
@@ -88,7 +88,8 @@ def serve(
     )
     sys.stdout.flush()
     try:
-        uvicorn.run(create_app(runtime), host=host, port=port, log_level="info")
+        app_ = create_app(runtime, stop_runtime_on_shutdown=True)
+        uvicorn.run(app_, host=host, port=port, log_level="info")
     finally:
         runtime.stop()
 
@@ -118,6 +119,72 @@ def audit_verify(data_dir: DataDir = None) -> None:
         f"audit chain BROKEN at entry {finding.seq} ({finding.kind}): {finding.message}", err=True
     )
     raise typer.Exit(1)
+
+
+@app.command()
+def messages(
+    recipient: Annotated[str, typer.Argument(help="The recipient whose topic to read.")],
+    data_dir: DataDir = None,
+    urgent: Annotated[bool, typer.Option(help="Read the urgent topic instead.")] = False,
+    wait: Annotated[float, typer.Option(help="Seconds to wait for messages.")] = 3.0,
+) -> None:
+    """Print what a recipient received on Kafka (one JSON message per line)."""
+    import json
+
+    from gateway.delivery.topics import recipient_topic, urgent_topic
+    from gateway.runtime import RUNTIME_FILE
+
+    settings = settings_for(data_dir)
+    bootstrap, prefix = settings.kafka_bootstrap, settings.topic_prefix
+    info_file = settings.data_dir / RUNTIME_FILE
+    if bootstrap is None:
+        if not info_file.exists():
+            raise fail(f"no running gateway found in {settings.data_dir.resolve()}")
+        info = json.loads(info_file.read_text(encoding="utf-8"))
+        bootstrap, prefix = info["kafka_bootstrap"], info["topic_prefix"]
+    topic = urgent_topic(prefix) if urgent else recipient_topic(prefix, recipient)
+    for message in read_messages(bootstrap, topic, wait):
+        if urgent and message["headers"].get("recipient") != recipient:
+            continue
+        typer.echo(json.dumps(message, sort_keys=True))
+
+
+def read_messages(bootstrap: str, topic: str, wait: float) -> list[dict]:
+    import json
+    import time
+
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    try:
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    except KafkaError as exc:
+        raise fail(f"cannot reach the broker at {bootstrap}: {exc}") from None
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise fail(f"no topic {topic}")
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
+        found = []
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            for records in consumer.poll(timeout_ms=200).values():
+                for r in records:
+                    found.append(
+                        {
+                            "partition": r.partition,
+                            "offset": r.offset,
+                            "headers": {k: v.decode() for k, v in r.headers},
+                            "value": json.loads(r.value),
+                        }
+                    )
+            if all(consumer.position(p) >= end[p] for p in partitions):
+                break
+        return found
+    finally:
+        consumer.close()
 
 
 @db_app.command("upgrade")

@@ -8,9 +8,12 @@ a store whose migrations are behind (``gateway db upgrade`` first).
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from adapters import AdapterRegistry, load_registry
 from gateway.broker import EmbeddedBroker, broker_answers
@@ -22,6 +25,7 @@ from gateway.settings import Settings
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
+RUNTIME_FILE = "runtime.json"
 
 
 class StoreBehind(RuntimeError):
@@ -42,6 +46,7 @@ class Runtime:
 
     def start(self) -> Runtime:
         settings = self.settings
+        settings.require_production_secrets()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._bundle = load_bundle(settings.policy_dir)
         self.store = Store.from_url(settings.store_url)
@@ -68,7 +73,22 @@ class Runtime:
             pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
             on_commit=self.relay.nudge,
         )
+        self._write_runtime_file()
         return self
+
+    @property
+    def runtime_file(self) -> Path:
+        return self.settings.data_dir / RUNTIME_FILE
+
+    def _write_runtime_file(self) -> None:
+        """Tell local tools (``gateway messages``) where this gateway's broker is."""
+        info = {
+            "pid": os.getpid(),
+            "kafka_bootstrap": self.bootstrap,
+            "topic_prefix": self.settings.topic_prefix,
+            "policy_version": self._bundle.version,
+        }
+        self.runtime_file.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
     def topics(self) -> list[str]:
         prefix = self.settings.topic_prefix
@@ -91,12 +111,16 @@ class Runtime:
         }
 
     def stop(self) -> None:
+        """Idempotent: the API's shutdown and the CLI's ``finally`` may both call it."""
+        if self._stop.is_set():
+            return
         self._stop.set()
         relay = getattr(self, "relay", None)
         if relay is not None:
             relay.stop()
         if self.broker is not None:
             self.broker.stop()
+            self.runtime_file.unlink(missing_ok=True)
         store = getattr(self, "store", None)
         if store is not None:
             store.engine.dispose()

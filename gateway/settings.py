@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The pseudonymisation key used when none is configured; refused outside the embedded default.
@@ -66,13 +66,16 @@ class Settings(BaseSettings):
             raise ValueError("database_url must be sqlite:///... or postgresql+psycopg://...")
         return value
 
-    @model_validator(mode="after")
-    def _no_default_secret_in_production(self) -> Settings:
+    def require_production_secrets(self) -> None:
+        """Refuse the built-in development key anywhere but the embedded default.
+
+        Checked when the gateway starts serving, not when a tool such as
+        ``gateway audit verify`` merely reads the store.
+        """
         if not self.embedded and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
             raise ValueError(
                 "GATEWAY_PSEUDONYM_KEY must be set when an external database or broker is used"
             )
-        return self
 
     @property
     def embedded(self) -> bool:

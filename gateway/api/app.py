@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
@@ -52,8 +54,17 @@ def _submission_body(result: Submission) -> dict[str, Any]:
     }
 
 
-def create_app(runtime: Runtime) -> FastAPI:
+def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> FastAPI:
+    """The API over a started runtime; ``serve`` lets the app stop it on shutdown."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        if stop_runtime_on_shutdown:
+            await run_in_threadpool(runtime.stop)
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Information-sharing gateway",
         version="0.1.0",
         description="Policy-checked, minimised, audited exchange between partner agencies.",
