@@ -1,0 +1,69 @@
+"""NHS FHIR R4 (``application/fhir+json``): single resources and Bundles in, a Bundle out.
+
+See ``native.py`` for what is accepted and ``mapping.py`` for how it maps;
+the format is documented in ``docs/formats/fhir.md``.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from adapters.base import (
+    Adapter,
+    IngestContext,
+    Parsed,
+    Rendered,
+    build_canonical,
+    drop_empty,
+    load_json,
+)
+from adapters.fhir import native
+from adapters.fhir.mapping import from_canonical, group_by_patient, to_canonical
+from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
+
+
+class FhirAdapter(Adapter):
+    name = "fhir"
+    media_types = (native.MEDIA_TYPE, "application/json")
+    summary = "NHS FHIR R4 resources and Bundles (UK Core): health information, alerts, referrals"
+
+    def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
+        self.check_media_type(media_type)
+        data = load_json(body)
+        if not isinstance(data, dict):
+            raise MalformedBody("a FHIR resource or Bundle is a JSON object")
+        if data.get("resourceType") == "Bundle":
+            envelope, resources = native.validate_bundle(data)
+        else:
+            resource = native.validate_resource(data)
+            envelope, resources = resource, [resource]
+        groups = group_by_patient(resources)
+        if not groups:
+            raise InvalidRecord(
+                "the submission is about no patient",
+                [FieldProblem("entry", "no Patient and no resource with a subject")],
+            )
+        return Parsed(
+            [
+                build_canonical(
+                    lambda g=group: to_canonical(g, envelope, context), "FHIR submission"
+                )
+                for group in groups
+            ]
+        )
+
+    def render(self, record: dict[str, Any]) -> Rendered:
+        bundle = drop_empty(from_canonical(record))
+        try:
+            get_fhir_model_class("Bundle").model_validate(bundle)
+        except ValidationError as exc:  # our mapping's fault, not the caller's
+            raise RuntimeError(f"rendered FHIR Bundle does not validate: {exc}") from exc
+        body = json.dumps(bundle, sort_keys=True, ensure_ascii=False).encode()
+        return Rendered(body, native.MEDIA_TYPE)
+
+
+__all__ = ["FhirAdapter"]

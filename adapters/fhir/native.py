@@ -1,0 +1,147 @@
+"""The FHIR R4 native format: supported resources, code systems, validation.
+
+NHS partners send ``application/fhir+json``: a single resource or a Bundle
+(collection, transaction or message) of the types in :data:`SUPPORTED`.
+Everything is validated with fhir.resources' R4B models (R4B shares R4's
+structure for these resources) before any field is read, so a resource that
+is not valid FHIR is refused with the element that is wrong.
+
+Where FHIR has no standard code for a gateway concept (an urgent alert kind,
+an engagement measure, the partnership's case reference) the gateway uses its
+own code systems under :data:`GATEWAY_BASE`, listed in ``docs/formats/fhir.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fhir.resources.R4B import get_fhir_model_class
+from pydantic import ValidationError
+
+from adapters.base import location
+from gateway.errors import FieldProblem, InvalidRecord
+
+MEDIA_TYPE = "application/fhir+json"
+
+#: Clinical and administrative resources the adapter reads and writes.
+SUPPORTED = (
+    "Communication",
+    "Condition",
+    "Consent",
+    "Flag",
+    "Observation",
+    "Patient",
+    "RiskAssessment",
+    "ServiceRequest",
+)
+BUNDLE_TYPES = ("collection", "message", "transaction")
+
+NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+UK_CORE_PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-"
+NHS_NUMBER_VERIFICATION_URL = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus"
+)
+SNOMED = "http://snomed.info/sct"
+HL7_RISK_PROBABILITY = "http://terminology.hl7.org/CodeSystem/risk-probability"
+
+GATEWAY_BASE = "https://isg-gateway.example/fhir/"
+ALERT_KIND_SYSTEM = GATEWAY_BASE + "CodeSystem/alert-kind"
+ENGAGEMENT_SYSTEM = GATEWAY_BASE + "CodeSystem/intervention-engagement"
+RISK_TOOL_SYSTEM = GATEWAY_BASE + "CodeSystem/risk-tool"
+RISK_LEVEL_SYSTEM = GATEWAY_BASE + "CodeSystem/risk-level"
+PURPOSE_SYSTEM = GATEWAY_BASE + "CodeSystem/purpose"
+CASE_REFERENCE_SYSTEM = GATEWAY_BASE + "Id/case-reference"
+REFERRAL_ID_SYSTEM = GATEWAY_BASE + "Id/referral"
+#: Person identifier systems other than the NHS number, by canonical system.
+IDENTIFIER_SYSTEMS = {
+    "pnc_id": GATEWAY_BASE + "Id/pnc-id",
+    "crn": GATEWAY_BASE + "Id/crn",
+    "noms_number": GATEWAY_BASE + "Id/noms-number",
+    "local": GATEWAY_BASE + "Id/local",
+}
+
+#: SNOMED CT findings that raise an urgent alert when flagged.
+SNOMED_ALERTS = {"6471006": "suicidal_ideation"}  # Suicidal thoughts (finding)
+
+
+def _prefixed(prefix: str, loc: tuple[int | str, ...]) -> str:
+    inner = location(loc)
+    if not prefix:
+        return inner
+    return prefix + ("" if inner.startswith("[") else ".") + inner
+
+
+def unsupported(resource_type: Any, field: str, record: int | None) -> InvalidRecord:
+    return InvalidRecord(
+        f"FHIR resource type {resource_type!r} is not supported",
+        [
+            FieldProblem(
+                field,
+                f"unsupported resource type {resource_type!r}; supported: "
+                f"{', '.join(SUPPORTED)} (alone or in a Bundle of type "
+                f"{', '.join(BUNDLE_TYPES)})",
+                record,
+            )
+        ],
+    )
+
+
+def validate_resource(resource: Any, prefix: str = "", record: int | None = None) -> dict:
+    """Validate one resource with its R4B model; return its normalised JSON form."""
+    field = _prefixed(prefix, ("resourceType",))
+    if not isinstance(resource, dict) or "resourceType" not in resource:
+        raise InvalidRecord(
+            "not a FHIR resource", [FieldProblem(field, "required field is missing", record)]
+        )
+    resource_type = resource["resourceType"]
+    allowed = (*SUPPORTED, "MessageHeader") if prefix else SUPPORTED
+    if resource_type not in allowed:
+        raise unsupported(resource_type, field, record)
+    try:
+        model = get_fhir_model_class(resource_type).model_validate(resource)
+    except ValidationError as exc:
+        raise InvalidRecord(
+            f"the FHIR {resource_type} is not valid",
+            [
+                FieldProblem(_prefixed(prefix, err["loc"]), err["msg"], record)
+                for err in exc.errors(include_url=False)
+            ],
+        ) from None
+    return model.model_dump(mode="json", exclude_none=True)
+
+
+def validate_bundle(bundle: dict) -> tuple[dict, list[dict]]:
+    """Check a Bundle's type and every entry; return the bundle and its resources.
+
+    Problems name the entry index as the record and the element as the field,
+    e.g. record 2, field ``entry[2].resource.status``.
+    """
+    if bundle.get("type") not in BUNDLE_TYPES:
+        raise InvalidRecord(
+            f"Bundle type {bundle.get('type')!r} is not accepted",
+            [FieldProblem("type", f"must be one of {', '.join(BUNDLE_TYPES)}")],
+        )
+    entries = bundle.get("entry") or []
+    if not isinstance(entries, list):
+        raise InvalidRecord("Bundle.entry is not a list", [FieldProblem("entry", "not a list")])
+    resources = []
+    for index, entry in enumerate(entries):
+        raw = entry.get("resource") if isinstance(entry, dict) else None
+        resource = validate_resource(raw, f"entry[{index}].resource", index)
+        if resource["resourceType"] == "MessageHeader" and bundle["type"] != "message":
+            raise InvalidRecord(
+                "a MessageHeader belongs only in a message Bundle",
+                [FieldProblem(f"entry[{index}].resource.resourceType", "unexpected", index)],
+            )
+        resource["_fullUrl"] = entry.get("fullUrl")
+        resource["_index"] = index
+        resources.append(resource)
+    envelope = {k: v for k, v in bundle.items() if k != "entry"}
+    try:
+        get_fhir_model_class("Bundle").model_validate(envelope)
+    except ValidationError as exc:
+        raise InvalidRecord(
+            "the FHIR Bundle is not valid",
+            [FieldProblem(location(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)],
+        ) from None
+    return envelope, resources
