@@ -19,8 +19,9 @@ def read_topic(
 ) -> list[dict[str, Any]]:
     """Every message on ``topic`` (optionally only one exchange's), as dicts.
 
-    Waits until ``expect`` messages are seen or ``timeout`` passes; with
-    ``expect=0`` it waits a little to prove that nothing arrives.
+    Waits until ``expect`` messages are seen or ``timeout`` passes. With
+    ``expect=0`` it reads up to the current end of the topic and stops, so the
+    caller must first let the relay drain (``RunningGateway.wait_drained``).
     """
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=500
@@ -31,8 +32,11 @@ def read_topic(
         consumer.assign(assigned)
         consumer.seek_to_beginning(*assigned)
         found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + (min(timeout, 2.0) if expect == 0 else timeout)
+        end = consumer.end_offsets(assigned) if assigned else {}
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
+            if expect == 0 and all(consumer.position(tp) >= end[tp] for tp in assigned):
+                break
             batch = consumer.poll(timeout_ms=300)
             for records in batch.values():
                 for record in records:

@@ -1,0 +1,57 @@
+"""The one settings object: strict, secret-safe, embedded by default."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from gateway.settings import load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    import os
+
+    for key in list(os.environ):
+        if key.startswith("GATEWAY_"):
+            monkeypatch.delenv(key)
+
+
+def test_nothing_configured_is_the_embedded_default(tmp_path):
+    settings = load_settings(data_dir=tmp_path)
+    assert settings.embedded
+    assert settings.store_url == f"sqlite:///{(tmp_path / 'gateway.db').resolve()}"
+    settings.require_production_secrets()  # the development key is fine here
+
+
+def test_unknown_gateway_variable_is_an_error(monkeypatch):
+    monkeypatch.setenv("GATEWAY_DATABSE_URL", "postgresql:///typo")
+    with pytest.raises(ValueError, match="GATEWAY_DATABSE_URL"):
+        load_settings()
+
+
+def test_plain_postgresql_url_uses_psycopg3(monkeypatch):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "postgresql://db.example/gateway")
+    assert load_settings().store_url == "postgresql+psycopg://db.example/gateway"
+
+
+def test_unsupported_store_is_refused(monkeypatch):
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", "mysql://db/gateway")
+    with pytest.raises(ValidationError, match="database_url"):
+        load_settings()
+
+
+def test_default_secret_refused_outside_embedded_default(monkeypatch):
+    monkeypatch.setenv("GATEWAY_KAFKA_BOOTSTRAP", "kafka.example:9092")
+    settings = load_settings()
+    with pytest.raises(ValueError, match="GATEWAY_PSEUDONYM_KEY"):
+        settings.require_production_secrets()
+    monkeypatch.setenv("GATEWAY_PSEUDONYM_KEY", "a-real-key")
+    load_settings().require_production_secrets()
+
+
+def test_secrets_are_never_printed(monkeypatch):
+    monkeypatch.setenv("GATEWAY_PSEUDONYM_KEY", "top-secret-value")
+    settings = load_settings()
+    assert "top-secret-value" not in repr(settings)
+    assert "top-secret-value" not in str(settings.model_dump())
