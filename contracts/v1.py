@@ -418,6 +418,7 @@ class ProbationSection(_Strict):
     """A probation SPOC notification; CRN and NOMS number travel as subject identifiers."""
 
     event: ProbationEvent
+    notification_id: str | None = Field(default=None, description="Probation's own message id.")
     pdu: str | None = Field(default=None, description="Probation delivery unit, e.g. 'North'.")
     supervising_officer: str | None = None
     previous_supervising_officer: str | None = None

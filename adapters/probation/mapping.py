@@ -1,0 +1,227 @@
+"""Probation SPOC notification <-> canonical exchange, field by field.
+
+CRN, NOMS number and PNC ID travel as subject identifiers; the restricted or
+excluded mark travels as ``subjects[].access`` so policy can honour it at
+every hop; a RoSH level is a risk section (tool ``RoSH``) a policy can test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from adapters.base import IngestContext, drop_empty
+from adapters.probation.native import ProbationNotification
+from contracts import (
+    AccessRestriction,
+    Address,
+    Category,
+    ConditionCompliance,
+    Exchange,
+    Identifier,
+    IdentifierSystem,
+    MappaSection,
+    Payload,
+    PersonName,
+    ProbationEvent,
+    ProbationSection,
+    Recall,
+    RiskSection,
+    RiskTool,
+    Subject,
+    SubjectRole,
+)
+
+FORMAT = "probation-spoc/1"
+OFFENDER_REF = "O1"
+
+CATEGORY_BY_EVENT = {
+    ProbationEvent.COMPLIANCE: Category.COMPLIANCE,
+    ProbationEvent.LICENCE_CONDITIONS: Category.COMPLIANCE,
+    ProbationEvent.ROSH_CHANGE: Category.RISK_ASSESSMENT,
+}
+
+
+def _subject(note: ProbationNotification, source_partner: str) -> Subject:
+    person = note.offender
+    identifiers = [Identifier(system=IdentifierSystem.CRN, value=person.crn)]
+    if person.noms_number:
+        identifiers.append(
+            Identifier(system=IdentifierSystem.NOMS_NUMBER, value=person.noms_number)
+        )
+    if person.pnc_id:
+        identifiers.append(Identifier(system=IdentifierSystem.PNC_ID, value=person.pnc_id))
+    access = None
+    if person.restriction:
+        access = AccessRestriction(
+            level=person.restriction.type,
+            named_staff=person.restriction.staff,
+            set_by=source_partner,
+            reason=person.restriction.reason,
+        )
+    address = None
+    if person.address:
+        address = Address(**person.address.model_dump())
+    name = None
+    if person.forename or person.surname:
+        name = PersonName(given=person.forename, family=person.surname)
+    return Subject(
+        ref=OFFENDER_REF,
+        role=SubjectRole.OFFENDER,
+        identifiers=identifiers,
+        name=name,
+        date_of_birth=person.dob,
+        gender=person.gender,
+        address=address,
+        access=access,
+    )
+
+
+def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchange:
+    sentence = note.sentence
+    risk = None
+    if note.rosh:
+        risk = RiskSection(
+            tool=RiskTool.ROSH,
+            level=note.rosh.level,
+            assessed_at=note.rosh.assessed,
+            rationale=note.rosh.summary,
+        )
+    mappa = None
+    if note.mappa:
+        mappa = MappaSection(
+            category=note.mappa.category,
+            level=note.mappa.level,
+            previous_category=note.mappa.previous_category,
+            previous_level=note.mappa.previous_level,
+            effective_from=note.mappa.effective,
+        )
+    recall = None
+    if note.recall:
+        recall = Recall(
+            recalled_on=note.recall.date, recall_type=note.recall.type, reason=note.recall.reason
+        )
+    return Exchange(
+        exchange_id=uuid.uuid4(),
+        source_partner=context.source_partner,
+        submitted_at=context.received_at,
+        category=CATEGORY_BY_EVENT.get(note.event, Category.OFFENDER_MANAGEMENT),
+        purpose=note.purpose,
+        urgency=note.urgency,
+        case_reference=note.case_reference,
+        subjects=[_subject(note, context.source_partner)],
+        payload=Payload(
+            risk=risk,
+            mappa=mappa,
+            probation=ProbationSection(
+                event=note.event,
+                notification_id=note.notification_id,
+                pdu=note.pdu,
+                supervising_officer=note.offender_manager,
+                previous_supervising_officer=note.previous_offender_manager,
+                sentence=sentence.description if sentence else None,
+                licence_start=sentence.licence_start if sentence else None,
+                licence_end=sentence.licence_end if sentence else None,
+                licence_conditions=[
+                    ConditionCompliance(
+                        text=c.description,
+                        kind=c.code,
+                        compliance=c.compliance,
+                        noted_at=c.last_reviewed,
+                        detail=c.notes,
+                    )
+                    for c in note.licence_conditions
+                ],
+                recall=recall,
+                effective_from=note.effective_date,
+                notes=note.notes,
+            ),
+        ),
+    )
+
+
+def _offender(subjects: list[dict[str, Any]]) -> dict[str, Any]:
+    subject = next((s for s in subjects if s.get("role") == "offender"), None)
+    subject = subject or next(iter(subjects), {})
+    ids = {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
+    name = subject.get("name") or {}
+    access = subject.get("access")
+    return {
+        "crn": ids.get("crn"),
+        "noms_number": ids.get("noms_number"),
+        "pnc_id": ids.get("pnc_id"),
+        "forename": name.get("given"),
+        "surname": name.get("family"),
+        "dob": subject.get("date_of_birth"),
+        "gender": subject.get("gender"),
+        "address": subject.get("address"),
+        "restriction": None
+        if not access
+        else {
+            "type": access.get("level"),
+            "staff": access.get("named_staff"),
+            "reason": access.get("reason"),
+        },
+    }
+
+
+def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
+    """Render a canonical record (possibly minimised: any field may be absent)."""
+    payload = record.get("payload") or {}
+    probation = payload.get("probation") or {}
+    risk = payload.get("risk") or {}
+    mappa = payload.get("mappa")
+    recall = probation.get("recall")
+    native = {
+        "format": FORMAT,
+        "notification_id": probation.get("notification_id"),
+        "event": probation.get("event"),
+        "purpose": record.get("purpose"),
+        "case_reference": record.get("case_reference"),
+        "urgency": record.get("urgency"),
+        "pdu": probation.get("pdu"),
+        "offender_manager": probation.get("supervising_officer"),
+        "previous_offender_manager": probation.get("previous_supervising_officer"),
+        "offender": _offender(record.get("subjects") or []),
+        "sentence": {
+            "description": probation.get("sentence"),
+            "licence_start": probation.get("licence_start"),
+            "licence_end": probation.get("licence_end"),
+        },
+        "licence_conditions": [
+            {
+                "code": c.get("kind"),
+                "description": c.get("text"),
+                "compliance": c.get("compliance"),
+                "last_reviewed": c.get("noted_at"),
+                "notes": c.get("detail"),
+            }
+            for c in probation.get("licence_conditions") or []
+        ],
+        "rosh": None
+        if risk.get("tool") != "RoSH"
+        else {
+            "level": risk.get("level"),
+            "assessed": risk.get("assessed_at"),
+            "summary": risk.get("rationale"),
+        },
+        "mappa": None
+        if not mappa
+        else {
+            "category": mappa.get("category"),
+            "level": mappa.get("level"),
+            "previous_category": mappa.get("previous_category"),
+            "previous_level": mappa.get("previous_level"),
+            "effective": mappa.get("effective_from"),
+        },
+        "recall": None
+        if not recall
+        else {
+            "date": recall.get("recalled_on"),
+            "type": recall.get("recall_type"),
+            "reason": recall.get("reason"),
+        },
+        "effective_date": probation.get("effective_from"),
+        "notes": probation.get("notes"),
+    }
+    return drop_empty(native)
