@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, model_validator
 
 from contracts import Category, SubjectRole
 
@@ -20,6 +20,9 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 #: "15 minutes", "2 years": a period in words rather than ISO 8601.
 PERIOD_PATTERN = r"^[1-9][0-9]* (minute|hour|day|week|month|year)s?$"
 ANY = "*"
+
+#: A canonical field path; the schema lists the known ones so editors complete them.
+FieldPath = Annotated[str, WithJsonSchema({"type": "string", "x-field-path": True})]
 
 
 class _Policy(BaseModel):
@@ -103,7 +106,7 @@ class Transform(StrEnum):
 class FieldRule(_Policy):
     """A field a flow shares with a transform other than plain keep."""
 
-    path: str = Field(description="Canonical field path, e.g. subjects[].date_of_birth")
+    path: FieldPath = Field(description="Canonical field path, e.g. subjects[].date_of_birth")
     transform: Transform = Transform.KEEP
     max_length: int | None = Field(default=None, ge=1, description="For truncate.")
     keep_last: int = Field(default=0, ge=0, description="For mask: characters left visible.")
@@ -122,7 +125,7 @@ class Condition(_Policy):
     if given) passes it.
     """
 
-    field: str = Field(description="Canonical field path, e.g. payload.risk.level")
+    field: FieldPath = Field(description="Canonical field path, e.g. payload.risk.level")
     roles: list[SubjectRole] = Field(
         default_factory=list, description="Only subjects in these roles count."
     )
@@ -162,12 +165,12 @@ class Condition(_Policy):
 class Consent(_Policy):
     """Consent as a condition, and the justifications that allow sharing without it."""
 
-    field: str = Field(
+    field: FieldPath = Field(
         default="payload.referral.consent.status",
         description="Where the record says whether consent was given.",
     )
     given: list[str] = Field(default_factory=lambda: ["given"], description="Values meaning yes.")
-    justification_field: str = Field(
+    justification_field: FieldPath = Field(
         default="payload.referral.consent.justification",
         description="Where the record names the justification for sharing without consent.",
     )
@@ -219,7 +222,7 @@ class Flow(_Policy):
     consent: Consent | None = None
     valid_from: date | None = None
     valid_until: date | None = None
-    fields: list[str | FieldRule] = Field(
+    fields: list[FieldPath | FieldRule] = Field(
         default_factory=list, description="What a permit shares: paths, or path + transform."
     )
     obligations: Obligations = Field(default_factory=Obligations)
@@ -255,7 +258,7 @@ class Prohibition(_Policy):
 
     id: str = Field(pattern=ID_PATTERN)
     description: str
-    fields: list[str] = Field(min_length=1)
+    fields: list[FieldPath] = Field(min_length=1)
     to: list[str] = Field(default_factory=list, description="Party ids, or *.")
     to_tags: list[str] = Field(default_factory=list, description="Parties with any of these tags.")
     subject_roles: list[SubjectRole] = Field(

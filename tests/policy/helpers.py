@@ -1,0 +1,27 @@
+"""Copy a real sample agreement and change it, to test what a bad edit does."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from tests.policy.conftest import ROOT
+
+
+def copy_agreement(tmp_path: Path, name: str = "cheshire-hru") -> Path:
+    target = tmp_path / name
+    shutil.copytree(ROOT / "policies" / name, target)
+    return target
+
+
+def edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} not in {path.name}"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+
+
+def line_of(path: Path, needle: str) -> int:
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if needle in line:
+            return number
+    raise AssertionError(f"{needle!r} not in {path.name}")

@@ -1,0 +1,126 @@
+"""Lint finds what loads but is wrong, and reports every finding at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from gateway.policy.lint import ERROR, lint
+from tests.policy.conftest import CHESHIRE
+from tests.policy.helpers import copy_agreement, edit, line_of
+
+
+def errors(directory) -> list[str]:
+    return [str(f) for f in lint(directory).findings if f.severity == ERROR]
+
+
+def test_the_sample_agreement_is_clean():
+    result = lint(CHESHIRE, today=dt.date(2026, 11, 26))
+    assert result.ok
+    assert [str(f) for f in result.findings] == []
+
+
+def test_a_condition_value_the_field_never_takes_can_never_match(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(policy / "flows.yaml", "        at_least: high", "        at_least: hgh")
+    found = errors(policy)
+    assert any("police-crime-to-forensic-psychology' can never match" in f for f in found), found
+
+
+def test_an_enum_typo_in_a_condition_says_what_was_expected(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(policy / "flows.yaml", "        equals: suicidal_ideation", "        equals: suicidal")
+    (finding,) = errors(policy)
+    assert "payload.alert.kind is never 'suicidal'" in finding
+    assert "suicidal_ideation" in finding  # the expected values are listed
+
+
+def test_two_permits_for_the_same_exchange_conflict(tmp_path):
+    policy = copy_agreement(tmp_path)
+    flows = policy / "flows.yaml"
+    edit(flows, "        equals: Cheshire East", "        in: [Warrington, Halton]")
+    edit(flows, "    to: [probation-spoc-east]", "    to: [probation-spoc-north]")
+    found = errors(policy)
+    assert any(
+        "conflict: flows 'police-crime-to-probation-spoc' and 'police-crime-to-probation-spoc-east'"
+        in f
+        for f in found
+    ), found
+
+
+def test_sharing_a_prohibited_field_is_a_conflict(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(
+        policy / "flows.yaml",
+        "      - payload.health\n",
+        "      - payload.health\n      - payload.health.summary\n",
+    )
+    found = errors(policy)
+    assert any(
+        "shares payload.health.summary with cheshire-police but prohibition "
+        "'therapy-content-never-to-law-enforcement' forbids it" in f
+        for f in found
+    ), found
+
+
+def test_an_unconditional_deny_makes_a_permit_unreachable(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(
+        policy / "flows.yaml",
+        "    to: [victim-advocates]\n    categories: [health_information]\n",
+        "    to: [cheshire-police]\n    categories: [health_information]\n",
+    )
+    found = errors(policy)
+    assert any(
+        "'cwp-engagement-to-police' can never match: the unconditional deny "
+        "'health-never-to-victim-advocates' always wins" in f
+        for f in found
+    ), found
+
+
+def test_a_transform_that_does_not_fit_its_field(tmp_path):
+    policy = copy_agreement(tmp_path)
+    flows = policy / "flows.yaml"
+    edit(
+        flows,
+        "      - path: subjects[].address.postcode\n        transform: postcode-district",
+        "      - path: subjects[].role\n        transform: age-band",
+    )
+    found = errors(policy)
+    assert any("subjects[].role: age-band needs a date field" in f for f in found), found
+
+
+def test_a_prohibition_by_a_tag_nobody_has_protects_nothing(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(policy / "prohibitions.yaml", "to_tags: [victim-services]", "to_tags: [victim-service]")
+    prohibitions = policy / "prohibitions.yaml"
+    found = errors(policy)
+    assert found == [
+        f"prohibitions.yaml:{line_of(prohibitions, 'id: perpetrator-identifiers')}: error: "
+        "prohibition 'perpetrator-identifiers-not-to-victim-services' protects nothing: "
+        "no party has tag 'victim-service'"
+    ]
+
+
+def test_load_errors_become_findings_with_their_lines(tmp_path):
+    policy = copy_agreement(tmp_path)
+    flows = policy / "flows.yaml"
+    edit(
+        flows,
+        "    lawful_basis: dpa-part3-law-enforcement\n    when:",
+        "    lawful_basis: dpa-part-3\n    when:",
+    )
+    result = lint(policy)
+    assert not result.ok and result.bundle is None
+    assert str(result.findings[0]).startswith(f"flows.yaml:{line_of(flows, 'dpa-part-3')}: error:")
+
+
+def test_an_expired_flow_is_a_warning_not_an_error(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(
+        policy / "flows.yaml",
+        "    obligations:\n      retain_for: 1 year",
+        "    valid_until: 2026-01-31\n    obligations:\n      retain_for: 1 year",
+    )
+    result = lint(policy, today=dt.date(2026, 11, 26))
+    assert result.ok
+    assert any("expired on 2026-01-31" in str(f) for f in result.findings)
