@@ -534,6 +534,7 @@ class MeetingSection(_Strict):
     forum: MeetingForum
     meeting_id: str = Field(min_length=1)
     held_on: date
+    area: str | None = Field(default=None, description="The MARAC or MAPPA area, e.g. 'Halton'.")
     agenda: list[AgendaItem] = Field(default_factory=list)
     actions: list[MeetingAction] = Field(default_factory=list)
     outcomes: list[str] = Field(default_factory=list)

@@ -1,0 +1,355 @@
+"""MARAC referral and meeting feed <-> canonical exchanges.
+
+A referral is one exchange (category ``referral``) with the DASH checklist,
+a DASH risk section a policy can test, and consent. A meeting feed becomes one
+exchange per case on the list (category ``meeting_feed``), so each case can be
+routed and minimised on its own. The victim's address and safe contact land
+in fields the contract marks ``victim_location``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from adapters.base import IngestContext, drop_empty
+from adapters.marac.native import MaracMeetingFeed, MaracReferral, NativeCase, NativePerson
+from contracts import (
+    DASH_HIGH_RISK_TICKS,
+    Address,
+    AgendaItem,
+    Category,
+    ConsentRecord,
+    DashChecklist,
+    Exchange,
+    Identifier,
+    IdentifierSystem,
+    MeetingAction,
+    MeetingForum,
+    MeetingSection,
+    Payload,
+    PersonName,
+    ReferralGround,
+    ReferralSection,
+    RiskLevel,
+    RiskSection,
+    RiskTool,
+    Subject,
+    SubjectRole,
+    nhs_number_is_valid,
+)
+from gateway.errors import FieldProblem, InvalidRecord
+
+FORMAT = "marac/1"
+ANSWER = {"Y": "yes", "N": "no", "NK": "not_known"}
+NATIVE_ANSWER = {v: k for k, v in ANSWER.items()}
+#: Grounds that make a referral high risk whatever the DASH score.
+JUDGEMENT_GROUNDS = {ReferralGround.PROFESSIONAL_JUDGEMENT, ReferralGround.ESCALATION}
+
+
+def person_problems(person: NativePerson, field: str, record: int | None) -> list[FieldProblem]:
+    """A person must be identifiable, and an NHS number must pass its check digit."""
+    problems = []
+    if person.nhs_number and not nhs_number_is_valid(person.nhs_number):
+        problems.append(
+            FieldProblem(
+                f"{field}.nhs_number", "not a valid NHS number (modulus 11 check failed)", record
+            )
+        )
+    identified = person.nhs_number or person.pnc_id or person.local_id
+    if not identified and not (person.surname and person.dob):
+        problems.append(
+            FieldProblem(
+                field,
+                "needs an identifier (nhs_number, pnc_id or local_id) or a surname and dob",
+                record,
+            )
+        )
+    return problems
+
+
+def _subject(person: NativePerson, role: SubjectRole) -> Subject:
+    identifiers = []
+    if person.nhs_number:
+        identifiers.append(
+            Identifier(system=IdentifierSystem.NHS_NUMBER, value=person.nhs_number.replace(" ", ""))
+        )
+    if person.pnc_id:
+        identifiers.append(Identifier(system=IdentifierSystem.PNC_ID, value=person.pnc_id))
+    if person.local_id:
+        identifiers.append(
+            Identifier(system=IdentifierSystem.LOCAL, value=person.local_id, issuer="marac")
+        )
+    name = None
+    if person.forename or person.surname:
+        name = PersonName(given=person.forename, family=person.surname)
+    return Subject(
+        ref=person.ref,
+        role=role,
+        identifiers=identifiers,
+        name=name,
+        date_of_birth=person.dob,
+        gender=person.gender,
+        address=Address(**person.address.model_dump()) if person.address else None,
+        safe_contact=person.safe_contact,
+    )
+
+
+def _people(
+    victim: NativePerson, perpetrator: NativePerson | None, children: list[NativePerson]
+) -> list[Subject]:
+    subjects = [_subject(victim, SubjectRole.VICTIM)]
+    if perpetrator:
+        subjects.append(_subject(perpetrator, SubjectRole.PERPETRATOR))
+    subjects += [_subject(c, SubjectRole.CHILD) for c in children]
+    return subjects
+
+
+def check_referral(referral: MaracReferral) -> None:
+    """The MARAC threshold, consent and people rules a referral must meet."""
+    problems = person_problems(referral.victim, "victim", None)
+    problems += person_problems(referral.perpetrator, "perpetrator", None)
+    for i, child in enumerate(referral.children):
+        problems += person_problems(child, f"children[{i}]", None)
+    ticks = referral.dash.total if referral.dash else 0
+    grounds = set(referral.referral.grounds)
+    if ReferralGround.VISIBLE_HIGH_RISK in grounds and ticks < DASH_HIGH_RISK_TICKS:
+        problems.append(
+            FieldProblem(
+                "referral.grounds",
+                f"visible high risk needs {DASH_HIGH_RISK_TICKS} or more DASH ticks; has {ticks}",
+            )
+        )
+    if ticks < DASH_HIGH_RISK_TICKS and not grounds & JUDGEMENT_GROUNDS:
+        problems.append(
+            FieldProblem(
+                "referral.grounds",
+                f"below the MARAC threshold: fewer than {DASH_HIGH_RISK_TICKS} DASH ticks and "
+                "no professional judgement or escalation",
+            )
+        )
+    if not referral.consent.given and not referral.consent.justification:
+        problems.append(
+            FieldProblem(
+                "consent.justification", "information shared without consent needs a justification"
+            )
+        )
+    if (
+        referral.children_in_household is not None
+        and len(referral.children) > referral.children_in_household
+    ):
+        problems.append(
+            FieldProblem("children", "more children listed than children_in_household says")
+        )
+    if problems:
+        raise InvalidRecord("the MARAC referral is not valid", problems)
+
+
+def referral_to_canonical(referral: MaracReferral, context: IngestContext) -> Exchange:
+    detail = referral.referral
+    dash = None
+    grounds = list(dict.fromkeys(detail.grounds))
+    if referral.dash:
+        dash = DashChecklist(
+            answers=[ANSWER[a] for a in referral.dash.answers],
+            ticks=referral.dash.total,
+            completed_at=referral.dash.completed,
+        )
+        if dash.ticks >= DASH_HIGH_RISK_TICKS and ReferralGround.VISIBLE_HIGH_RISK not in grounds:
+            grounds.insert(0, ReferralGround.VISIBLE_HIGH_RISK)
+    return Exchange(
+        exchange_id=uuid.uuid4(),
+        source_partner=context.source_partner,
+        submitted_at=context.received_at,
+        category=Category.REFERRAL,
+        purpose=referral.purpose,
+        urgency=referral.urgency,
+        case_reference=referral.marac_case_id,
+        subjects=_people(referral.victim, referral.perpetrator, referral.children),
+        payload=Payload(
+            # check_referral refused anything below the threshold, so a referral is high risk.
+            risk=RiskSection(
+                tool=RiskTool.DASH,
+                level=RiskLevel.HIGH,
+                score=dash.ticks if dash else None,
+                assessed_at=dash.completed_at if dash else None,
+            ),
+            referral=ReferralSection(
+                referral_id=detail.id,
+                referred_to="marac",
+                referred_at=detail.date,
+                referring_agency=detail.referring_agency,
+                referrer=detail.referrer,
+                grounds=grounds,
+                dash=dash,
+                high_risk=True,
+                children_in_household=referral.children_in_household,
+                consent=ConsentRecord(
+                    status="given" if referral.consent.given else "refused",
+                    recorded_at=referral.consent.date,
+                    justification=referral.consent.justification,
+                ),
+                reason=detail.reason,
+                outcome=detail.outcome,
+            ),
+        ),
+    )
+
+
+def check_meeting(feed: MaracMeetingFeed) -> None:
+    problems = []
+    for i, case in enumerate(feed.cases):
+        problems += person_problems(case.victim, f"cases[{i}].victim", i)
+        if case.perpetrator:
+            problems += person_problems(case.perpetrator, f"cases[{i}].perpetrator", i)
+    if problems:
+        raise InvalidRecord("the MARAC meeting feed is not valid", problems)
+
+
+def case_to_canonical(feed: MaracMeetingFeed, case: NativeCase, context: IngestContext) -> Exchange:
+    return Exchange(
+        exchange_id=uuid.uuid4(),
+        source_partner=context.source_partner,
+        submitted_at=context.received_at,
+        category=Category.MEETING_FEED,
+        purpose=feed.purpose,
+        case_reference=case.marac_case_id,
+        subjects=_people(case.victim, case.perpetrator, case.children),
+        payload=Payload(
+            meeting=MeetingSection(
+                forum=MeetingForum.MARAC,
+                meeting_id=feed.meeting.id,
+                held_on=feed.meeting.date,
+                area=feed.meeting.area,
+                agenda=[
+                    AgendaItem(
+                        case_reference=case.marac_case_id,
+                        position=case.position,
+                        referring_agency=case.referring_agency,
+                        repeat=case.repeat,
+                    )
+                ],
+                actions=[
+                    MeetingAction(
+                        action_id=a.id,
+                        case_reference=case.marac_case_id,
+                        owner=a.owner,
+                        description=a.action,
+                        due_on=a.due,
+                        status=a.status,
+                    )
+                    for a in case.actions
+                ],
+                outcomes=case.outcomes,
+            )
+        ),
+    )
+
+
+# -- outbound ---------------------------------------------------------------------------
+
+
+def _native_person(subject: dict[str, Any] | None) -> dict[str, Any] | None:
+    if subject is None:
+        return None
+    ids = {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
+    name = subject.get("name") or {}
+    return {
+        "ref": subject.get("ref"),
+        "forename": name.get("given"),
+        "surname": name.get("family"),
+        "dob": subject.get("date_of_birth"),
+        "gender": subject.get("gender"),
+        "nhs_number": ids.get("nhs_number"),
+        "pnc_id": ids.get("pnc_id"),
+        "local_id": ids.get("local"),
+        "address": subject.get("address"),
+        "safe_contact": subject.get("safe_contact"),
+    }
+
+
+def _by_role(subjects: list[dict[str, Any]], *roles: str) -> list[dict[str, Any]]:
+    return [s for s in subjects if s.get("role") in roles]
+
+
+def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
+    """A ``marac/1`` referral, or a one-case meeting feed; any field may be absent."""
+    payload = record.get("payload") or {}
+    subjects = record.get("subjects") or []
+    victim = next(iter(_by_role(subjects, "victim")), None)
+    perpetrator = next(iter(_by_role(subjects, "perpetrator", "suspect", "offender")), None)
+    children = [_native_person(c) for c in _by_role(subjects, "child")]
+    meeting = payload.get("meeting")
+    if meeting and not payload.get("referral"):
+        agenda = next(iter(meeting.get("agenda") or []), {})
+        native: dict[str, Any] = {
+            "format": FORMAT,
+            "kind": "meeting",
+            "purpose": record.get("purpose"),
+            "meeting": {
+                "id": meeting.get("meeting_id"),
+                "date": meeting.get("held_on"),
+                "area": meeting.get("area"),
+            },
+            "cases": [
+                {
+                    "marac_case_id": record.get("case_reference") or agenda.get("case_reference"),
+                    "position": agenda.get("position"),
+                    "referring_agency": agenda.get("referring_agency"),
+                    "repeat": agenda.get("repeat"),
+                    "victim": _native_person(victim),
+                    "perpetrator": _native_person(perpetrator),
+                    "children": children,
+                    "actions": [
+                        {
+                            "id": a.get("action_id"),
+                            "owner": a.get("owner"),
+                            "action": a.get("description"),
+                            "due": a.get("due_on"),
+                            "status": a.get("status"),
+                        }
+                        for a in meeting.get("actions") or []
+                    ],
+                    "outcomes": meeting.get("outcomes"),
+                }
+            ],
+        }
+        return drop_empty(native)
+    referral = payload.get("referral") or {}
+    dash = referral.get("dash")
+    consent = referral.get("consent")
+    native = {
+        "format": FORMAT,
+        "kind": "referral",
+        "purpose": record.get("purpose"),
+        "marac_case_id": record.get("case_reference"),
+        "urgency": record.get("urgency"),
+        "referral": {
+            "id": referral.get("referral_id"),
+            "date": referral.get("referred_at"),
+            "referring_agency": referral.get("referring_agency"),
+            "referrer": referral.get("referrer"),
+            "grounds": referral.get("grounds"),
+            "reason": referral.get("reason"),
+            "outcome": referral.get("outcome"),
+        },
+        "dash": None
+        if not dash
+        else {
+            "answers": [NATIVE_ANSWER.get(a) for a in dash.get("answers") or []],
+            "total": dash.get("ticks"),
+            "completed": dash.get("completed_at"),
+        },
+        "consent": None
+        if not consent
+        else {
+            "given": consent.get("status") == "given",
+            "date": consent.get("recorded_at"),
+            "justification": consent.get("justification"),
+        },
+        "children_in_household": referral.get("children_in_household"),
+        "victim": _native_person(victim),
+        "perpetrator": _native_person(perpetrator),
+        "children": children,
+    }
+    return drop_empty(native)

@@ -1,0 +1,116 @@
+"""The MARAC JSON format (``marac/1``): referrals and meeting feeds.
+
+A referral carries the DASH risk checklist (24 answers, ``Y``/``N``/``NK``),
+the grounds for referral, consent (and the justification when information is
+shared without it), the victim, the perpetrator and the children in the
+household. A meeting feed carries the cases on the list with their actions
+and outcomes. Documented in ``docs/formats/marac.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from contracts import DASH_QUESTIONS
+
+
+class _Native(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NativeAddress(_Native):
+    lines: list[str] = Field(default_factory=list)
+    town: str | None = None
+    postcode: str | None = None
+    local_authority: str | None = None
+
+
+class NativePerson(_Native):
+    ref: str = Field(min_length=1)
+    forename: str | None = None
+    surname: str | None = None
+    dob: date | None = None
+    gender: str | None = None
+    nhs_number: str | None = None
+    pnc_id: str | None = None
+    local_id: str | None = Field(default=None, description="The referring agency's own id")
+    address: NativeAddress | None = None
+    safe_contact: str | None = Field(default=None, description="How to reach the victim safely")
+
+
+class NativeDash(_Native):
+    answers: list[Literal["Y", "N", "NK"]] = Field(
+        min_length=DASH_QUESTIONS, max_length=DASH_QUESTIONS
+    )
+    total: int = Field(ge=0, le=DASH_QUESTIONS, description="Number of 'Y' ticks")
+    completed: datetime | None = None
+
+
+class NativeConsent(_Native):
+    given: bool
+    date: datetime | None = None
+    justification: str | None = None
+
+
+class NativeReferralDetail(_Native):
+    id: str | None = None
+    date: datetime
+    referring_agency: str = Field(min_length=1)
+    referrer: str | None = None
+    grounds: list[Literal["visible_high_risk", "professional_judgement", "escalation"]] = Field(
+        default_factory=list
+    )
+    reason: str | None = None
+    outcome: Literal["pending", "accepted", "declined"] | None = None
+
+
+class MaracReferral(_Native):
+    format: Literal["marac/1"]
+    kind: Literal["referral"]
+    purpose: str = Field(min_length=1)
+    marac_case_id: str | None = None
+    urgency: Literal["routine", "urgent", "immediate"] = "routine"
+    referral: NativeReferralDetail
+    dash: NativeDash | None = None
+    consent: NativeConsent
+    children_in_household: int | None = Field(default=None, ge=0)
+    victim: NativePerson
+    perpetrator: NativePerson
+    children: list[NativePerson] = Field(default_factory=list)
+
+
+class NativeAction(_Native):
+    id: str = Field(min_length=1)
+    owner: str = Field(min_length=1, description="Agency that owns the action")
+    action: str = Field(min_length=1)
+    due: date | None = None
+    status: Literal["open", "done", "cancelled"] = "open"
+
+
+class NativeCase(_Native):
+    marac_case_id: str = Field(min_length=1)
+    position: int | None = Field(default=None, ge=1)
+    referring_agency: str | None = None
+    repeat: bool | None = None
+    victim: NativePerson
+    perpetrator: NativePerson | None = None
+    children: list[NativePerson] = Field(default_factory=list)
+    actions: list[NativeAction] = Field(default_factory=list)
+    outcomes: list[str] = Field(default_factory=list)
+
+
+class NativeMeeting(_Native):
+    id: str = Field(min_length=1)
+    date: date
+    area: str | None = None
+
+
+class MaracMeetingFeed(_Native):
+    format: Literal["marac/1"]
+    kind: Literal["meeting"]
+    purpose: str = Field(min_length=1)
+    meeting: NativeMeeting
+    cases: list[NativeCase] = Field(min_length=1)
