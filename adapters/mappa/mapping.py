@@ -1,0 +1,163 @@
+"""MAPPA notification <-> canonical exchange, field by field."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from adapters.base import IngestContext, drop_empty
+from adapters.mappa.native import MappaNotification
+from contracts import (
+    Category,
+    Exchange,
+    Identifier,
+    IdentifierSystem,
+    MappaSection,
+    MeetingAction,
+    MeetingForum,
+    MeetingSection,
+    Payload,
+    PersonName,
+    Subject,
+    SubjectRole,
+)
+from gateway.errors import FieldProblem, InvalidRecord
+
+FORMAT = "mappa/1"
+
+
+def check_identified(note: MappaNotification) -> None:
+    person = note.offender
+    if not (person.crn or person.noms_number or person.pnc_id):
+        raise InvalidRecord(
+            "the MAPPA notification does not identify the offender",
+            [FieldProblem("offender", "needs a crn, noms_number or pnc_id")],
+        )
+
+
+def _subject(note: MappaNotification) -> Subject:
+    person = note.offender
+    identifiers = [
+        Identifier(system=system, value=value)
+        for system, value in (
+            (IdentifierSystem.CRN, person.crn),
+            (IdentifierSystem.NOMS_NUMBER, person.noms_number),
+            (IdentifierSystem.PNC_ID, person.pnc_id),
+        )
+        if value
+    ]
+    name = None
+    if person.forename or person.surname:
+        name = PersonName(given=person.forename, family=person.surname)
+    return Subject(
+        ref="O1",
+        role=SubjectRole.OFFENDER,
+        identifiers=identifiers,
+        name=name,
+        date_of_birth=person.dob,
+    )
+
+
+def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
+    meeting = None
+    if note.meeting:
+        meeting = MeetingSection(
+            forum=MeetingForum.MAPPA,
+            meeting_id=note.meeting.id,
+            held_on=note.meeting.date,
+            area=note.area,
+            actions=[
+                MeetingAction(
+                    action_id=a.id,
+                    case_reference=note.case_reference,
+                    owner=a.owner,
+                    description=a.action,
+                    due_on=a.due,
+                    status=a.status,
+                )
+                for a in note.meeting.actions
+            ],
+            outcomes=[note.meeting.outcome] if note.meeting.outcome else [],
+        )
+    previous = note.previous
+    return Exchange(
+        exchange_id=uuid.uuid4(),
+        source_partner=context.source_partner,
+        submitted_at=context.received_at,
+        category=Category.MEETING_FEED
+        if note.kind == "meeting_outcome"
+        else Category.OFFENDER_MANAGEMENT,
+        purpose=note.purpose,
+        urgency=note.urgency,
+        case_reference=note.case_reference,
+        subjects=[_subject(note)],
+        payload=Payload(
+            mappa=MappaSection(
+                category=note.category,
+                level=note.level,
+                previous_category=previous.category if previous else None,
+                previous_level=previous.level if previous else None,
+                effective_from=note.effective,
+                lead_agency=note.lead_agency,
+                meeting_on=note.meeting.date if note.meeting else None,
+                meeting_outcome=note.meeting.outcome if note.meeting else None,
+                next_review_on=note.meeting.next_review if note.meeting else None,
+            ),
+            meeting=meeting,
+        ),
+    )
+
+
+def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
+    """Render a canonical record (possibly minimised: any field may be absent)."""
+    payload = record.get("payload") or {}
+    mappa = payload.get("mappa") or {}
+    meeting = payload.get("meeting")
+    subjects = record.get("subjects") or []
+    offender = next((s for s in subjects if s.get("role") == "offender"), None)
+    offender = offender or next(iter(subjects), {})
+    ids = {i.get("system"): i.get("value") for i in offender.get("identifiers") or []}
+    name = offender.get("name") or {}
+    native = {
+        "format": FORMAT,
+        "kind": "meeting_outcome" if meeting else "level_change",
+        "purpose": record.get("purpose"),
+        "case_reference": record.get("case_reference"),
+        "urgency": record.get("urgency"),
+        "area": (meeting or {}).get("area"),
+        "offender": {
+            "crn": ids.get("crn"),
+            "noms_number": ids.get("noms_number"),
+            "pnc_id": ids.get("pnc_id"),
+            "forename": name.get("given"),
+            "surname": name.get("family"),
+            "dob": offender.get("date_of_birth"),
+        },
+        "category": mappa.get("category"),
+        "level": mappa.get("level"),
+        "previous": {
+            "category": mappa.get("previous_category"),
+            "level": mappa.get("previous_level"),
+        },
+        "effective": mappa.get("effective_from"),
+        "lead_agency": mappa.get("lead_agency"),
+        "meeting": None
+        if not meeting
+        else {
+            "id": meeting.get("meeting_id"),
+            "date": meeting.get("held_on"),
+            "outcome": mappa.get("meeting_outcome"),
+            "next_review": mappa.get("next_review_on"),
+            "actions": [
+                {
+                    "id": a.get("action_id"),
+                    "owner": a.get("owner"),
+                    "action": a.get("description"),
+                    "due": a.get("due_on"),
+                    "status": a.get("status"),
+                }
+                for a in meeting.get("actions") or []
+            ],
+        },
+    }
+    return drop_empty(native)

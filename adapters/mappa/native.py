@@ -1,0 +1,70 @@
+"""The MAPPA notification JSON format (``mappa/1``): category/level changes, meeting outcomes.
+
+Probation systems code MAPPA categories 1-4 and management levels 1-3.
+Documented in ``docs/formats/mappa.md``.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from adapters.probation.native import CRN_PATTERN, NOMS_PATTERN
+
+
+class _Native(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class NativeOffender(_Native):
+    crn: str | None = Field(default=None, pattern=CRN_PATTERN.pattern)
+    noms_number: str | None = Field(default=None, pattern=NOMS_PATTERN.pattern)
+    pnc_id: str | None = None
+    forename: str | None = None
+    surname: str | None = None
+    dob: date | None = None
+
+
+class NativePrevious(_Native):
+    category: int | None = Field(default=None, ge=1, le=4)
+    level: int | None = Field(default=None, ge=1, le=3)
+
+
+class NativeAction(_Native):
+    id: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    action: str = Field(min_length=1)
+    due: date | None = None
+    status: Literal["open", "done", "cancelled"] = "open"
+
+
+class NativeMeeting(_Native):
+    id: str = Field(min_length=1)
+    date: date
+    outcome: str | None = None
+    next_review: date | None = None
+    actions: list[NativeAction] = Field(default_factory=list)
+
+
+class MappaNotification(_Native):
+    format: Literal["mappa/1"]
+    kind: Literal["level_change", "meeting_outcome"]
+    purpose: str = Field(min_length=1)
+    case_reference: str | None = None
+    urgency: Literal["routine", "urgent", "immediate"] = "routine"
+    area: str | None = None
+    offender: NativeOffender
+    category: int = Field(ge=1, le=4)
+    level: int = Field(ge=1, le=3)
+    previous: NativePrevious | None = None
+    effective: date | None = None
+    lead_agency: str | None = None
+    meeting: NativeMeeting | None = None
+
+    @model_validator(mode="after")
+    def _meeting_for_outcome(self) -> MappaNotification:
+        if self.kind == "meeting_outcome" and self.meeting is None:
+            raise ValueError("a meeting_outcome needs its meeting")
+        return self
