@@ -721,7 +721,12 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
                 "meta": _profile("Flag"),
                 "status": "active",
                 "code": {
-                    "coding": [{"system": fx.ALERT_KIND_SYSTEM, "code": alert.get("kind")}],
+                    "coding": [
+                        {"system": fx.SNOMED, "code": code, "display": fx.SNOMED_DISPLAY[code]}
+                        for code, kind in fx.SNOMED_ALERTS.items()
+                        if kind == alert.get("kind")
+                    ]
+                    + [{"system": fx.ALERT_KIND_SYSTEM, "code": alert.get("kind")}],
                     "text": alert.get("detail"),
                 },
                 "subject": about,

@@ -61,7 +61,8 @@ IDENTIFIER_SYSTEMS = {
 }
 
 #: SNOMED CT findings that raise an urgent alert when flagged.
-SNOMED_ALERTS = {"6471006": "suicidal_ideation"}  # Suicidal thoughts (finding)
+SNOMED_ALERTS = {"6471006": "suicidal_ideation"}
+SNOMED_DISPLAY = {"6471006": "Suicidal thoughts"}
 
 
 def _prefixed(prefix: str, loc: tuple[int | str, ...]) -> str:
