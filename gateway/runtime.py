@@ -17,8 +17,10 @@ from pathlib import Path
 
 from adapters import AdapterRegistry, load_registry
 from gateway.broker import EmbeddedBroker, broker_answers
-from gateway.delivery.relay import Relay
-from gateway.delivery.topics import ensure_topics, recipient_topic, urgent_topic
+from gateway.delivery.channels import KafkaChannel, WebhookChannel
+from gateway.delivery.partners import PartnersConfig, load_partners
+from gateway.delivery.relay import Channel, Relay
+from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.pipeline import Pipeline
 from gateway.policy import PolicyBundle, load_bundle
 from gateway.settings import Settings
@@ -32,6 +34,15 @@ class StoreBehind(RuntimeError):
     pass
 
 
+def _install_tracer_provider() -> None:
+    """Real span contexts for the W3C trace headers; exporters are configured later."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        trace.set_tracer_provider(TracerProvider())
+
+
 @dataclass
 class Runtime:
     settings: Settings
@@ -40,6 +51,7 @@ class Runtime:
     broker: EmbeddedBroker | None = field(init=False, default=None)
     bootstrap: str = field(init=False, default="")
     relay: Relay = field(init=False)
+    partners: PartnersConfig = field(init=False)
     pipeline: Pipeline = field(init=False)
     _bundle: PolicyBundle = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
@@ -49,6 +61,8 @@ class Runtime:
         settings.require_production_secrets()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._bundle = load_bundle(settings.policy_dir)
+        self.partners = load_partners(settings.partners_file)
+        _install_tracer_provider()
         self.store = Store.from_url(settings.store_url)
         if settings.database_url is None:
             self.store.upgrade()
@@ -62,8 +76,20 @@ class Runtime:
             self.bootstrap = self.broker.bootstrap
         else:
             self.bootstrap = settings.kafka_bootstrap
-        ensure_topics(self.bootstrap, self.topics())
-        self.relay = Relay(self.store, self.bootstrap, settings.relay_poll_seconds)
+        webhooks = self.partners.webhooks()
+        channels: list[Channel] = [KafkaChannel(self.bootstrap)]
+        if webhooks:
+            channels.append(WebhookChannel(webhooks))
+        self.relay = Relay(
+            self.store,
+            channels,
+            workers=settings.relay_workers,
+            poll_seconds=settings.relay_poll_seconds,
+            bootstrap=self.bootstrap,
+            topics=self.topics,
+        )
+        # Creates missing topics; a broker that came back empty is re-fed from the store.
+        self.relay.refeed_if_broker_lost_data()
         self.relay.start()
         self.pipeline = Pipeline(
             registry=self.registry,
@@ -71,6 +97,7 @@ class Runtime:
             policy=lambda: self._bundle,
             topic_prefix=settings.topic_prefix,
             pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+            webhooks=frozenset(webhooks),
             on_commit=self.relay.nudge,
         )
         self._write_runtime_file()

@@ -45,6 +45,13 @@ class Settings(BaseSettings):
         default=SecretStr(DEV_PSEUDONYM_KEY),
         description="HMAC key for per-recipient pseudonyms. Required outside the embedded default.",
     )
+    partners_file: Path | None = Field(
+        default=None,
+        description="Partner delivery settings (webhooks). Unset: Kafka topics only.",
+    )
+    relay_workers: int = Field(
+        default=2, ge=1, le=32, description="Relay worker threads per delivery channel."
+    )
     relay_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often the outbox relay looks for work when idle."
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
@@ -9,9 +10,11 @@ from typing import Annotated, Any
 from fastapi import FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
+from sqlalchemy.engine import Connection
 
+from gateway import idempotency
 from gateway.api import problems
-from gateway.errors import ClientError, InvalidRecord, NotFound
+from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
 
@@ -54,6 +57,42 @@ def _submission_body(result: Submission) -> dict[str, Any]:
     }
 
 
+def _accepted_body(result: Submission) -> dict[str, Any]:
+    if result.batch and result.accepted == 0:
+        raise InvalidRecord(
+            "no record in the batch is valid",
+            [p for item in result.items if isinstance(item, InvalidRecord) for p in item.problems],
+        )
+    return _submission_body(result)
+
+
+def _submit_idempotently(
+    runtime: Runtime, fmt: str, body: bytes, media_type: str | None, partner: str, key: str
+) -> JSONResponse:
+    store = runtime.store
+    previous = idempotency.claim(store, partner, key, idempotency.body_hash(fmt, media_type, body))
+    if previous is not None:
+        return JSONResponse(
+            previous.body, status_code=previous.status_code, headers={"Idempotent-Replayed": "true"}
+        )
+
+    def record_single(conn: Connection, accepted: Accepted, policy_version: str) -> None:
+        answer = {**accepted.as_dict(), "policy_version": policy_version}
+        idempotency.record_answer(conn, partner, key, 202, answer)
+
+    try:
+        result = runtime.pipeline.submit(fmt, body, media_type, partner, record_single)
+        answer = _accepted_body(result)
+    except GatewayError:
+        with contextlib.suppress(GatewayError):  # a store that is down keeps the stale claim
+            idempotency.release(store, partner, key)
+        raise
+    if result.batch:
+        with store.transaction() as conn:
+            idempotency.record_answer(conn, partner, key, 202, answer)
+    return JSONResponse(answer, status_code=202)
+
+
 def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> FastAPI:
     """The API over a started runtime; ``serve`` lets the app stop it on shutdown."""
 
@@ -77,11 +116,13 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         fmt: str,
         request: Request,
         x_partner_id: Annotated[str | None, Header()] = None,
+        idempotency_key: Annotated[str | None, Header()] = None,
     ) -> JSONResponse:
         """Submit a partner record in its native format.
 
         The submitting partner is named by ``X-Partner-Id`` until OAuth2 client
-        credentials replace it; it never comes from the body.
+        credentials replace it; it never comes from the body. With an
+        ``Idempotency-Key`` a retried request gets the original answer.
         """
         if not x_partner_id:
             raise MissingPartner("send the X-Partner-Id header naming the submitting partner")

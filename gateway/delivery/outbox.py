@@ -5,6 +5,12 @@ A relay worker *claims* a batch of pending rows with a lease (``claimed_by``,
 several workers never take the same row; on SQLite the ``BEGIN IMMEDIATE``
 write lock gives the same guarantee. A worker that dies leaves its lease to
 expire, and another worker takes the rows over.
+
+Order: rows with the same destination and message key (one person's records
+for one recipient) form a queue, and only the head of each queue can be
+claimed. The next row becomes claimable once the head is sent or
+dead-lettered, so order per recipient and subject holds with any number of
+workers, while different subjects go out in parallel.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gateway.store.tables import outbox
+from gateway.store.tables import dead_letters, outbox
 
 
 @dataclass(frozen=True)
@@ -45,13 +51,23 @@ def enqueue(conn: Connection, messages: list[OutboxMessage]) -> None:
         )
 
 
-def claim(conn: Connection, worker: str, limit: int, lease: timedelta) -> list[dict[str, Any]]:
-    """Claim up to ``limit`` publishable rows, most urgent first, oldest first."""
+def claim(
+    conn: Connection, worker: str, limit: int, lease: timedelta, channel: str = "kafka"
+) -> list[dict[str, Any]]:
+    """Claim up to ``limit`` queue heads of ``channel``, most urgent first, oldest first."""
     moment = now()
+    earlier = outbox.alias("earlier")
+    is_queue_head = ~sa.exists().where(
+        earlier.c.destination == outbox.c.destination,
+        earlier.c.message_key == outbox.c.message_key,
+        earlier.c.status == "pending",
+        earlier.c.id < outbox.c.id,
+    )
     candidates = (
         sa.select(outbox.c.id)
-        .where(outbox.c.status == "pending")
+        .where(outbox.c.status == "pending", outbox.c.channel == channel)
         .where(sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < moment))
+        .where(is_queue_head)
         .order_by(outbox.c.priority.desc(), outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -97,3 +113,63 @@ def pending_count(conn: Connection) -> int:
             sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "pending")
         ).scalar_one()
     )
+
+
+def dead_letter(conn: Connection, row: dict[str, Any], worker: str, reason: str) -> bool:
+    """Move a claimed row to the dead-letter table after its last attempt."""
+    moved = conn.execute(
+        outbox.update()
+        .where(
+            outbox.c.id == row["id"], outbox.c.claimed_by == worker, outbox.c.status == "pending"
+        )
+        .values(status="dead", claimed_until=None, last_error=reason[:2000])
+    ).rowcount
+    if moved != 1:
+        return False
+    conn.execute(
+        dead_letters.insert().values(
+            outbox_id=row["id"],
+            delivery_id=row["delivery_id"],
+            exchange_id=row["exchange_id"],
+            recipient=row["recipient"],
+            channel=row["channel"],
+            destination=row["destination"],
+            attempts=row["attempts"],
+            reason=reason[:4000],
+            dead_at=now(),
+        )
+    )
+    return True
+
+
+def replay(conn: Connection, dead_letter_id: int | None = None) -> list[int]:
+    """Put dead letters (one, or every open one) back in the outbox; return their ids."""
+    query = sa.select(dead_letters.c.id, dead_letters.c.outbox_id).where(
+        dead_letters.c.replayed_at.is_(None)
+    )
+    if dead_letter_id is not None:
+        query = query.where(dead_letters.c.id == dead_letter_id)
+    rows = conn.execute(query.order_by(dead_letters.c.id)).all()
+    for row in rows:
+        conn.execute(
+            outbox.update()
+            .where(outbox.c.id == row.outbox_id, outbox.c.status == "dead")
+            .values(status="pending", attempts=0, claimed_by=None, claimed_until=None)
+        )
+        conn.execute(
+            dead_letters.update().where(dead_letters.c.id == row.id).values(replayed_at=now())
+        )
+    return [row.id for row in rows]
+
+
+def requeue_sent(conn: Connection, destinations: list[str], since: datetime) -> int:
+    """Mark rows sent to ``destinations`` since ``since`` pending again: the broker lost them."""
+    return conn.execute(
+        outbox.update()
+        .where(
+            outbox.c.status == "sent",
+            outbox.c.destination.in_(destinations),
+            outbox.c.sent_at >= since,
+        )
+        .values(status="pending", claimed_by=None, claimed_until=None, attempts=0)
+    ).rowcount

@@ -1,9 +1,13 @@
-"""The outbox relay: publishes committed outbox rows to Kafka.
+"""The outbox relay: delivers committed outbox rows through their channel.
 
-Runs as a background thread beside the API (and, later, as separate relay
-workers). Each published row is marked sent and audited as a *transmission*
-in one transaction. A row whose publish fails stays pending and is retried
-with a growing delay; the broker being down loses nothing.
+Workers (threads) per channel claim queue heads, hand them to the channel and
+record each outcome: delivered rows are marked sent and audited as a
+*transmission* in one transaction; retryable failures go back with a delay;
+final failures go to the dead-letter table. Nothing is dropped.
+
+The Kafka worker also watches for a broker that lost its data (topics gone,
+as when an in-memory broker restarts): it recreates the topics and re-feeds
+recent deliveries from the store. Consumers drop the duplicates by delivery id.
 """
 
 from __future__ import annotations
@@ -11,74 +15,100 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
+from typing import Any, Protocol
 
-from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from gateway.audit import Action, AuditEntry, append
 from gateway.delivery import outbox
+from gateway.delivery.channels import Outcome
+from gateway.delivery.topics import ensure_topics, missing_topics
 from gateway.errors import ServiceUnavailable
 from gateway.store import Store
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=30)
+LEASE = timedelta(seconds=60)
 BATCH = 200
+TOPIC_CHECK_SECONDS = 5.0
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
-    """An idempotent producer that waits for every in-sync replica."""
-    return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=2,
-        retries=5,
-        request_timeout_ms=10_000,
-        max_block_ms=10_000,
-        client_id="isg-gateway-relay",
-    )
+class Channel(Protocol):
+    name: str
+
+    def deliver(self, rows: list[dict[str, Any]]) -> list[Outcome]: ...
+
+    def close(self) -> None: ...
 
 
 class Relay:
-    def __init__(self, store: Store, bootstrap: str, poll_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: Store,
+        channels: list[Channel],
+        *,
+        workers: int = 1,
+        poll_seconds: float = 0.5,
+        bootstrap: str | None = None,
+        topics: Callable[[], list[str]] | None = None,
+        refeed_window: timedelta = timedelta(days=7),
+    ) -> None:
         self.store = store
-        self.bootstrap = bootstrap
+        self.channels = channels
+        self.workers = workers
         self.poll_seconds = poll_seconds
-        self.worker = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.bootstrap = bootstrap
+        self.topics = topics
+        self.refeed_window = refeed_window
+        self.node = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._producer: KafkaProducer | None = None
-        self.published = 0
+        self._threads: list[threading.Thread] = []
+        self.delivered = 0
+        self.dead_lettered = 0
+        self.refeeds = 0
         self.last_error: str | None = None
 
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="outbox-relay", daemon=True)
-        self._thread.start()
+        for channel in self.channels:
+            for n in range(self.workers):
+                worker = f"{self.node}:{channel.name}:{n}"
+                thread = threading.Thread(
+                    target=self._run, args=(channel, worker), name=worker, daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
         self._wake.set()
-        if self._thread:
-            self._thread.join(timeout=15)
-        if self._producer is not None:
-            self._producer.close(timeout=5)
-            self._producer = None
+        for thread in self._threads:
+            thread.join(timeout=30)
+        for channel in self.channels:
+            channel.close()
 
     def nudge(self) -> None:
         """Called after a commit so new rows go out without waiting for the poll."""
         self._wake.set()
 
     # -- work ---------------------------------------------------------------
-    def _run(self) -> None:
+    def _run(self, channel: Channel, worker: str) -> None:
+        last_topic_check = 0.0
         while not self._stop.is_set():
+            if (
+                channel.name == "kafka"
+                and time.monotonic() - last_topic_check > TOPIC_CHECK_SECONDS
+            ):
+                last_topic_check = time.monotonic()
+                self.refeed_if_broker_lost_data()
             try:
-                busy = self.run_once()
-            except Exception as exc:  # keep relaying whatever one batch did
+                busy = self.run_once(channel, worker)
+            except Exception as exc:  # one bad batch must not stop the relay
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("relay batch failed: %s", self.last_error)
                 busy = False
@@ -86,85 +116,74 @@ class Relay:
                 self._wake.wait(self.poll_seconds)
                 self._wake.clear()
 
-    def _producer_or_none(self) -> KafkaProducer | None:
-        if self._producer is None:
-            try:
-                self._producer = make_producer(self.bootstrap)
-            except (KafkaError, OSError) as exc:
-                self.last_error = f"broker unavailable: {exc}"
-                return None
-        return self._producer
-
-    def run_once(self) -> bool:
-        """Publish one batch; True when there was work to do."""
+    def run_once(self, channel: Channel, worker: str) -> bool:
+        """Deliver one batch; True when there was work to do."""
         try:
             with self.store.transaction() as conn:
-                rows = outbox.claim(conn, self.worker, BATCH, LEASE)
+                rows = outbox.claim(conn, worker, BATCH, LEASE, channel=channel.name)
         except ServiceUnavailable as exc:
             self.last_error = str(exc)
             return False
         if not rows:
             return False
-        producer = self._producer_or_none()
-        if producer is None:
-            self._release_all(rows, self.last_error or "broker unavailable")
-            return False
-        futures = []
-        try:
-            for row in rows:
-                headers = [(k, v.encode()) for k, v in row["headers"].items()]
-                futures.append(
-                    producer.send(
-                        row["destination"],
-                        key=row["message_key"].encode(),
-                        value=row["payload"].encode(),
-                        headers=headers,
-                    )
-                )
-            producer.flush(timeout=15)
-        except KafkaError as exc:
-            # Rows already handed to the producer are judged by their futures below.
-            self._release_all(rows[len(futures) :], f"publish failed: {exc}")
-            rows = rows[: len(futures)]
-        for row, future in zip(rows, futures, strict=True):
-            try:
-                metadata = future.get(timeout=15)
-            except KafkaError as exc:
-                self._release(row, f"publish failed: {exc}")
-                continue
-            self._mark_sent(row, metadata.partition, metadata.offset)
+        for outcome in channel.deliver(rows):
+            self._record(outcome, worker)
         return True
 
-    def _mark_sent(self, row: dict, partition: int, offset: int) -> None:
+    def _record(self, outcome: Outcome, worker: str) -> None:
+        row = outcome.row
         with self.store.transaction() as conn:
-            if not outbox.mark_sent(conn, row["id"], self.worker):
-                return  # lease lost; the other worker audits it
-            append(
-                conn,
-                [
-                    AuditEntry(
-                        action=Action.TRANSMISSION,
-                        actor="gateway",
-                        recipient=row["recipient"],
-                        exchange_id=row["exchange_id"],
-                        details={
-                            "delivery_id": row["delivery_id"],
-                            "channel": row["channel"],
-                            "destination": row["destination"],
-                            "partition": partition,
-                            "offset": offset,
-                        },
-                    )
-                ],
-            )
-        self.published += 1
+            if outcome.delivered:
+                if outbox.mark_sent(conn, row["id"], worker):
+                    append(conn, [self._transmission(row, outcome.detail)])
+                    self.delivered += 1
+            elif outcome.dead:
+                if outbox.dead_letter(conn, row, worker, outcome.error or "failed"):
+                    self.dead_lettered += 1
+                    log.warning("delivery %s dead-lettered: %s", row["delivery_id"], outcome.error)
+            else:
+                self.last_error = outcome.error
+                outbox.release(conn, row["id"], worker, outcome.error or "failed", outcome.retry_in)
 
-    def _release(self, row: dict, error: str) -> None:
-        self.last_error = error
-        delay = timedelta(seconds=min(30, 2 ** min(row["attempts"], 5)))
+    @staticmethod
+    def _transmission(row: dict[str, Any], detail: dict[str, Any]) -> AuditEntry:
+        return AuditEntry(
+            action=Action.TRANSMISSION,
+            actor="gateway",
+            recipient=row["recipient"],
+            exchange_id=row["exchange_id"],
+            details={
+                "delivery_id": row["delivery_id"],
+                "channel": row["channel"],
+                "destination": row["destination"],
+                **detail,
+            },
+        )
+
+    def refeed_if_broker_lost_data(self) -> int:
+        """Recreate missing topics and re-send what was sent to them recently.
+
+        A topic that never existed (a new party) has no sent rows, so creating
+        it re-sends nothing. Returns the number of rows requeued.
+        """
+        if self.bootstrap is None or self.topics is None:
+            return 0
+        try:
+            missing = missing_topics(self.bootstrap, self.topics())
+            if not missing:
+                return 0
+            ensure_topics(self.bootstrap, missing)
+        except (KafkaError, OSError) as exc:
+            self.last_error = f"broker unavailable: {exc}"
+            return 0
+        since = outbox.now() - self.refeed_window
         with self.store.transaction() as conn:
-            outbox.release(conn, row["id"], self.worker, error, delay)
-
-    def _release_all(self, rows: list[dict], error: str) -> None:
-        for row in rows:
-            self._release(row, error)
+            requeued = outbox.requeue_sent(conn, missing, since)
+        if requeued:
+            self.refeeds += 1
+        log.warning(
+            "broker lost topics %s: recreated them and re-fed %d deliveries from the store",
+            ", ".join(missing),
+            requeued,
+        )
+        return requeued

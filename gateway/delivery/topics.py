@@ -16,6 +16,8 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from gateway.broker import reachable
+
 log = logging.getLogger(__name__)
 
 
@@ -25,6 +27,17 @@ def recipient_topic(prefix: str, recipient: str) -> str:
 
 def urgent_topic(prefix: str) -> str:
     return f"{prefix}.v1.urgent"
+
+
+def missing_topics(bootstrap: str, names: list[str]) -> list[str]:
+    """Topics of ``names`` the broker does not have; OSError when it cannot be reached."""
+    if not reachable(bootstrap, timeout=2.0):
+        raise OSError(f"no broker answers at {bootstrap}")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="isg-gateway-admin")
+    try:
+        return sorted(set(names) - set(admin.list_topics()))
+    finally:
+        admin.close()
 
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int = 3) -> list[str]:

@@ -6,6 +6,10 @@ The relay then publishes the outbox rows; the API does not wait for Kafka.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from sqlalchemy.engine import Connection
+
 from contracts import Exchange
 from gateway.audit import AuditEntry, append
 from gateway.delivery.outbox import OutboxMessage, enqueue
@@ -25,7 +29,9 @@ def commit(
     disclosures: list[Disclosure],
     entries: list[AuditEntry],
     messages: list[OutboxMessage],
+    also: Callable[[Connection], None] | None = None,
 ) -> None:
+    """``also`` runs inside the same transaction (e.g. to record the idempotent answer)."""
     disclosed = {d.decision.recipient: d.minimised for d in disclosures}
     with store.transaction() as conn:
         conn.execute(
@@ -62,3 +68,5 @@ def commit(
             )
         append(conn, entries)
         enqueue(conn, messages)
+        if also is not None:
+            also(conn)

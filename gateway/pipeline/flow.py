@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from opentelemetry import propagate, trace
+from sqlalchemy.engine import Connection
+
 from adapters import AdapterRegistry, IngestContext
 from contracts import Exchange
 from gateway.errors import InvalidRecord, UnknownPartner
@@ -24,6 +27,15 @@ from gateway.pipeline.route import route
 from gateway.pipeline.validate import validate
 from gateway.policy import Decision, PolicyBundle
 from gateway.store import Store
+
+tracer = trace.get_tracer("isg.gateway.pipeline")
+
+
+def trace_context() -> dict[str, str]:
+    """W3C trace context of the current span, carried in message headers."""
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier)
+    return carrier
 
 
 @dataclass(frozen=True)
@@ -66,11 +78,22 @@ class Pipeline:
     policy: Callable[[], PolicyBundle]
     topic_prefix: str
     pseudonym_key: bytes
+    webhooks: frozenset[str] = frozenset()
     on_commit: Callable[[], None] = lambda: None
 
     def submit(
-        self, fmt: str, body: bytes, media_type: str | None, source_partner: str
+        self,
+        fmt: str,
+        body: bytes,
+        media_type: str | None,
+        source_partner: str,
+        within_commit: Callable[[Connection, Accepted, str], None] | None = None,
     ) -> Submission:
+        """Run a partner's body through every stage.
+
+        ``within_commit(conn, accepted, policy_version)`` runs inside each
+        accepted exchange's commit transaction.
+        """
         bundle = self.policy()
         if source_partner not in bundle.parties:
             raise UnknownPartner(f"{source_partner!r} is not a party to {bundle.agreement_id}")
@@ -89,16 +112,47 @@ class Pipeline:
                     raise
                 items.append(problem)
                 continue
-            items.append(self._process(item, fmt, bundle))
+            items.append(self._process(item, fmt, bundle, within_commit))
         if any(isinstance(i, Accepted) for i in items):
             self.on_commit()
         return Submission(items=items, batch=parsed.batch, policy_version=bundle.version)
 
-    def _process(self, exchange: Exchange, fmt: str, bundle: PolicyBundle) -> Accepted:
-        record = exchange.model_dump(mode="json")
-        decisions = decide(exchange, bundle)
-        disclosures = minimise(record, decisions, self.pseudonym_key)
-        entries = audit_entries(exchange, fmt, decisions, disclosures)
-        messages = route(exchange, disclosures, self.topic_prefix)
-        commit(self.store, exchange, fmt, bundle.version, decisions, disclosures, entries, messages)
-        return Accepted(str(exchange.exchange_id), decisions)
+    def _process(
+        self,
+        exchange: Exchange,
+        fmt: str,
+        bundle: PolicyBundle,
+        within_commit: Callable[[Connection, Accepted, str], None] | None,
+    ) -> Accepted:
+        with tracer.start_as_current_span("exchange", attributes={"isg.format": fmt}):
+            record = exchange.model_dump(mode="json")
+            with tracer.start_as_current_span("decide"):
+                decisions = decide(exchange, bundle)
+            with tracer.start_as_current_span("minimise"):
+                disclosures = minimise(record, decisions, self.pseudonym_key)
+            with tracer.start_as_current_span("audit"):
+                entries = audit_entries(exchange, fmt, decisions, disclosures)
+            with tracer.start_as_current_span("route"):
+                messages = route(
+                    exchange, disclosures, self.topic_prefix, self.webhooks, trace_context()
+                )
+            accepted = Accepted(str(exchange.exchange_id), decisions)
+            also = None
+            if within_commit is not None:
+
+                def also(conn: Connection) -> None:
+                    within_commit(conn, accepted, bundle.version)
+
+            with tracer.start_as_current_span("deliver"):
+                commit(
+                    self.store,
+                    exchange,
+                    fmt,
+                    bundle.version,
+                    decisions,
+                    disclosures,
+                    entries,
+                    messages,
+                    also,
+                )
+            return accepted

@@ -2,7 +2,9 @@
 
 Every permitted recipient gets its copy on its own topic; urgent and
 immediate exchanges go to the priority topic instead, ahead of bulk traffic.
-Routing rules as data (on-duty recipient, working hours, fallbacks) grow here.
+A recipient with a webhook also gets the copy pushed to it, as a separate
+delivery with its own id. Routing rules as data (on-duty recipient, working
+hours, fallbacks) grow here.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Collection
 
 from contracts import Exchange, Urgency
 from gateway.delivery.outbox import OutboxMessage
@@ -35,45 +38,60 @@ def subject_key(exchange: Exchange, recipient: str) -> str:
 
 
 def route(
-    exchange: Exchange, disclosures: list[Disclosure], topic_prefix: str
+    exchange: Exchange,
+    disclosures: list[Disclosure],
+    topic_prefix: str,
+    webhooks: Collection[str] = (),
+    trace_headers: dict[str, str] | None = None,
 ) -> list[OutboxMessage]:
     messages = []
     priority = PRIORITY[exchange.urgency]
     for disclosure in disclosures:
-        decision = disclosure.decision
-        delivery_id = str(uuid.uuid4())
-        topic = (
-            urgent_topic(topic_prefix)
-            if priority
-            else recipient_topic(topic_prefix, decision.recipient)
-        )
-        body = {
-            "delivery_id": delivery_id,
-            "recipient": decision.recipient,
-            "decision": {
-                **decision.as_record(),
-                "disclosed_fields": list(disclosure.minimised.disclosed),
-            },
-            "record": disclosure.minimised.record,
-        }
-        messages.append(
-            OutboxMessage(
-                delivery_id=delivery_id,
-                exchange_id=str(exchange.exchange_id),
-                recipient=decision.recipient,
-                channel="kafka",
-                destination=topic,
-                message_key=subject_key(exchange, decision.recipient),
-                payload=json.dumps(body, sort_keys=True, separators=(",", ":")),
-                headers={
-                    "exchange-id": str(exchange.exchange_id),
-                    "delivery-id": delivery_id,
-                    "recipient": decision.recipient,
-                    "policy-version": decision.policy_version,
-                    "content-type": "application/json",
-                    "contract-version": exchange.contract_version,
-                },
-                priority=priority,
+        recipient = disclosure.decision.recipient
+        topic = urgent_topic(topic_prefix) if priority else recipient_topic(topic_prefix, recipient)
+        messages.append(_message(exchange, disclosure, "kafka", topic, priority, trace_headers))
+        if recipient in webhooks:
+            messages.append(
+                _message(exchange, disclosure, "webhook", recipient, priority, trace_headers)
             )
-        )
     return messages
+
+
+def _message(
+    exchange: Exchange,
+    disclosure: Disclosure,
+    channel: str,
+    destination: str,
+    priority: int,
+    trace_headers: dict[str, str] | None,
+) -> OutboxMessage:
+    decision = disclosure.decision
+    delivery_id = str(uuid.uuid4())
+    body = {
+        "delivery_id": delivery_id,
+        "recipient": decision.recipient,
+        "decision": {
+            **decision.as_record(),
+            "disclosed_fields": list(disclosure.minimised.disclosed),
+        },
+        "record": disclosure.minimised.record,
+    }
+    return OutboxMessage(
+        delivery_id=delivery_id,
+        exchange_id=str(exchange.exchange_id),
+        recipient=decision.recipient,
+        channel=channel,
+        destination=destination,
+        message_key=subject_key(exchange, decision.recipient),
+        payload=json.dumps(body, sort_keys=True, separators=(",", ":")),
+        headers={
+            "exchange-id": str(exchange.exchange_id),
+            "delivery-id": delivery_id,
+            "recipient": decision.recipient,
+            "policy-version": decision.policy_version,
+            "content-type": "application/json",
+            "contract-version": exchange.contract_version,
+            **(trace_headers or {}),
+        },
+        priority=priority,
+    )

@@ -82,4 +82,35 @@ outbox = sa.Table(
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
     sa.Index("ix_outbox_pending", "status", "priority", "id"),
+    sa.Index("ix_outbox_ordering", "destination", "message_key", "status", "id"),
+)
+
+# Deliveries that ran out of attempts, with the reason; replay puts them back.
+dead_letters = sa.Table(
+    "dead_letters",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("outbox_id", sa.Integer, sa.ForeignKey("outbox.id"), nullable=False),
+    sa.Column("delivery_id", sa.String(36), nullable=False),
+    sa.Column("exchange_id", sa.String(36), nullable=False),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    sa.Column("channel", sa.String(16), nullable=False),
+    sa.Column("destination", sa.String(255), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("dead_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("replayed_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_dead_letters_open", "replayed_at", "id"),
+)
+
+# A partner's Idempotency-Key and the answer it got, so a retry gets the same answer.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("partner", sa.String(64), primary_key=True),
+    sa.Column("key", sa.String(255), primary_key=True),
+    sa.Column("request_sha256", sa.String(64), nullable=False),
+    sa.Column("status_code", sa.Integer),
+    sa.Column("response", sa.JSON),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )

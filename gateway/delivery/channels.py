@@ -1,0 +1,263 @@
+"""Delivery channels: how a claimed outbox row actually leaves the gateway.
+
+A channel takes a batch of claimed rows and says, per row, whether it was
+delivered, should be retried later, or has failed for good (dead letter).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from gateway.delivery.partners import WebhookConfig
+from gateway.delivery.signing import HEADER, sign
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    row: dict[str, Any]
+    delivered: bool
+    detail: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    dead: bool = False  # no more attempts: dead-letter it
+    retry_in: timedelta = timedelta(seconds=1)
+
+
+def make_producer(bootstrap: str) -> KafkaProducer:
+    """An idempotent producer that waits for every in-sync replica."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=2,
+        retries=5,
+        request_timeout_ms=10_000,
+        max_block_ms=10_000,
+        client_id="isg-gateway-relay",
+    )
+
+
+class KafkaChannel:
+    """Publishes to Kafka. A broker outage is never final: rows wait and retry."""
+
+    name = "kafka"
+
+    def __init__(self, bootstrap: str) -> None:
+        self.bootstrap = bootstrap
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+
+    def _producer_or_error(self) -> KafkaProducer | str:
+        with self._lock:
+            if self._producer is None:
+                try:
+                    self._producer = make_producer(self.bootstrap)
+                except (KafkaError, OSError) as exc:
+                    return f"broker unavailable: {exc}"
+            return self._producer
+
+    def deliver(self, rows: list[dict[str, Any]]) -> list[Outcome]:
+        producer = self._producer_or_error()
+        if isinstance(producer, str):
+            return [Outcome(r, False, error=producer, retry_in=_backoff(r)) for r in rows]
+        futures = []
+        failed: list[Outcome] = []
+        for row in rows:
+            try:
+                futures.append(
+                    (
+                        row,
+                        producer.send(
+                            row["destination"],
+                            key=row["message_key"].encode(),
+                            value=row["payload"].encode(),
+                            headers=[(k, v.encode()) for k, v in row["headers"].items()],
+                        ),
+                    )
+                )
+            except KafkaError as exc:
+                failed.append(
+                    Outcome(row, False, error=f"publish failed: {exc}", retry_in=_backoff(row))
+                )
+        try:
+            producer.flush(timeout=15)
+        except KafkaError as exc:
+            log.warning("flush failed: %s", exc)
+        outcomes = []
+        for row, future in futures:
+            try:
+                meta = future.get(timeout=15)
+                outcomes.append(
+                    Outcome(row, True, {"partition": meta.partition, "offset": meta.offset})
+                )
+            except KafkaError as exc:
+                outcomes.append(
+                    Outcome(row, False, error=f"publish failed: {exc}", retry_in=_backoff(row))
+                )
+        return outcomes + failed
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=5)
+                self._producer = None
+
+
+def _backoff(row: dict[str, Any]) -> timedelta:
+    return timedelta(seconds=min(30, 0.5 * 2 ** min(row["attempts"], 6)))
+
+
+class RetryableHTTPError(Exception):
+    def __init__(self, status: int, retry_after: float | None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.retry_after = retry_after
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    if not value:
+        return None
+    if value.strip().isdigit():
+        return float(value.strip())
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+@dataclass
+class CircuitBreaker:
+    """Opens after ``threshold`` failed deliveries in a row; half-opens after ``cooldown``."""
+
+    threshold: int
+    cooldown: float
+    failures: int = 0
+    opened_at: float | None = None
+
+    def allows(self) -> bool:
+        if self.opened_at is None:
+            return True
+        return time.monotonic() - self.opened_at >= self.cooldown  # half-open: one try
+
+    def remaining(self) -> float:
+        if self.opened_at is None:
+            return 0.0
+        return max(0.0, self.cooldown - (time.monotonic() - self.opened_at))
+
+    def record(self, ok: bool) -> None:
+        if ok:
+            self.failures, self.opened_at = 0, None
+            return
+        self.failures += 1
+        if self.failures >= self.threshold:
+            self.opened_at = time.monotonic()
+
+
+class WebhookChannel:
+    """POSTs signed JSON to each recipient's endpoint, retrying with backoff and jitter.
+
+    Retries (tenacity): 5xx, 408, 429 and transport errors, waiting the longer of
+    exponential backoff with jitter and the peer's ``Retry-After``, up to the
+    endpoint's ``max_attempts``; then the delivery is dead-lettered. A 4xx other
+    than 408/429 is final at once: the peer refused it. A circuit breaker per
+    endpoint stops calling a peer that keeps failing; rows wait for it to close.
+    """
+
+    name = "webhook"
+
+    def __init__(self, webhooks: dict[str, WebhookConfig]) -> None:
+        self.webhooks = webhooks
+        self.breakers = {
+            r: CircuitBreaker(c.breaker_failures, c.breaker_cooldown_seconds)
+            for r, c in webhooks.items()
+        }
+        self.client = httpx.Client(follow_redirects=False)
+        self.attempts_made = 0
+
+    def deliver(self, rows: list[dict[str, Any]]) -> list[Outcome]:
+        return [self._deliver_one(row) for row in rows]
+
+    def _deliver_one(self, row: dict[str, Any]) -> Outcome:
+        config = self.webhooks.get(row["recipient"])
+        if config is None:
+            return Outcome(row, False, error="no webhook configured for this recipient", dead=True)
+        breaker = self.breakers[row["recipient"]]
+        if not breaker.allows():
+            return Outcome(
+                row,
+                False,
+                error="circuit open",
+                retry_in=timedelta(seconds=breaker.remaining() + 0.1),
+            )
+        body = row["payload"].encode()
+        key = config.key()
+
+        def wait(state: RetryCallState) -> float:
+            backoff = wait_exponential_jitter(
+                initial=config.initial_backoff_seconds, max=config.max_backoff_seconds
+            )(state)
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RetryableHTTPError) and exc.retry_after is not None:
+                return max(backoff, min(exc.retry_after, config.max_backoff_seconds * 4))
+            return backoff
+
+        def attempt() -> httpx.Response:
+            self.attempts_made += 1
+            response = self.client.post(
+                str(config.url),
+                content=body,
+                timeout=config.timeout_seconds,
+                headers={
+                    "Content-Type": "application/json",
+                    HEADER: sign(body, key),
+                    "ISG-Delivery-Id": row["delivery_id"],
+                    "ISG-Exchange-Id": row["exchange_id"],
+                    **{f"ISG-{k}": v for k, v in row["headers"].items() if k == "traceparent"},
+                },
+            )
+            if response.status_code >= 500 or response.status_code in (408, 429):
+                raise RetryableHTTPError(
+                    response.status_code, _retry_after_seconds(response.headers.get("Retry-After"))
+                )
+            return response
+
+        try:
+            response = Retrying(
+                stop=stop_after_attempt(config.max_attempts),
+                wait=wait,
+                retry=retry_if_exception_type((RetryableHTTPError, httpx.TransportError)),
+                reraise=True,
+            )(attempt)
+        except (RetryableHTTPError, httpx.TransportError) as exc:
+            breaker.record(False)
+            reason = f"gave up after {config.max_attempts} attempts: {type(exc).__name__}: {exc}"
+            return Outcome(row, False, error=reason, dead=True)
+        if response.is_success:
+            breaker.record(True)
+            return Outcome(row, True, {"status": response.status_code, "url": str(config.url)})
+        breaker.record(True)  # the peer answered; it refused this delivery
+        return Outcome(
+            row, False, error=f"refused by the peer: HTTP {response.status_code}", dead=True
+        )
+
+    def close(self) -> None:
+        self.client.close()

@@ -1,0 +1,90 @@
+"""Partner delivery settings: which recipients want push (webhooks), and how.
+
+Kept apart from the policy files: *whether* a recipient may receive something
+is the agreement's business; *where* it is sent is operations'. Signing keys
+are read from the environment variable the file names, never from the file,
+except ``signing_key`` for local development and tests.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+
+from gateway.errors import FieldProblem, GatewayError
+
+
+class PartnersConfigError(GatewayError):
+    slug = "partners-config-error"
+    title = "The partners file does not load"
+    status = 500
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookConfig(_Strict):
+    url: HttpUrl
+    signing_key_env: str | None = Field(
+        default=None, description="Environment variable holding this endpoint's HMAC key."
+    )
+    signing_key: str | None = Field(default=None, description="Inline key: development only.")
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    max_attempts: int = Field(default=5, ge=1, le=20)
+    initial_backoff_seconds: float = Field(default=0.5, gt=0)
+    max_backoff_seconds: float = Field(default=8.0, gt=0)
+    breaker_failures: int = Field(
+        default=3, ge=1, description="Deliveries failed in a row before the circuit opens."
+    )
+    breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
+
+    @model_validator(mode="after")
+    def _one_key(self) -> WebhookConfig:
+        if (self.signing_key_env is None) == (self.signing_key is None):
+            raise ValueError("give exactly one of signing_key_env and signing_key")
+        return self
+
+    def key(self) -> bytes:
+        if self.signing_key is not None:
+            return self.signing_key.encode()
+        assert self.signing_key_env is not None
+        value = os.environ.get(self.signing_key_env)
+        if not value:
+            raise PartnersConfigError(f"environment variable {self.signing_key_env} is not set")
+        return value.encode()
+
+
+class PartnerDelivery(_Strict):
+    webhook: WebhookConfig | None = None
+
+
+class PartnersConfig(_Strict):
+    partners: dict[str, PartnerDelivery] = Field(default_factory=dict)
+
+    def webhooks(self) -> dict[str, WebhookConfig]:
+        return {name: p.webhook for name, p in self.partners.items() if p.webhook is not None}
+
+
+def load_partners(path: Path | None) -> PartnersConfig:
+    if path is None:
+        return PartnersConfig()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        config = PartnersConfig.model_validate(data)
+    except OSError as exc:
+        raise PartnersConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise PartnersConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = [
+            FieldProblem(".".join(str(p) for p in e["loc"]), e["msg"], path.name)
+            for e in exc.errors(include_url=False)
+        ]
+        raise PartnersConfigError(f"{path}: not a valid partners file", problems) from None
+    for webhook in config.webhooks().values():
+        webhook.key()  # fail at start, not at the first delivery
+    return config
