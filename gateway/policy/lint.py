@@ -138,7 +138,7 @@ def _never_matches(bundle: PolicyBundle, flow: Flow, today: dt.date) -> list[Fin
             isinstance(operand, int) or str(operand) in RANK
         ):
             never(f"at_least {operand!r} is not a number or a risk level")
-        if values is not None and condition.operator in {"equals", "in", "at_least"}:
+        if values is not None and condition.operator in {"equals", "in"}:
             bad = [v for v in listed if str(v) not in values and not isinstance(v, bool)]
             if bad and len(bad) == len(listed):
                 never(

@@ -42,7 +42,7 @@ class _Walk:
     disclosed: set[str] = field(default_factory=set)
     removed: set[str] = field(default_factory=set)
     transformed: dict[str, str] = field(default_factory=dict)
-    trace: dict[str, str] | None = None  # path -> why, for explain
+    trace: dict[str, set[str]] | None = None  # path -> what happened and why, for explain
 
     def value(self, value: Any, node: Node | None, path: str, action: Action | None) -> Any:
         if node is not None and node.action is not None:
@@ -80,9 +80,8 @@ class _Walk:
         if action is None or action.transform is Transform.DROP:
             self.removed.add(path)
             if self.trace is not None:
-                self.trace[path] = (
-                    f"removed ({action.source})" if action else "removed (not shared)"
-                )
+                why = f"removed by {action.source}" if action else "removed: no rule shares it"
+                self.trace.setdefault(path, set()).add(why)
             return _DROP
         self.disclosed.add(path)
         transform = action.transform
@@ -90,7 +89,7 @@ class _Walk:
             self.transformed[path] = transform.value
             value = TRANSFORMS[transform](value, self.ctx, action.rule)
         if self.trace is not None:
-            self.trace[path] = f"{transform.value} ({action.source})"
+            self.trace.setdefault(path, set()).add(f"{transform.value} by {action.source}")
         return value
 
 
@@ -103,7 +102,7 @@ def apply_plan(
     record: dict[str, Any],
     recipient: str,
     pseudonym_key: bytes = b"",
-    trace: dict[str, str] | None = None,
+    trace: dict[str, set[str]] | None = None,
 ) -> Minimised:
     walk = _Walk(Context(recipient, _record_date(record), pseudonym_key), trace=trace)
     kept = walk.value(record, plan, "", None)

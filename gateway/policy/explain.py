@@ -1,0 +1,89 @@
+"""Explain: for one exchange, which rules matched for each recipient and why, field by field.
+
+The same compiled flows the engine uses are asked for every test they make,
+so the explanation cannot drift from the decision.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from contracts import Exchange
+from gateway.policy.bundle import PolicyBundle
+from gateway.policy.engine import RESTRICTED_ACCESS_RULE, decide
+from gateway.policy.fields import ENVELOPE_PATHS
+from gateway.policy.minimise import apply_plan
+
+EXPLAIN_KEY = b"explain-only"
+
+
+def explain(
+    bundle: PolicyBundle,
+    exchange: Exchange,
+    recipients: list[str] | None = None,
+    today: date | None = None,
+) -> str:
+    today = today or exchange.submitted_at.date()
+    record = exchange.model_dump(mode="json")
+    lines = [
+        f"Exchange {exchange.exchange_id}: {exchange.category} from {exchange.source_partner} "
+        f"for {exchange.purpose}",
+        f"Policy {bundle.agreement_id} {bundle.agreement_version} ({bundle.version})",
+    ]
+    for decision in decide(bundle, exchange, today):
+        if recipients and decision.recipient not in recipients:
+            continue
+        lines.append("")
+        verdict = "PERMIT" if decision.permitted else "DENY"
+        lines.append(f"{decision.recipient}: {verdict} by {', '.join(decision.rules)}")
+        lines.append(f"  why: {decision.reason}")
+        if decision.rules == (RESTRICTED_ACCESS_RULE,):
+            continue
+        lines += _flows(bundle, exchange, decision.recipient, today)
+        if decision.permitted:
+            lines.append(
+                f"  lawful basis: {decision.lawful_basis}"
+                + (
+                    f"; Art 9 condition: {decision.special_category_condition}"
+                    if decision.special_category_condition
+                    else ""
+                )
+            )
+            consent = f"  consent: {decision.consent}"
+            if decision.justification:
+                consent += f" (shared without consent: {decision.justification})"
+            lines.append(consent)
+            if decision.obligations:
+                lines.append(f"  obligations: {'; '.join(decision.obligations)}")
+            lines += _fields(decision, record)
+    return "\n".join(lines)
+
+
+def _flows(bundle: PolicyBundle, exchange: Exchange, recipient: str, today: date) -> list[str]:
+    flows = bundle.index.get((exchange.source_partner, recipient, exchange.category), ())
+    if not flows:
+        return [
+            f"  no flow covers {exchange.category} from {exchange.source_partner} to {recipient}"
+        ]
+    out = []
+    for compiled in flows:
+        where = bundle.locations.get(f"flows:{compiled.id}", "")
+        out.append(f"  {compiled.flow.effect} flow {compiled.id} ({where}):")
+        for text, held in compiled.checks(exchange, today):
+            out.append(f"    [{'x' if held else ' '}] {text}")
+        if compiled.consent is not None and compiled.miss(exchange, today) is None:
+            outcome = compiled.consent(exchange)
+            detail = outcome.justification or outcome.reason or outcome.consent
+            out.append(f"    [{'x' if outcome.ok else ' '}] consent: {detail}")
+    return out
+
+
+def _fields(decision, record: dict) -> list[str]:
+    trace: dict[str, set[str]] = {}
+    apply_plan(decision.plan, record, decision.recipient, EXPLAIN_KEY, trace=trace)
+    out = ["  fields:"]
+    for path in sorted(trace):
+        if path in ENVELOPE_PATHS:
+            continue
+        out.append(f"    {path}: {'; '.join(sorted(trace[path]))}")
+    return out

@@ -1,0 +1,140 @@
+"""The governance lead's commands, run as the lead runs them (typer's runner, real files)."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from gateway.cli_policy import policy_app
+from tests.policy.conftest import CHESHIRE, ROOT, crime_exchange
+from tests.policy.helpers import copy_agreement, edit
+
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(policy_app, [str(a) for a in args])
+
+
+def test_lint_passes_on_every_sample_agreement():
+    result = run("lint", ROOT / "policies")
+    assert result.exit_code == 0, result.stdout
+    assert "cheshire-hru: ok" in result.stdout
+
+
+def test_lint_fails_with_every_finding_and_no_traceback(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(policy / "flows.yaml", "        at_least: high", "        at_least: hgh")
+    edit(policy / "prohibitions.yaml", "to_tags: [victim-services]", "to_tags: [nobody]")
+    result = run("lint", policy)
+    assert result.exit_code == 1
+    assert "2 error(s)" in result.stdout
+    assert "can never match" in result.stdout and "protects nothing" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_a_missing_directory_is_a_plain_error():
+    result = run("lint", "no/such/dir")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == "no/such/dir: no such policy directory"
+
+
+def test_test_command_passes_and_fails_readably(tmp_path):
+    assert run("test", CHESHIRE).exit_code == 0
+    policy = copy_agreement(tmp_path)
+    edit(policy / "flows.yaml", "        in: [Warrington, Halton]", "        in: [Halton]")
+    result = run("test", policy)
+    assert result.exit_code == 1
+    assert "FAIL  Police crime records :: North SPOC gets the offence" in result.stdout
+    assert "probation-spoc-north: effect: expected permit, got deny" in result.stdout
+
+
+def test_explain_a_canonical_exchange_file(tmp_path):
+    path = tmp_path / "exchange.json"
+    path.write_text(crime_exchange().model_dump_json())
+    result = run("explain", path, "--policy", CHESHIRE, "--recipient", "probation-spoc-east")
+    assert result.exit_code == 0, result.stderr
+    assert "probation-spoc-east: DENY by default-deny" in result.stdout
+    assert (
+        "[ ] subjects[].address.local_authority (of a perpetrator/suspect/offender) "
+        "is Cheshire East" in result.stdout
+    )
+    assert "probation-spoc-north" not in result.stdout
+
+
+def test_explain_a_native_police_record_field_by_field():
+    result = run(
+        "explain",
+        ROOT / "examples/police/stalking-crime.json",
+        "--policy",
+        CHESHIRE,
+        "--format",
+        "police",
+        "--sender",
+        "cheshire-police",
+        "--recipient",
+        "probation-spoc-north",
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "payload.crime.summary: removed: no rule shares it" in result.stdout
+    assert "payload.crime.offence.code: keep by police-crime-to-probation-spoc" in result.stdout
+
+
+def test_explain_says_what_to_do_with_a_native_file_given_as_canonical():
+    result = run("explain", ROOT / "examples/police/stalking-crime.json", "--policy", CHESHIRE)
+    assert result.exit_code == 2
+    assert "not a canonical exchange" in result.stderr and "--format" in result.stderr
+
+
+def test_diff_in_words(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(
+        policy / "flows.yaml",
+        "      - payload.crime.status\n",
+        "      - payload.crime.status\n      - payload.crime.summary\n",
+    )
+    edit(policy / "flows.yaml", "      - subjects[].safe_contact\n", "")
+    result = run("diff", CHESHIRE, policy)
+    assert result.exit_code == 0
+    out = result.stdout
+    assert "This change opens 3, closes 1" in out
+    assert (
+        "OPENS: flow police-crime-to-probation-spoc (cheshire-police -> probation-spoc-north) "
+        "now also shares payload.crime.summary [offending]" in out
+    )
+    assert (
+        "CLOSES: flow police-crime-to-victim-advocates (cheshire-police -> victim-advocates) "
+        "no longer shares subjects[].safe_contact [location]"
+    ) in out
+
+
+def test_diff_of_identical_agreements_says_so():
+    result = run("diff", CHESHIRE, CHESHIRE)
+    assert "No change to what is shared" in result.stdout
+
+
+def test_matrix_markdown_and_html(tmp_path):
+    result = run("matrix", CHESHIRE)
+    assert result.exit_code == 0
+    assert "| From | To | Data | Purpose | Lawful basis |" in result.stdout
+    assert "payload.health (health, special category)" in result.stdout
+    assert "therapy-content-never-to-law-enforcement" in result.stdout
+    out = tmp_path / "appendix.html"
+    assert run("matrix", CHESHIRE, "--output", out).exit_code == 0
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and "<table>" in page
+    assert "UK GDPR Art 9(2)(c) vital interests" in page
+
+
+def test_replay_without_a_store_is_a_plain_error(tmp_path):
+    result = run("replay", CHESHIRE, "--data-dir", tmp_path / "empty")
+    assert result.exit_code == 2
+    assert "no recorded exchanges" in result.stderr
+
+
+def test_replay_rejects_a_bad_date(tmp_path):
+    result = run("replay", CHESHIRE, "--since", "last tuesday", "--data-dir", tmp_path)
+    assert result.exit_code == 2
+    assert "is not a date" in result.stderr
+    json.dumps(result.stderr)
