@@ -400,6 +400,9 @@ def _consent(consent: dict, built: _Built) -> None:
 
 
 def _communication(message: dict, built: _Built) -> None:
+    categories = [c.get("code") for cat in message.get("category") or [] for c in _codings(cat)]
+    if "gateway-summary" in categories:
+        return  # our own plain-words summary of non-health sections, not clinical content
     texts = [p["contentString"] for p in message.get("payload") or [] if p.get("contentString")]
     if texts:
         existing = built.health.get("summary")
@@ -646,16 +649,52 @@ def _consent_out(consent: dict, subject: dict) -> dict:
     }
 
 
+def _communication_out(
+    record: dict, text: str, about: dict, health: dict, generated: bool = False
+) -> dict:
+    """A Communication carrying ``text``; a gateway-written summary is marked as such."""
+    return {
+        "resourceType": "Communication",
+        "meta": _profile("Communication"),
+        "status": "completed",
+        "category": [{"coding": [{"system": fx.COMMUNICATION_SYSTEM, "code": "gateway-summary"}]}]
+        if generated
+        else None,
+        "priority": PRIORITY_BY_URGENCY.get(record.get("urgency") or "routine"),
+        "subject": about,
+        "sender": {"display": health["clinician"]} if health.get("clinician") else None,
+        "payload": [{"contentString": text}],
+    }
+
+
 def _summary_text(record: dict) -> str | None:
     """Plain words for an NHS recipient when the record is not itself health data."""
     payload = record.get("payload") or {}
-    crime = payload.get("crime") or {}
+    lines = []
+    crime = payload.get("crime")
     if crime:
         offence = crime.get("offence") or {}
         details = [d for d in (offence.get("description"), crime.get("status")) if d]
         heading = f"Police occurrence {crime.get('occurrence_number')}"
-        return f"{heading}: {', '.join(details)}" if details else heading
-    return None
+        lines.append(f"{heading}: {', '.join(details)}" if details else heading)
+    referral = payload.get("referral")
+    if referral:
+        dash = referral.get("dash") or {}
+        ticks = f", DASH {dash['ticks']} of 24" if "ticks" in dash else ""
+        to, by = referral.get("referred_to"), referral.get("referring_agency")
+        lines.append(f"Referral to {to} by {by}{ticks}")
+    probation = payload.get("probation")
+    if probation:
+        event = (probation.get("event") or "notification").replace("_", " ")
+        pdu = f" ({probation['pdu']} PDU)" if probation.get("pdu") else ""
+        lines.append(f"Probation {event}{pdu}")
+    mappa = payload.get("mappa")
+    if mappa:
+        lines.append(f"MAPPA category {mappa.get('category')}, level {mappa.get('level')}")
+    meeting = payload.get("meeting")
+    if meeting:
+        lines.append(f"{str(meeting.get('forum')).upper()} meeting {meeting.get('meeting_id')}")
+    return "\n".join(lines) or None
 
 
 #: FHIR elements that hold a dateTime; a time there must carry a zone.
@@ -781,19 +820,11 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
                 "reasonCode": [{"text": referral["reason"]}] if referral.get("reason") else None,
             }
         )
-    text = health.get("summary") or _summary_text(record)
-    if text:
-        resources.append(
-            {
-                "resourceType": "Communication",
-                "meta": _profile("Communication"),
-                "status": "completed",
-                "priority": PRIORITY_BY_URGENCY.get(record.get("urgency") or "routine"),
-                "subject": about,
-                "sender": {"display": health["clinician"]} if health.get("clinician") else None,
-                "payload": [{"contentString": text}],
-            }
-        )
+    if health.get("summary"):
+        resources.append(_communication_out(record, health["summary"], about, health))
+    summary = _summary_text(record)
+    if summary:
+        resources.append(_communication_out(record, summary, about, {}, generated=True))
     bundle = {
         "resourceType": "Bundle",
         "type": "collection",

@@ -50,6 +50,7 @@ ENGAGEMENT_SYSTEM = GATEWAY_BASE + "CodeSystem/intervention-engagement"
 RISK_TOOL_SYSTEM = GATEWAY_BASE + "CodeSystem/risk-tool"
 RISK_LEVEL_SYSTEM = GATEWAY_BASE + "CodeSystem/risk-level"
 PURPOSE_SYSTEM = GATEWAY_BASE + "CodeSystem/purpose"
+COMMUNICATION_SYSTEM = GATEWAY_BASE + "CodeSystem/communication-kind"
 CASE_REFERENCE_SYSTEM = GATEWAY_BASE + "Id/case-reference"
 REFERRAL_ID_SYSTEM = GATEWAY_BASE + "Id/referral"
 #: Person identifier systems other than the NHS number, by canonical system.

@@ -14,7 +14,7 @@ from adapters.base import (
     load_json,
     validate_native,
 )
-from adapters.mappa.mapping import FORMAT, check_identified, from_canonical, to_canonical
+from adapters.mappa.mapping import FORMAT, check_notification, from_canonical, to_canonical
 from adapters.mappa.native import MappaNotification
 from gateway.errors import MalformedBody
 
@@ -30,7 +30,7 @@ class MappaAdapter(Adapter):
         if not isinstance(data, dict):
             raise MalformedBody(f"a {FORMAT} notification is a JSON object")
         note = validate_native(MappaNotification, data, "MAPPA notification")
-        check_identified(note)
+        check_notification(note)
         return Parsed([build_canonical(lambda: to_canonical(note, context), "MAPPA notification")])
 
     def render(self, record: dict[str, Any]) -> Rendered:

@@ -26,13 +26,16 @@ from gateway.errors import FieldProblem, InvalidRecord
 FORMAT = "mappa/1"
 
 
-def check_identified(note: MappaNotification) -> None:
+def check_notification(note: MappaNotification) -> None:
+    """The offender must be identifiable, and a meeting outcome must carry its meeting."""
+    problems = []
     person = note.offender
     if not (person.crn or person.noms_number or person.pnc_id):
-        raise InvalidRecord(
-            "the MAPPA notification does not identify the offender",
-            [FieldProblem("offender", "needs a crn, noms_number or pnc_id")],
-        )
+        problems.append(FieldProblem("offender", "needs a crn, noms_number or pnc_id"))
+    if note.kind == "meeting_outcome" and note.meeting is None:
+        problems.append(FieldProblem("meeting", "a meeting_outcome needs its meeting"))
+    if problems:
+        raise InvalidRecord("the MAPPA notification is not valid", problems)
 
 
 def _subject(note: MappaNotification) -> Subject:

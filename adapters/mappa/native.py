@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from adapters.probation.native import CRN_PATTERN, NOMS_PATTERN
 
@@ -62,9 +62,3 @@ class MappaNotification(_Native):
     effective: date | None = None
     lead_agency: str | None = None
     meeting: NativeMeeting | None = None
-
-    @model_validator(mode="after")
-    def _meeting_for_outcome(self) -> MappaNotification:
-        if self.kind == "meeting_outcome" and self.meeting is None:
-            raise ValueError("a meeting_outcome needs its meeting")
-        return self

@@ -112,6 +112,13 @@ def check_referral(referral: MaracReferral) -> None:
     for i, child in enumerate(referral.children):
         problems += person_problems(child, f"children[{i}]", None)
     ticks = referral.dash.total if referral.dash else 0
+    if referral.dash and referral.dash.answers.count("Y") != ticks:
+        problems.append(
+            FieldProblem(
+                "dash.total",
+                f"total is {ticks} but {referral.dash.answers.count('Y')} answers are 'Y'",
+            )
+        )
     grounds = set(referral.referral.grounds)
     if ReferralGround.VISIBLE_HIGH_RISK in grounds and ticks < DASH_HIGH_RISK_TICKS:
         problems.append(
