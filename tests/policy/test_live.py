@@ -1,0 +1,81 @@
+"""Live reload: a change goes live only when it lints and its policy tests pass."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from gateway.errors import PolicyLoadError
+from gateway.policy.live import LivePolicy
+from tests.policy.helpers import copy_agreement, edit
+
+
+@pytest.fixture
+def live(tmp_path):
+    policy = copy_agreement(tmp_path)
+    return policy, LivePolicy(policy)
+
+
+def test_nothing_changed_nothing_reloaded(live):
+    _, policy = live
+    version = policy.current.version
+    assert policy.check() is False
+    assert policy.current.version == version
+    status = policy.status()
+    assert status["last_error"] is None and status["rejected_reloads"] == 0
+    json.dumps(status)
+
+
+def test_a_good_change_goes_live(live):
+    directory, policy = live
+    before = policy.current.version
+    edit(directory / "flows.yaml", "short summary to build", "brief summary to build")
+    assert policy.check() is True
+    assert policy.current.version != before
+    assert policy.status()["reloads"] == 1
+
+
+def test_a_change_that_fails_its_policy_tests_is_refused(live):
+    directory, policy = live
+    before = policy.current.version
+    edit(directory / "flows.yaml", "        in: [Warrington, Halton]", "        in: [Halton]")
+    assert policy.check() is False
+    assert policy.current.version == before
+    assert policy.rejected_reloads == 1
+    assert "policy tests failed" in policy.status()["last_error"]
+    assert policy.check() is False and policy.rejected_reloads == 1  # counted once per change
+
+
+def test_a_change_that_does_not_lint_is_refused_with_the_reason(live):
+    directory, policy = live
+    edit(directory / "prohibitions.yaml", "to_tags: [victim-services]", "to_tags: [nobody]")
+    assert policy.check() is False
+    assert "lint failed" in policy.last_error and "protects nothing" in policy.last_error
+
+
+def test_broken_yaml_is_refused_and_fixing_it_recovers(live):
+    directory, policy = live
+    before = policy.current.version
+    flows = directory / "flows.yaml"
+    good = flows.read_text()
+    flows.write_text(good.replace("    from: cheshire-police\n", "    from: [cheshire-police\n", 1))
+    assert policy.check() is False
+    assert "flows.yaml:" in policy.last_error
+    flows.write_text(good)
+    assert policy.check() is False  # back to the version in force: nothing to reload
+    assert policy.last_error is None and policy.current.version == before
+
+
+def test_a_failing_policy_test_added_on_its_own_is_refused(live):
+    directory, policy = live
+    edit(directory / "tests" / "alerts.yaml", "rules: [threat-alerts-to-police]", "rules: [nope]")
+    assert policy.check() is False
+    assert "expected ['nope']" in policy.last_error
+
+
+def test_a_bundle_that_never_loaded_is_an_error_at_start(tmp_path):
+    directory = copy_agreement(tmp_path)
+    edit(directory / "flows.yaml", "lawful_basis: dpa-part3-law-enforcement", "lawful_basis: x")
+    with pytest.raises(PolicyLoadError, match="does not load"):
+        LivePolicy(directory)
