@@ -127,6 +127,8 @@ class RunningGateway:
             consumer.close()
 
     def count_rows(self) -> dict[str, int]:
+        """Row counts once the relay is idle (it appends transmission audit entries)."""
+        self.wait_drained()
         with self.store.engine.connect() as conn:
             return {
                 table: conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()

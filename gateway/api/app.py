@@ -134,20 +134,15 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             body += chunk
             if len(body) > max_body:
                 raise PayloadTooLarge(f"the body is over {max_body} bytes")
-        result = await run_in_threadpool(
-            runtime.pipeline.submit, fmt, body, request.headers.get("content-type"), x_partner_id
-        )
-        if result.batch and result.accepted == 0:
-            raise InvalidRecord(
-                "no record in the batch is valid",
-                [
-                    p
-                    for item in result.items
-                    if isinstance(item, InvalidRecord)
-                    for p in item.problems
-                ],
+        media_type = request.headers.get("content-type")
+        if idempotency_key is None:
+            result = await run_in_threadpool(
+                runtime.pipeline.submit, fmt, body, media_type, x_partner_id
             )
-        return JSONResponse(_submission_body(result), status_code=202)
+            return JSONResponse(_accepted_body(result), status_code=202)
+        return await run_in_threadpool(
+            _submit_idempotently, runtime, fmt, body, media_type, x_partner_id, idempotency_key
+        )
 
     @app.get("/v1/exchanges/{exchange_id}", tags=["exchange"])
     def get_exchange(exchange_id: str) -> dict[str, Any]:

@@ -181,9 +181,11 @@ class Relay:
             requeued = outbox.requeue_sent(conn, missing, since)
         if requeued:
             self.refeeds += 1
-        log.warning(
-            "broker lost topics %s: recreated them and re-fed %d deliveries from the store",
-            ", ".join(missing),
-            requeued,
-        )
+            log.warning(
+                "broker lost topics %s: recreated them and re-fed %d deliveries from the store",
+                ", ".join(missing),
+                requeued,
+            )
+        else:
+            log.info("created topics %s", ", ".join(missing))
         return requeued

@@ -1,0 +1,122 @@
+"""Outbox claims: several workers never take the same row, and one subject's
+deliveries to one recipient go out in order."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from gateway.delivery import outbox
+from gateway.delivery.outbox import OutboxMessage
+from gateway.store import Store
+from gateway.store.tables import exchanges
+from tests.conftest import STORES
+
+LEASE = timedelta(seconds=30)
+
+
+@pytest.fixture(params=STORES)
+def store(request, store_url_factory):
+    store = Store.from_url(store_url_factory(request.param))
+    store.upgrade()
+    yield store
+    store.engine.dispose()
+
+
+def _exchange(conn) -> str:
+    exchange_id = str(uuid.uuid4())
+    conn.execute(
+        exchanges.insert().values(
+            exchange_id=exchange_id, source_partner="p", format="police", category="crime_record",
+            purpose="x", urgency="routine", submitted_at=datetime.now(UTC), policy_version="v",
+            envelope={},
+        )
+    )
+    return exchange_id
+
+
+def _enqueue(store: Store, keys: list[str], destination: str = "topic-a") -> list[str]:
+    ids = []
+    with store.transaction() as conn:
+        exchange_id = _exchange(conn)
+        messages = []
+        for key in keys:
+            delivery_id = str(uuid.uuid4())
+            ids.append(delivery_id)
+            messages.append(
+                OutboxMessage(delivery_id, exchange_id, "r", "kafka", destination, key, "{}", {})
+            )
+        outbox.enqueue(conn, messages)
+    return ids
+
+
+def _claim(store: Store, worker: str, limit: int = 100) -> list[dict]:
+    with store.transaction() as conn:
+        return outbox.claim(conn, worker, limit, LEASE)
+
+
+def test_only_the_head_of_each_subject_queue_is_claimed(store):
+    ids = _enqueue(store, ["k1", "k1", "k2", "k1", "k2"])
+    first = _claim(store, "w1")
+    assert [r["delivery_id"] for r in first] == [ids[0], ids[2]]
+    assert _claim(store, "w2") == []  # the next rows wait for their heads
+
+    with store.transaction() as conn:
+        assert outbox.mark_sent(conn, first[0]["id"], "w1")
+    second = _claim(store, "w2")
+    assert [r["delivery_id"] for r in second] == [ids[1]]
+
+
+def test_concurrent_workers_never_share_a_row(store):
+    ids = _enqueue(store, [f"k{i}" for i in range(120)])
+    claimed: dict[str, list[str]] = {}
+    barrier = threading.Barrier(4)
+
+    def work(worker: str) -> None:
+        barrier.wait()
+        got = []
+        while rows := _claim(store, worker, limit=7):
+            got += [r["delivery_id"] for r in rows]
+            with store.transaction() as conn:
+                for row in rows:
+                    assert outbox.mark_sent(conn, row["id"], worker)
+        claimed[worker] = got
+
+    threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    every = [d for got in claimed.values() for d in got]
+    assert sorted(every) == sorted(ids)  # all delivered, none twice
+
+
+def test_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(store):
+    _enqueue(store, ["k1"])
+    with store.transaction() as conn:
+        (row,) = outbox.claim(conn, "dead-worker", 10, timedelta(seconds=-1))
+    (taken,) = _claim(store, "w2")
+    assert taken["id"] == row["id"]
+    with store.transaction() as conn:
+        assert not outbox.mark_sent(conn, row["id"], "dead-worker")
+        assert outbox.mark_sent(conn, row["id"], "w2")
+
+
+def test_dead_letter_and_replay(store):
+    _enqueue(store, ["k1", "k1"])
+    (row,) = _claim(store, "w1")
+    with store.transaction() as conn:
+        assert outbox.dead_letter(conn, row, "w1", "peer refused")
+    # The next row of the queue is no longer held up by the dead one.
+    (nxt,) = _claim(store, "w1")
+    assert nxt["id"] != row["id"]
+    with store.transaction() as conn:
+        replayed = outbox.replay(conn)
+    assert len(replayed) == 1
+    with store.transaction() as conn:
+        assert outbox.replay(conn) == []  # replayed once only
+    again = _claim(store, "w3")
+    assert [r["id"] for r in again] == [row["id"]]
