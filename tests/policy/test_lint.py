@@ -124,3 +124,10 @@ def test_an_expired_flow_is_a_warning_not_an_error(tmp_path):
     result = lint(policy, today=dt.date(2026, 11, 26))
     assert result.ok
     assert any("expired on 2026-01-31" in str(f) for f in result.findings)
+
+
+def test_the_west_midlands_agreement_is_clean():
+    from tests.policy.conftest import WEST_MIDLANDS
+
+    result = lint(WEST_MIDLANDS, today=dt.date(2026, 11, 26))
+    assert result.ok and [str(f) for f in result.findings] == []

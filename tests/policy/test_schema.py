@@ -39,7 +39,7 @@ def test_published_schema_is_regenerated_from_the_models(name):
 
 
 def test_there_are_sample_files_to_check():
-    assert len(POLICY_FILES) >= 4 and len(TEST_FILES) >= 5
+    assert len(POLICY_FILES) >= 8 and len(TEST_FILES) >= 7
 
 
 @pytest.mark.parametrize("path", POLICY_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
