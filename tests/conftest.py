@@ -137,8 +137,13 @@ class RunningGateway:
 
 
 def serve_in_thread(runtime: Runtime) -> tuple[uvicorn.Server, threading.Thread, str]:
+    return serve_app(create_app(runtime))
+
+
+def serve_app(app) -> tuple[uvicorn.Server, threading.Thread, str]:
+    """Any ASGI app on a real uvicorn, loopback, in a daemon thread."""
     port = free_port()
-    config = uvicorn.Config(create_app(runtime), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

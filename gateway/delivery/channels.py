@@ -213,11 +213,13 @@ class WebhookChannel:
 
         def wait(state: RetryCallState) -> float:
             backoff = wait_exponential_jitter(
-                initial=config.initial_backoff_seconds, max=config.max_backoff_seconds
+                multiplier=config.initial_backoff_seconds,
+                max=config.max_backoff_seconds,
+                jitter=config.initial_backoff_seconds,
             )(state)
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, RetryableHTTPError) and exc.retry_after is not None:
-                return max(backoff, min(exc.retry_after, config.max_backoff_seconds * 4))
+                return max(backoff, min(exc.retry_after, config.retry_after_cap_seconds))
             return backoff
 
         def attempt() -> httpx.Response:

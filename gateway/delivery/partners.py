@@ -37,6 +37,9 @@ class WebhookConfig(_Strict):
     max_attempts: int = Field(default=5, ge=1, le=20)
     initial_backoff_seconds: float = Field(default=0.5, gt=0)
     max_backoff_seconds: float = Field(default=8.0, gt=0)
+    retry_after_cap_seconds: float = Field(
+        default=30.0, gt=0, description="Longest Retry-After honoured between two attempts."
+    )
     breaker_failures: int = Field(
         default=3, ge=1, description="Deliveries failed in a row before the circuit opens."
     )

@@ -30,8 +30,14 @@ def _exchange(conn) -> str:
     exchange_id = str(uuid.uuid4())
     conn.execute(
         exchanges.insert().values(
-            exchange_id=exchange_id, source_partner="p", format="police", category="crime_record",
-            purpose="x", urgency="routine", submitted_at=datetime.now(UTC), policy_version="v",
+            exchange_id=exchange_id,
+            source_partner="p",
+            format="police",
+            category="crime_record",
+            purpose="x",
+            urgency="routine",
+            submitted_at=datetime.now(UTC),
+            policy_version="v",
             envelope={},
         )
     )

@@ -1,0 +1,177 @@
+"""Webhook delivery against a real loopback peer: retries, Retry-After, dead letters, replay."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import sqlalchemy as sa
+import yaml
+from typer.testing import CliRunner
+
+from gateway.cli import app as cli
+from gateway.delivery.channels import CircuitBreaker
+from gateway.delivery.signing import sign, verify
+from tests.conftest import STORES, serve_app, start_gateway
+from tests.delivery.webhook_peer import WebhookPeer
+
+PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+KEY = b"probation-north-webhook-key"
+
+
+def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@pytest.fixture(params=STORES)
+def push_gateway(request, broker, store_url_factory, tmp_path):
+    peer = WebhookPeer(key=KEY, timeout_sleep=1.0)
+    peer_server, peer_thread, peer_url = serve_app(peer.app())
+    partners = tmp_path / "partners.yaml"
+    partners.write_text(
+        yaml.safe_dump(
+            {
+                "partners": {
+                    "probation-spoc-north": {
+                        "webhook": {
+                            "url": f"{peer_url}/hook",
+                            "signing_key": KEY.decode(),
+                            "timeout_seconds": 0.5,
+                            "max_attempts": 3,
+                            "initial_backoff_seconds": 0.05,
+                            "max_backoff_seconds": 0.2,
+                            "breaker_failures": 50,
+                        }
+                    }
+                }
+            }
+        )
+    )
+    url = store_url_factory(request.param)
+    running, server, thread = start_gateway(
+        request.param, url, broker.bootstrap, tmp_path / "data", partners_file=partners
+    )
+    yield running, peer, url
+    server.should_exit = True
+    thread.join(timeout=10)
+    running.runtime.stop()
+    peer_server.should_exit = True
+    peer_thread.join(timeout=10)
+
+
+def _webhook_row(gateway, exchange_id: str) -> dict:
+    with gateway.store.engine.connect() as conn:
+        return dict(
+            conn.execute(
+                sa.text("SELECT * FROM outbox WHERE exchange_id = :e AND channel = 'webhook'"),
+                {"e": exchange_id},
+            )
+            .mappings()
+            .one()
+        )
+
+
+def test_signed_push_reaches_the_peer_once(push_gateway, police_sample):
+    gateway, peer, _ = push_gateway
+    with gateway.client() as client:
+        exchange_id = client.post(
+            "/v1/inbound/police", content=police_sample, headers=PARTNER
+        ).json()["exchange_id"]
+    row = wait_for(
+        lambda: (
+            _webhook_row(gateway, exchange_id)["status"] == "sent"
+            and _webhook_row(gateway, exchange_id)
+        ),
+        what="webhook sent",
+    )
+    assert list(peer.received) == [row["delivery_id"]]
+    assert all(a.signed for a in peer.attempts)
+    payload = peer.received[row["delivery_id"]]
+    assert payload["record"]["exchange_id"] == exchange_id
+    assert "summary" not in payload["record"]["payload"]["crime"]
+
+
+def test_failing_peer_is_retried_then_dead_lettered_then_replayed(
+    push_gateway, police_sample, monkeypatch
+):
+    gateway, peer, store_url = push_gateway
+    peer.script = ["500", "timeout", "503:1"]
+    peer.then = "500"
+    with gateway.client() as client:
+        exchange_id = client.post(
+            "/v1/inbound/police", content=police_sample, headers=PARTNER
+        ).json()["exchange_id"]
+    row = wait_for(
+        lambda: (r := _webhook_row(gateway, exchange_id))["status"] == "dead" and r,
+        what="dead letter",
+    )
+    tries = [a for a in peer.attempts if a.delivery_id == row["delivery_id"]]
+    assert [a.answered for a in tries] == ["500", "timeout", "503:1"]  # max_attempts = 3
+    assert not peer.received
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", store_url)
+    listed = CliRunner().invoke(cli, ["dlq", "list"])
+    assert listed.exit_code == 0
+    assert row["delivery_id"] in listed.output
+    dead_id = listed.output.split("\t", 1)[0]
+    shown = CliRunner().invoke(cli, ["dlq", "show", dead_id])
+    assert "gave up after 3 attempts" in shown.output
+
+    peer.then = "ok"
+    replayed = CliRunner().invoke(cli, ["dlq", "replay", dead_id])
+    assert replayed.exit_code == 0, replayed.output
+    gateway.runtime.relay.nudge()
+    wait_for(lambda: row["delivery_id"] in peer.received, what="replayed delivery")
+    assert _webhook_row(gateway, exchange_id)["status"] == "sent"
+    again = CliRunner().invoke(cli, ["dlq", "replay", dead_id])
+    assert again.exit_code == 2  # already replayed: a plain error
+    with gateway.store.engine.connect() as conn:
+        transmissions = conn.execute(
+            sa.text(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'transmission'"
+                " AND exchange_id = :e AND details LIKE :d"
+            ),
+            {"e": exchange_id, "d": f"%{row['delivery_id']}%"},
+        ).scalar_one()
+    assert transmissions == 1
+
+
+def test_retry_after_is_honoured(push_gateway, police_sample):
+    gateway, peer, _ = push_gateway
+    peer.script = ["503:1"]
+    with gateway.client() as client:
+        exchange_id = client.post(
+            "/v1/inbound/police", content=police_sample, headers=PARTNER
+        ).json()["exchange_id"]
+    row = wait_for(
+        lambda: (r := _webhook_row(gateway, exchange_id))["status"] == "sent" and r,
+        what="webhook sent",
+    )
+    first, second = [a for a in peer.attempts if a.delivery_id == row["delivery_id"]]
+    assert second.at - first.at >= 0.95  # waited for Retry-After, not the 0.05 s backoff
+
+
+def test_circuit_breaker_opens_after_repeated_failures_and_half_opens():
+    breaker = CircuitBreaker(threshold=2, cooldown=0.2)
+    breaker.record(False)
+    assert breaker.allows()
+    breaker.record(False)
+    assert not breaker.allows()
+    time.sleep(0.25)
+    assert breaker.allows()  # half-open: one try
+    breaker.record(True)
+    assert breaker.allows() and breaker.failures == 0
+
+
+def test_signature_verifies_only_with_the_right_key_and_body():
+    header = sign(b'{"a":1}', b"k1")
+    assert verify(b'{"a":1}', header, b"k1")
+    assert not verify(b'{"a":2}', header, b"k1")
+    assert not verify(b'{"a":1}', header, b"k2")
+    assert not verify(b'{"a":1}', sign(b'{"a":1}', b"k1", timestamp=1), b"k1")  # too old
