@@ -22,7 +22,7 @@ from adapters.police.native import _Native
 from contracts import OffenceClass
 from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
 
-#: Purpose of a CSV batch, which has no envelope to name one.
+#: Purpose of a CSV batch, which has no envelope to name one (a ``purpose`` column may).
 DEFAULT_SCREENING_PURPOSE = "stalking-risk-management"
 
 
@@ -49,6 +49,7 @@ class ScreeningRow(_Native):
     victim_district: str | None = None
     risk_tool: Literal["DASH", "SASH", "SAI"] | None = None
     risk_level: Literal["standard", "low", "medium", "high", "very_high"] | None = None
+    purpose: str | None = Field(default=None, description="Overrides the batch's purpose.")
 
 
 class ScreeningBatch(_Native):
@@ -132,7 +133,7 @@ def to_crime_record(row: ScreeningRow, purpose: str, index: int) -> dict[str, An
         risk = {"tool": row.risk_tool, "level": row.risk_level}
     return {
         "format": "police-crime/1",
-        "purpose": purpose,
+        "purpose": row.purpose or purpose,
         "case_reference": row.case_reference,
         "occurrence": {
             "number": row.occurrence_number,
