@@ -51,6 +51,8 @@ class _Walk:
             kept = {}
             children = node.children if node is not None else None
             for key, child in value.items():
+                if child is None:
+                    continue  # absent: neither disclosed nor removed
                 sub = children.get(key) if children else None
                 result = self.value(child, sub, f"{path}.{key}" if path else key, action)
                 if result is not _DROP:

@@ -21,10 +21,10 @@ from gateway.policy.model import FieldRule, Transform
 class Action:
     rule: FieldRule
     source: str  # the flow, prohibition or contract mark that set it
+    transform: Transform = field(init=False)
 
-    @property
-    def transform(self) -> Transform:
-        return self.rule.transform
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transform", self.rule.transform)  # read per leaf: keep it cheap
 
 
 @dataclass

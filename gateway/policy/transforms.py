@@ -11,6 +11,7 @@ import hmac
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 from gateway.policy.model import FieldRule, Transform
@@ -36,8 +37,13 @@ class Context:
         if self._recipient_key is None:
             if not self.key:
                 raise PseudonymKeyMissing("pseudonymisation needs a key from configuration")
-            self._recipient_key = hmac.new(self.key, self.recipient.encode(), "sha256").digest()
+            self._recipient_key = _derive(self.key, self.recipient)
         return self._recipient_key
+
+
+@lru_cache(maxsize=256)
+def _derive(key: bytes, recipient: str) -> bytes:
+    return hmac.new(key, recipient.encode(), "sha256").digest()
 
 
 def _as_date(value: Any) -> date | None:
