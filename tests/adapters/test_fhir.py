@@ -188,3 +188,89 @@ def test_alert_renders_as_flag_with_nhs_number_reference():
     bundle = json.loads(REGISTRY.get("fhir").render(canonical(exchange)).body)
     flag = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Flag")
     assert flag["subject"]["identifier"] == {"system": NHS_NUMBER_SYSTEM, "value": VALID_NHS}
+
+
+#: Resources shaped like NHS England's UK Core examples: a literal reference to a
+#: Patient that is not sent, references to practitioners and encounters, narrative.
+PATIENT_REF = {"reference": "Patient/UKCore-style-Patient-Example"}
+NARRATIVE = {"status": "generated", "div": '<div xmlns="http://www.w3.org/1999/xhtml">x</div>'}
+UK_CORE_STYLE = [
+    {
+        "resourceType": "Observation",
+        "status": "final",
+        "category": [
+            {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/observation-category",
+                        "code": "vital-signs",
+                    }
+                ]
+            }
+        ],
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "364075005"}]},
+        "subject": PATIENT_REF,
+        "effectiveDateTime": "2026-11-20T10:00:00+00:00",
+        "valueQuantity": {
+            "value": 72,
+            "unit": "beats/minute",
+            "system": "http://unitsofmeasure.org",
+        },
+    },
+    {
+        "resourceType": "ServiceRequest",
+        "status": "active",
+        "intent": "order",
+        "subject": PATIENT_REF,
+        "requester": {"reference": "Practitioner/UKCore-style-Practitioner-Example"},
+        "performer": [{"reference": "Organization/UKCore-style-Organization-Example"}],
+        "authoredOn": "2026-11-20",
+    },
+    {
+        "resourceType": "Consent",
+        "status": "active",
+        "scope": {"coding": [{"code": "patient-privacy"}]},
+        "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+        "patient": PATIENT_REF,
+        "dateTime": "2026-11-20T10:00:00+00:00",
+        "provision": {"type": "permit"},
+    },
+    {
+        "resourceType": "RiskAssessment",
+        "status": "final",
+        "subject": PATIENT_REF,
+        "code": {"text": "Falls risk"},
+        "encounter": {"reference": "Encounter/UKCore-style-Encounter-Example"},
+    },
+    {
+        "resourceType": "Communication",
+        "status": "completed",
+        "subject": PATIENT_REF,
+        "payload": [{"contentString": "Appointment letter sent"}],
+    },
+    {
+        "resourceType": "Flag",
+        "status": "active",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "91935009"}]},
+        "subject": PATIENT_REF,
+        "author": {"reference": "Practitioner/UKCore-style-Practitioner-Example"},
+    },
+]
+
+
+@pytest.mark.parametrize("resource", UK_CORE_STYLE, ids=[r["resourceType"] for r in UK_CORE_STYLE])
+def test_uk_core_style_resources_are_accepted(resource):
+    resource = {**_copy(resource), "text": NARRATIVE}
+    resource["meta"] = {
+        "profile": [
+            f"https://fhir.hl7.org.uk/StructureDefinition/UKCore-{resource['resourceType']}"
+        ]
+    }
+    (exchange,) = parse("fhir", resource).items
+    (identifier,) = exchange.subjects[0].identifiers
+    assert (identifier.system, identifier.value) == (
+        "local",
+        "Patient/UKCore-style-Patient-Example",
+    )
+    rendered = REGISTRY.get("fhir").render(canonical(exchange))
+    get_fhir_model_class("Bundle").model_validate(json.loads(rendered.body))
