@@ -19,6 +19,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from adapters.base import location
+from contracts import RiskLevel, Urgency
 from gateway.errors import FieldProblem, InvalidRecord
 
 MEDIA_TYPE = "application/fhir+json"
@@ -64,6 +65,31 @@ IDENTIFIER_SYSTEMS = {
 #: SNOMED CT findings that raise an urgent alert when flagged.
 SNOMED_ALERTS = {"6471006": "suicidal_ideation"}
 SNOMED_DISPLAY = {"6471006": "Suicidal thoughts"}
+
+#: Purpose when a submission does not tag one (``meta.tag`` with PURPOSE_SYSTEM).
+DEFAULT_PURPOSE = "stalking-risk-management"
+
+#: Qualitative risk codes (HL7 risk-probability and our risk-level) -> canonical level.
+RISK_LEVEL_BY_CODE = {
+    "negligible": RiskLevel.LOW,
+    "low": RiskLevel.LOW,
+    "moderate": RiskLevel.MEDIUM,
+    "medium": RiskLevel.MEDIUM,
+    "standard": RiskLevel.STANDARD,
+    "high": RiskLevel.HIGH,
+    "certain": RiskLevel.VERY_HIGH,
+    "very_high": RiskLevel.VERY_HIGH,
+}
+URGENCY_BY_PRIORITY = {
+    "routine": Urgency.ROUTINE,
+    "urgent": Urgency.URGENT,
+    "asap": Urgency.URGENT,
+    "stat": Urgency.IMMEDIATE,
+}
+PRIORITY_BY_URGENCY = {"routine": "routine", "urgent": "urgent", "immediate": "stat"}
+REFERRAL_OUTCOME_BY_STATUS = {"active": "pending", "completed": "accepted", "revoked": "declined"}
+STATUS_BY_REFERRAL_OUTCOME = {v: k for k, v in REFERRAL_OUTCOME_BY_STATUS.items()}
+FHIR_GENDERS = {"male", "female", "other", "unknown"}
 
 
 def _prefixed(prefix: str, loc: tuple[int | str, ...]) -> str:

@@ -1,0 +1,454 @@
+"""FHIR resources in: grouped by patient, each group read into one canonical exchange.
+
+Resources are grouped by the patient they are about and each group becomes
+one exchange: health data about two people never travels in one record.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from adapters.base import IngestContext
+from adapters.fhir import native as fx
+from adapters.fhir.native import (
+    DEFAULT_PURPOSE,
+    REFERRAL_OUTCOME_BY_STATUS,
+    RISK_LEVEL_BY_CODE,
+    URGENCY_BY_PRIORITY,
+)
+from contracts import (
+    Address,
+    AlertKind,
+    AlertSection,
+    Category,
+    CodedEntry,
+    ConsentRecord,
+    Engagement,
+    Exchange,
+    HealthSection,
+    Identifier,
+    IdentifierSystem,
+    Payload,
+    PersonName,
+    ReferralSection,
+    RiskSection,
+    RiskTool,
+    Subject,
+    SubjectRole,
+    Urgency,
+    nhs_number_is_valid,
+)
+from gateway.errors import FieldProblem, InvalidRecord
+
+
+def _where(resource: dict, element: str) -> tuple[str, int | None]:
+    """The field path and record index of an element of a (bundled) resource."""
+    index = resource.get("_index")
+    prefix = f"entry[{index}].resource." if index is not None else ""
+    return prefix + element, index
+
+
+def _problem(resource: dict, element: str, message: str) -> InvalidRecord:
+    path, index = _where(resource, element)
+    return InvalidRecord(
+        f"the FHIR {resource['resourceType']} cannot be used",
+        [FieldProblem(path, message, index)],
+    )
+
+
+def _text(concept: dict | None) -> str | None:
+    if not concept:
+        return None
+    if concept.get("text"):
+        return concept["text"]
+    for coding in concept.get("coding") or []:
+        if coding.get("display"):
+            return coding["display"]
+    return None
+
+
+def _codings(concept: dict | None) -> list[dict]:
+    return (concept or {}).get("coding") or []
+
+
+def _coded(concept: dict | None, recorded_at: Any = None, value: str | None = None) -> CodedEntry:
+    coding = next(iter(_codings(concept)), {})
+    return CodedEntry(
+        system=coding.get("system"),
+        code=coding.get("code"),
+        display=_text(concept) or coding.get("code") or "(not stated)",
+        value=value,
+        recorded_at=recorded_at,
+    )
+
+
+def _value_text(observation: dict) -> str | None:
+    for key, value in observation.items():
+        if not key.startswith("value"):
+            continue
+        if key == "valueQuantity":
+            return " ".join(
+                str(v) for v in (value.get("value"), value.get("unit")) if v is not None
+            )
+        if key == "valueCodeableConcept":
+            return _text(value)
+        return str(value).lower() if isinstance(value, bool) else str(value)
+    return None
+
+
+# -- subjects ---------------------------------------------------------------------------
+
+
+@dataclass
+class _Group:
+    """Everything in a submission about one patient."""
+
+    subject: Subject
+    resources: list[dict] = field(default_factory=list)
+
+
+def _checked_nhs_number(value: str, resource: dict, element: str) -> str:
+    if not nhs_number_is_valid(value):
+        raise _problem(resource, element, "not a valid NHS number (modulus 11 check failed)")
+    return value.replace(" ", "")
+
+
+def _patient_subject(patient: dict, ref: str) -> Subject:
+    identifiers = []
+    nhs_number = None
+    for i, ident in enumerate(patient.get("identifier") or []):
+        system, value = ident.get("system"), ident.get("value")
+        if not value:
+            continue
+        if system == fx.NHS_NUMBER_SYSTEM:
+            nhs_number = _checked_nhs_number(value, patient, f"identifier[{i}].value")
+            identifiers.append(Identifier(system=IdentifierSystem.NHS_NUMBER, value=nhs_number))
+            continue
+        known = {v: k for k, v in fx.IDENTIFIER_SYSTEMS.items()}.get(system)
+        identifiers.append(
+            Identifier(
+                system=known or IdentifierSystem.LOCAL,
+                value=value,
+                issuer=None if known else system,
+            )
+        )
+    if nhs_number is None:
+        raise _problem(
+            patient, "identifier", f"a Patient needs an NHS number (system {fx.NHS_NUMBER_SYSTEM})"
+        )
+    names = patient.get("name") or []
+    official = next((n for n in names if n.get("use") == "official"), names[0] if names else None)
+    name = None
+    if official:
+        name = PersonName(
+            given=next(iter(official.get("given") or []), None), family=official.get("family")
+        )
+    address = None
+    if patient.get("address"):
+        home = patient["address"][0]
+        address = Address(
+            lines=home.get("line") or [],
+            town=home.get("city"),
+            postcode=home.get("postalCode"),
+            local_authority=home.get("district"),
+        )
+    return Subject(
+        ref=ref,
+        role=SubjectRole.PATIENT,
+        identifiers=identifiers,
+        name=name,
+        date_of_birth=patient.get("birthDate"),
+        gender=patient.get("gender"),
+        address=address,
+    )
+
+
+def _subject_element(resource: dict) -> str:
+    return "patient" if resource["resourceType"] == "Consent" else "subject"
+
+
+def _subject_key(resource: dict, patients: dict[str, str]) -> tuple[str, Subject | None]:
+    """Which patient a clinical resource is about: a key, and a subject if not a Patient.
+
+    A reference to a Patient in the submission resolves to it; a logical
+    reference by NHS number stands alone; a literal reference to a Patient we
+    were not sent (as in NHS England's published examples) is kept as a local
+    identifier so the record is not lost, and policy decides what it may reach.
+    """
+    element = _subject_element(resource)
+    reference = resource.get(element) or {}
+    literal = reference.get("reference")
+    if literal and literal in patients:
+        return patients[literal], None
+    ident = reference.get("identifier") or {}
+    if ident.get("system") == fx.NHS_NUMBER_SYSTEM and ident.get("value"):
+        value = _checked_nhs_number(ident["value"], resource, f"{element}.identifier.value")
+        if f"nhs:{value}" in patients:
+            return patients[f"nhs:{value}"], None
+        return f"nhs:{value}", Identifier(system=IdentifierSystem.NHS_NUMBER, value=value)
+    if literal:
+        return f"ref:{literal}", Identifier(
+            system=IdentifierSystem.LOCAL, value=literal[:64], issuer="fhir"
+        )
+    raise _problem(
+        resource, element, "names no patient: give a reference or an NHS number identifier"
+    )
+
+
+def group_by_patient(resources: list[dict]) -> list[_Group]:
+    groups: dict[str, _Group] = {}
+    aliases: dict[str, str] = {}
+    for resource in resources:
+        if resource["resourceType"] != "Patient":
+            continue
+        key = f"patient:{len(groups)}"
+        groups[key] = _Group(_patient_subject(resource, f"P{len(groups) + 1}"))
+        nhs = next(
+            i.value
+            for i in groups[key].subject.identifiers
+            if i.system == IdentifierSystem.NHS_NUMBER
+        )
+        for alias in (
+            resource.get("_fullUrl"),
+            f"Patient/{resource['id']}" if resource.get("id") else None,
+            f"nhs:{nhs}",
+        ):
+            if alias:
+                aliases[alias] = key
+    for resource in resources:
+        if resource["resourceType"] in ("Patient", "MessageHeader"):
+            continue
+        key, identifier = _subject_key(resource, aliases)
+        if key not in groups:
+            display = (resource.get(_subject_element(resource)) or {}).get("display")
+            groups[key] = _Group(
+                Subject(
+                    ref=f"P{len(groups) + 1}",
+                    role=SubjectRole.PATIENT,
+                    identifiers=[identifier] if identifier else [],
+                    name=PersonName(family=display) if display else None,
+                )
+            )
+            aliases[key] = key
+        groups[key].resources.append(resource)
+    return list(groups.values())
+
+
+# -- inbound ----------------------------------------------------------------------------
+
+
+@dataclass
+class _Built:
+    received_at: datetime
+    health: dict[str, Any] = field(default_factory=dict)
+    alert: AlertSection | None = None
+    risk: RiskSection | None = None
+    referral: ReferralSection | None = None
+    urgency: Urgency = Urgency.ROUTINE
+
+    def raise_urgency(self, urgency: Urgency) -> None:
+        order = list(Urgency)
+        if order.index(urgency) > order.index(self.urgency):
+            self.urgency = urgency
+
+
+def _alert_kind(flag: dict) -> str | None:
+    for coding in _codings(flag.get("code")):
+        if coding.get("system") == fx.ALERT_KIND_SYSTEM and coding.get("code") in set(AlertKind):
+            return coding["code"]
+        if coding.get("system") == fx.SNOMED and coding.get("code") in fx.SNOMED_ALERTS:
+            return fx.SNOMED_ALERTS[coding["code"]]
+    return None
+
+
+def _flag(flag: dict, built: _Built) -> None:
+    period = flag.get("period") or {}
+    kind = _alert_kind(flag)
+    if kind and flag.get("status") == "active" and built.alert is None:
+        built.alert = AlertSection(
+            kind=kind,
+            detail=flag.get("code", {}).get("text"),
+            raised_at=period.get("start") or built.received_at,
+            raised_by=(flag.get("author") or {}).get("display"),
+            valid_until=period.get("end"),
+        )
+        built.raise_urgency(Urgency.IMMEDIATE)
+        return
+    built.health.setdefault("heightened_risk_indicators", []).append(
+        _coded(flag.get("code"), period.get("start"))
+    )
+
+
+def _observation(observation: dict, built: _Built) -> None:
+    code = next(
+        (
+            c["code"]
+            for c in _codings(observation.get("code"))
+            if c.get("system") == fx.ENGAGEMENT_SYSTEM
+        ),
+        None,
+    )
+    health = built.health
+    if code == "sessions-offered":
+        health["sessions_offered"] = observation.get("valueInteger")
+    elif code == "sessions-attended":
+        health["sessions_attended"] = observation.get("valueInteger")
+    elif code == "engagement":
+        value = next(iter(_codings(observation.get("valueCodeableConcept"))), {}).get("code")
+        if value not in set(Engagement):
+            raise _problem(
+                observation,
+                "valueCodeableConcept",
+                f"engagement must be one of {', '.join(Engagement)}",
+            )
+        health["engagement"] = value
+    elif code == "intervention":
+        health["intervention"] = observation.get("valueString")
+    elif code == "intervention-completed":
+        health["completed"] = observation.get("valueBoolean")
+        effective = observation.get("effectiveDateTime")
+        if health["completed"] and effective:
+            health["completed_on"] = effective[:10]
+    else:
+        health.setdefault("observations", []).append(
+            _coded(
+                observation.get("code"),
+                observation.get("effectiveDateTime"),
+                _value_text(observation),
+            )
+        )
+    performer = next(iter(observation.get("performer") or []), {})
+    if code and performer.get("display"):
+        health.setdefault("clinician", performer["display"])
+
+
+def _risk_assessment(assessment: dict, built: _Built) -> None:
+    prediction = next(iter(assessment.get("prediction") or []), {})
+    codes = [c.get("code") for c in _codings(prediction.get("qualitativeRisk"))]
+    level = next((RISK_LEVEL_BY_CODE[c] for c in codes if c in RISK_LEVEL_BY_CODE), None)
+    if level is None:
+        # Without a qualitative risk there is no level a policy could test.
+        built.health.setdefault("observations", []).append(
+            _coded(
+                assessment.get("code") or assessment.get("method") or {"text": "Risk assessment"},
+                assessment.get("occurrenceDateTime"),
+            )
+        )
+        return
+    tools = {c.get("code") for c in _codings(assessment.get("method"))}
+    tool = next((t for t in RiskTool if t.value in tools), RiskTool.CLINICAL)
+    notes = [n.get("text") for n in assessment.get("note") or [] if n.get("text")]
+    built.risk = RiskSection(
+        tool=tool,
+        level=level,
+        assessed_at=assessment.get("occurrenceDateTime"),
+        rationale=prediction.get("rationale") or ("\n".join(notes) or None),
+    )
+
+
+def _service_request(request: dict, built: _Built, context: IngestContext) -> None:
+    identifier = next(iter(request.get("identifier") or []), {})
+    performer = next(iter(request.get("performer") or []), {})
+    reasons = [_text(r) for r in request.get("reasonCode") or []]
+    built.referral = ReferralSection(
+        referral_id=identifier.get("value"),
+        referred_to=performer.get("display")
+        or _text(request.get("performerType"))
+        or "unspecified",
+        referred_at=request.get("authoredOn") or context.received_at,
+        referring_agency=(request.get("requester") or {}).get("display") or context.source_partner,
+        reason="; ".join(r for r in reasons if r) or None,
+        outcome=REFERRAL_OUTCOME_BY_STATUS.get(request.get("status")),
+    )
+    built.raise_urgency(URGENCY_BY_PRIORITY.get(request.get("priority"), Urgency.ROUTINE))
+
+
+def _consent(consent: dict, built: _Built) -> None:
+    provision = consent.get("provision") or {}
+    refused = provision.get("type") == "deny" or consent.get("status") in ("rejected", "inactive")
+    justification = next((_text(r) for r in consent.get("policy") or [] if _text(r)), None)
+    justification = _text(consent.get("policyRule")) or justification
+    if refused and not justification:
+        raise _problem(
+            consent, "policyRule", "a refused consent needs the justification for sharing anyway"
+        )
+    built.health["consent"] = ConsentRecord(
+        status="refused" if refused else "given",
+        recorded_at=consent.get("dateTime"),
+        justification=justification,
+    )
+
+
+def _communication(message: dict, built: _Built) -> None:
+    categories = [c.get("code") for cat in message.get("category") or [] for c in _codings(cat)]
+    if "gateway-summary" in categories:
+        return  # our own plain-words summary of non-health sections, not clinical content
+    texts = [p["contentString"] for p in message.get("payload") or [] if p.get("contentString")]
+    if texts:
+        existing = built.health.get("summary")
+        built.health["summary"] = "\n".join([existing, *texts] if existing else texts)
+    sender = (message.get("sender") or {}).get("display")
+    if sender:
+        built.health.setdefault("clinician", sender)
+    built.raise_urgency(URGENCY_BY_PRIORITY.get(message.get("priority"), Urgency.ROUTINE))
+
+
+def _condition(condition: dict, built: _Built) -> None:
+    built.health.setdefault("conditions", []).append(
+        _coded(condition.get("code"), condition.get("recordedDate"))
+    )
+
+
+def _category(built: _Built, health: HealthSection | None) -> Category:
+    if built.alert:
+        return Category.URGENT_ALERT
+    if built.referral:
+        return Category.REFERRAL
+    if built.risk and health is None:
+        return Category.RISK_ASSESSMENT
+    return Category.HEALTH_INFORMATION
+
+
+def to_canonical(group: _Group, envelope: dict, context: IngestContext) -> Exchange:
+    built = _Built(received_at=context.received_at)
+    readers = {
+        "Flag": _flag,
+        "Observation": _observation,
+        "RiskAssessment": _risk_assessment,
+        "Consent": _consent,
+        "Communication": _communication,
+        "Condition": _condition,
+    }
+    for resource in group.resources:
+        kind = resource["resourceType"]
+        if kind == "ServiceRequest":
+            _service_request(resource, built, context)
+        else:
+            readers[kind](resource, built)
+    health = HealthSection(**built.health) if built.health else None
+    if built.referral and health and health.consent and built.referral.consent is None:
+        built.referral.consent = health.consent
+    tags = (envelope.get("meta") or {}).get("tag") or []
+    purpose = next(
+        (t["code"] for t in tags if t.get("system") == fx.PURPOSE_SYSTEM), DEFAULT_PURPOSE
+    )
+    identifier = (
+        envelope.get("identifier") if envelope.get("resourceType") == "Bundle" else None
+    ) or {}
+    case_reference = (
+        identifier.get("value") if identifier.get("system") == fx.CASE_REFERENCE_SYSTEM else None
+    )
+    return Exchange(
+        exchange_id=uuid.uuid4(),
+        source_partner=context.source_partner,
+        submitted_at=context.received_at,
+        category=_category(built, health),
+        purpose=purpose,
+        urgency=built.urgency,
+        case_reference=case_reference,
+        subjects=[group.subject],
+        payload=Payload(health=health, alert=built.alert, risk=built.risk, referral=built.referral),
+    )

@@ -1,0 +1,385 @@
+"""Canonical records out as a FHIR collection Bundle for NHS recipients.
+
+Every resource references the patient by identifier (the NHS number where
+known), so a recipient can match it without our internal ids. The adapter
+validates the Bundle again before returning it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from adapters.fhir import native as fx
+from adapters.fhir.native import (
+    FHIR_GENDERS,
+    PRIORITY_BY_URGENCY,
+    STATUS_BY_REFERRAL_OUTCOME,
+)
+
+# -- outbound ---------------------------------------------------------------------------
+
+
+def _profile(resource_type: str) -> dict:
+    return {"profile": [fx.UK_CORE_PROFILE + resource_type]}
+
+
+def _identifier(ident: dict) -> dict:
+    if ident.get("system") == "nhs_number":
+        return {"system": fx.NHS_NUMBER_SYSTEM, "value": ident.get("value")}
+    system = fx.IDENTIFIER_SYSTEMS.get(
+        ident.get("system") or "local", fx.IDENTIFIER_SYSTEMS["local"]
+    )
+    if ident.get("system") == "local" and ident.get("issuer", "").startswith("http"):
+        system = ident["issuer"]
+    return {"system": system, "value": ident.get("value")}
+
+
+def _patient(subject: dict) -> dict:
+    name = subject.get("name") or {}
+    address = subject.get("address")
+    gender = (subject.get("gender") or "").lower()
+    return {
+        "resourceType": "Patient",
+        "meta": _profile("Patient"),
+        "identifier": [_identifier(i) for i in subject.get("identifiers") or []],
+        "name": [
+            {
+                "use": "official",
+                "family": name.get("family"),
+                "given": [name["given"]] if name.get("given") else None,
+            }
+        ]
+        if name
+        else None,
+        "gender": gender if gender in FHIR_GENDERS else None,
+        "birthDate": subject.get("date_of_birth"),
+        "address": [
+            {
+                "line": address.get("lines"),
+                "city": address.get("town"),
+                "district": address.get("local_authority"),
+                "postalCode": address.get("postcode"),
+            }
+        ]
+        if address
+        else None,
+    }
+
+
+def _reference(subject: dict) -> dict:
+    """A logical reference: the NHS number if known, else the first identifier."""
+    identifiers = subject.get("identifiers") or []
+    chosen = next((i for i in identifiers if i.get("system") == "nhs_number"), None)
+    chosen = chosen or next(iter(identifiers), None)
+    reference: dict[str, Any] = {"type": "Patient"}
+    if chosen:
+        reference["identifier"] = _identifier(chosen)
+    name = subject.get("name") or {}
+    display = " ".join(p for p in (name.get("given"), name.get("family")) if p)
+    if display:
+        reference["display"] = display
+    return reference
+
+
+def _concept(entry: dict) -> dict:
+    coding = {k: entry.get(k) for k in ("system", "code") if entry.get(k)}
+    if coding.get("code"):
+        coding["display"] = entry.get("display")
+    return {"coding": [coding] if coding.get("code") else None, "text": entry.get("display")}
+
+
+def _observation_out(code: str, display: str, subject: dict, **value: Any) -> dict:
+    return {
+        "resourceType": "Observation",
+        "meta": _profile("Observation"),
+        "status": "final",
+        "code": {"coding": [{"system": fx.ENGAGEMENT_SYSTEM, "code": code, "display": display}]},
+        "subject": subject,
+        **value,
+    }
+
+
+def _health_resources(health: dict, subject: dict) -> list[dict]:
+    out: list[dict] = []
+    for indicator in health.get("heightened_risk_indicators") or []:
+        out.append(
+            {
+                "resourceType": "Flag",
+                "meta": _profile("Flag"),
+                "status": "active",
+                "code": _concept(indicator),
+                "subject": subject,
+                "period": {"start": indicator.get("recorded_at")}
+                if indicator.get("recorded_at")
+                else None,
+            }
+        )
+    for condition in health.get("conditions") or []:
+        out.append(
+            {
+                "resourceType": "Condition",
+                "meta": _profile("Condition"),
+                "code": _concept(condition),
+                "subject": subject,
+                "recordedDate": condition.get("recorded_at"),
+            }
+        )
+    performer = [{"display": health["clinician"]}] if health.get("clinician") else None
+    measures = [
+        ("intervention", "Intervention", "valueString", health.get("intervention")),
+        (
+            "engagement",
+            "Engagement with intervention",
+            "valueCodeableConcept",
+            {"coding": [{"system": fx.ENGAGEMENT_SYSTEM, "code": health["engagement"]}]}
+            if health.get("engagement")
+            else None,
+        ),
+        ("sessions-offered", "Sessions offered", "valueInteger", health.get("sessions_offered")),
+        ("sessions-attended", "Sessions attended", "valueInteger", health.get("sessions_attended")),
+        (
+            "intervention-completed",
+            "Intervention completed",
+            "valueBoolean",
+            health.get("completed"),
+        ),
+    ]
+    for code, display, value_key, value in measures:
+        if value is None:
+            continue
+        extra: dict[str, Any] = {value_key: value, "performer": performer}
+        if code == "intervention-completed" and health.get("completed_on"):
+            extra["effectiveDateTime"] = health["completed_on"]
+        out.append(_observation_out(code, display, subject, **extra))
+    for observation in health.get("observations") or []:
+        out.append(
+            {
+                "resourceType": "Observation",
+                "meta": _profile("Observation"),
+                "status": "final",
+                "code": _concept(observation),
+                "subject": subject,
+                "effectiveDateTime": observation.get("recorded_at"),
+                "valueString": observation.get("value"),
+            }
+        )
+    return out
+
+
+def _consent_out(consent: dict, subject: dict) -> dict:
+    given = consent.get("status") == "given"
+    return {
+        "resourceType": "Consent",
+        "meta": _profile("Consent"),
+        "status": "active",
+        "scope": {
+            "coding": [
+                {
+                    "system": "http://terminology.hl7.org/CodeSystem/consentscope",
+                    "code": "patient-privacy",
+                }
+            ]
+        },
+        "category": [
+            {
+                "coding": [
+                    {"system": "http://loinc.org", "code": "59284-0", "display": "Patient Consent"}
+                ]
+            }
+        ],
+        "patient": subject,
+        "dateTime": consent.get("recorded_at"),
+        "policyRule": {"text": consent["justification"]} if consent.get("justification") else None,
+        "provision": {"type": "permit" if given else "deny"},
+    }
+
+
+def _communication_out(
+    record: dict, text: str, about: dict, health: dict, generated: bool = False
+) -> dict:
+    """A Communication carrying ``text``; a gateway-written summary is marked as such."""
+    return {
+        "resourceType": "Communication",
+        "meta": _profile("Communication"),
+        "status": "completed",
+        "category": [{"coding": [{"system": fx.COMMUNICATION_SYSTEM, "code": "gateway-summary"}]}]
+        if generated
+        else None,
+        "priority": PRIORITY_BY_URGENCY.get(record.get("urgency") or "routine"),
+        "subject": about,
+        "sender": {"display": health["clinician"]} if health.get("clinician") else None,
+        "payload": [{"contentString": text}],
+    }
+
+
+def _summary_text(record: dict) -> str | None:
+    """Plain words for an NHS recipient when the record is not itself health data."""
+    payload = record.get("payload") or {}
+    lines = []
+    crime = payload.get("crime")
+    if crime:
+        offence = crime.get("offence") or {}
+        details = [d for d in (offence.get("description"), crime.get("status")) if d]
+        heading = f"Police occurrence {crime.get('occurrence_number')}"
+        lines.append(f"{heading}: {', '.join(details)}" if details else heading)
+    referral = payload.get("referral")
+    if referral:
+        dash = referral.get("dash") or {}
+        ticks = f", DASH {dash['ticks']} of 24" if "ticks" in dash else ""
+        to, by = referral.get("referred_to"), referral.get("referring_agency")
+        lines.append(f"Referral to {to} by {by}{ticks}")
+    probation = payload.get("probation")
+    if probation:
+        event = (probation.get("event") or "notification").replace("_", " ")
+        pdu = f" ({probation['pdu']} PDU)" if probation.get("pdu") else ""
+        lines.append(f"Probation {event}{pdu}")
+    mappa = payload.get("mappa")
+    if mappa:
+        lines.append(f"MAPPA category {mappa.get('category')}, level {mappa.get('level')}")
+    meeting = payload.get("meeting")
+    if meeting:
+        lines.append(f"{str(meeting.get('forum')).upper()} meeting {meeting.get('meeting_id')}")
+    return "\n".join(lines) or None
+
+
+#: FHIR elements that hold a dateTime; a time there must carry a zone.
+DATETIME_ELEMENTS = frozenset(
+    {
+        "recordedDate",
+        "start",
+        "end",
+        "occurrenceDateTime",
+        "effectiveDateTime",
+        "authoredOn",
+        "dateTime",
+        "timestamp",
+        "sent",
+    }
+)
+
+
+def _fhir_datetime(value: str) -> str:
+    """A canonical datetime as FHIR wants it.
+
+    Naive canonical datetimes only come from date-only FHIR values, so
+    midnight goes back to a plain date and any other naive time is UTC.
+    """
+    if "T" not in value or value.endswith("Z") or "+" in value[10:] or "-" in value[10:]:
+        return value
+    return value[:10] if value.endswith("T00:00:00") else value + "Z"
+
+
+def _zone_datetimes(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _fhir_datetime(v)
+            if k in DATETIME_ELEMENTS and isinstance(v, str)
+            else _zone_datetimes(v)
+            for k, v in value.items()
+        }
+    if isinstance(value, list):
+        return [_zone_datetimes(v) for v in value]
+    return value
+
+
+def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
+    """A collection Bundle for NHS recipients; any canonical field may be absent."""
+    subjects = record.get("subjects") or []
+    payload = record.get("payload") or {}
+    health = payload.get("health") or {}
+    focus = next(
+        (
+            s
+            for s in subjects
+            if any(i.get("system") == "nhs_number" for i in s.get("identifiers") or [])
+        ),
+        next(iter(subjects), {}),
+    )
+    about = _reference(focus)
+    resources = [_patient(s) for s in subjects]
+    alert = payload.get("alert")
+    if alert:
+        resources.append(
+            {
+                "resourceType": "Flag",
+                "meta": _profile("Flag"),
+                "status": "active",
+                "code": {
+                    "coding": [
+                        {"system": fx.SNOMED, "code": code, "display": fx.SNOMED_DISPLAY[code]}
+                        for code, kind in fx.SNOMED_ALERTS.items()
+                        if kind == alert.get("kind")
+                    ]
+                    + [{"system": fx.ALERT_KIND_SYSTEM, "code": alert.get("kind")}],
+                    "text": alert.get("detail"),
+                },
+                "subject": about,
+                "period": {"start": alert.get("raised_at"), "end": alert.get("valid_until")},
+                "author": {"display": alert["raised_by"]} if alert.get("raised_by") else None,
+            }
+        )
+    risk = payload.get("risk")
+    if risk:
+        resources.append(
+            {
+                "resourceType": "RiskAssessment",
+                "meta": _profile("RiskAssessment"),
+                "status": "final",
+                "subject": about,
+                "method": {"coding": [{"system": fx.RISK_TOOL_SYSTEM, "code": risk.get("tool")}]}
+                if risk.get("tool")
+                else None,
+                "occurrenceDateTime": risk.get("assessed_at"),
+                "prediction": [
+                    {
+                        "qualitativeRisk": {
+                            "coding": [{"system": fx.RISK_LEVEL_SYSTEM, "code": risk.get("level")}]
+                        }
+                        if risk.get("level")
+                        else None,
+                        "rationale": risk.get("rationale"),
+                    }
+                ],
+            }
+        )
+    resources += _health_resources(health, about)
+    consent = health.get("consent") or (payload.get("referral") or {}).get("consent")
+    if consent:
+        resources.append(_consent_out(consent, about))
+    referral = payload.get("referral")
+    if referral:
+        resources.append(
+            {
+                "resourceType": "ServiceRequest",
+                "meta": _profile("ServiceRequest"),
+                "identifier": [{"system": fx.REFERRAL_ID_SYSTEM, "value": referral["referral_id"]}]
+                if referral.get("referral_id")
+                else None,
+                "status": STATUS_BY_REFERRAL_OUTCOME.get(referral.get("outcome"), "active"),
+                "intent": "order",
+                "priority": PRIORITY_BY_URGENCY.get(record.get("urgency") or "routine"),
+                "subject": about,
+                "authoredOn": referral.get("referred_at"),
+                "requester": {"display": referral.get("referring_agency")},
+                "performer": [{"display": referral.get("referred_to")}],
+                "reasonCode": [{"text": referral["reason"]}] if referral.get("reason") else None,
+            }
+        )
+    if health.get("summary"):
+        resources.append(_communication_out(record, health["summary"], about, health))
+    summary = _summary_text(record)
+    if summary:
+        resources.append(_communication_out(record, summary, about, {}, generated=True))
+    bundle = {
+        "resourceType": "Bundle",
+        "type": "collection",
+        "timestamp": record.get("submitted_at"),
+        "meta": {"tag": [{"system": fx.PURPOSE_SYSTEM, "code": record.get("purpose")}]}
+        if record.get("purpose")
+        else None,
+        "identifier": {"system": fx.CASE_REFERENCE_SYSTEM, "value": record["case_reference"]}
+        if record.get("case_reference")
+        else None,
+        "entry": [{"resource": r} for r in resources],
+    }
+    return _zone_datetimes(bundle)
