@@ -162,12 +162,14 @@ def _prohibition(bundle: PolicyBundle, rule: Prohibition) -> str:
     return f"prohibition {rule.id}: {', '.join(rule.fields)}{who} never go to {to}"
 
 
-def _prohibition_changes(out: PolicyDiff, a: Prohibition, b: Prohibition) -> None:
+def _prohibition_changes(
+    out: PolicyDiff, bundle: PolicyBundle, a: Prohibition, b: Prohibition
+) -> None:
     label = f"prohibition {b.id}"
     for path in sorted(set(a.fields) - set(b.fields)):
-        out.add(OPENS, f"{label} no longer withholds {path}")
+        out.add(OPENS, f"{label} no longer withholds {_field(bundle, path)}")
     for path in sorted(set(b.fields) - set(a.fields)):
-        out.add(CLOSES, f"{label} now also withholds {path}")
+        out.add(CLOSES, f"{label} now also withholds {_field(bundle, path)}")
     _set_change(out, CLOSES, OPENS, f"{label}: applies to", set(a.to), set(b.to))
     _set_change(
         out, CLOSES, OPENS, f"{label}: applies to parties tagged", set(a.to_tags), set(b.to_tags)
@@ -214,7 +216,7 @@ def diff(old: PolicyBundle, new: PolicyBundle) -> PolicyDiff:
         if rule_id not in old_rules:
             out.add(CLOSES, "new " + _prohibition(new, rule))
         elif old_rules[rule_id] != rule:
-            _prohibition_changes(out, old_rules[rule_id], rule)
+            _prohibition_changes(out, new, old_rules[rule_id], rule)
     for rule_id, rule in old_rules.items():
         if rule_id not in new_rules:
             out.add(OPENS, "removed " + _prohibition(old, rule))

@@ -109,6 +109,16 @@ def test_diff_in_words(tmp_path):
     ) in out
 
 
+def test_diff_flags_a_loosened_prohibition_on_special_category_data(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(policy / "prohibitions.yaml", "      - payload.health.clinician\n", "")
+    result = run("diff", CHESHIRE, policy)
+    assert (
+        "- OPENS: prohibition therapy-content-never-to-law-enforcement no longer withholds "
+        "payload.health.clinician [health] (special category)" in result.stdout
+    )
+
+
 def test_diff_of_identical_agreements_says_so():
     result = run("diff", CHESHIRE, CHESHIRE)
     assert "No change to what is shared" in result.stdout
