@@ -38,13 +38,20 @@ class ConsentOutcome:
 @dataclass(frozen=True)
 class CompiledConsent:
     rule: Consent
+    given: frozenset[str] = field(init=False)
+    status_path: tuple[str, ...] = field(init=False)
+    justification_path: tuple[str, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "given", frozenset(str(v) for v in self.rule.given))
+        object.__setattr__(self, "status_path", segments(self.rule.field))
+        object.__setattr__(self, "justification_path", segments(self.rule.justification_field))
 
     def __call__(self, exchange: Any) -> ConsentOutcome:
-        given = {str(v) for v in self.rule.given}
-        status = [str(_plain(v)) for v in values_at(exchange, segments(self.rule.field))]
-        if any(s in given for s in status):
+        status = [str(_plain(v)) for v in values_at(exchange, self.status_path)]
+        if any(s in self.given for s in status):
             return ConsentOutcome(True, GIVEN)
-        stated = [str(v) for v in values_at(exchange, segments(self.rule.justification_field))]
+        stated = [str(v) for v in values_at(exchange, self.justification_path)]
         for text in stated:
             code = text.strip().split(":", 1)[0].strip().lower()
             if code in self.rule.without_consent:

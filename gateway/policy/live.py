@@ -46,6 +46,18 @@ class LivePolicy:
     def current(self) -> PolicyBundle:
         return self._current
 
+    def __call__(self) -> PolicyBundle:
+        """The bundle in force: a LivePolicy can be passed wherever a bundle getter is."""
+        return self._current
+
+    def watch(self, stop: threading.Event, interval: float) -> None:
+        """Check every ``interval`` seconds until ``stop`` is set (run it in a thread)."""
+        while not stop.wait(interval):
+            try:
+                self.check()
+            except Exception:  # a checker that dies silently would freeze the policy
+                log.exception("policy check failed; keeping %s", self._current.version)
+
     def _files_fingerprint(self) -> str:
         """The hash of the policy files and their tests: any edit changes it."""
         files = policy_files(self.directory) if self.directory.is_dir() else []

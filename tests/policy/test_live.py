@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 
 import pytest
 
@@ -79,3 +81,19 @@ def test_a_bundle_that_never_loaded_is_an_error_at_start(tmp_path):
     edit(directory / "flows.yaml", "lawful_basis: dpa-part3-law-enforcement", "lawful_basis: x")
     with pytest.raises(PolicyLoadError, match="does not load"):
         LivePolicy(directory)
+
+
+def test_watch_reloads_in_the_background_and_stops(live):
+    directory, policy = live
+    before = policy()
+    stop = threading.Event()
+    thread = threading.Thread(target=policy.watch, args=(stop, 0.05), daemon=True)
+    thread.start()
+    edit(directory / "flows.yaml", "short summary to build", "brief summary to build")
+    deadline = time.monotonic() + 10
+    while policy().version == before.version and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    thread.join(timeout=5)
+    assert not thread.is_alive()
+    assert policy.current.version != before.version
