@@ -47,13 +47,22 @@ class FhirAdapter(Adapter):
                 "the submission is about no patient",
                 [FieldProblem("entry", "no Patient and no resource with a subject")],
             )
+        if len(groups) > 1:
+            second = groups[1]
+            raise InvalidRecord(
+                f"the submission is about {len(groups)} patients; send one per patient",
+                [
+                    FieldProblem(
+                        "entry" if second.index is None else f"entry[{second.index}].resource",
+                        "a second patient: health data about two people never travels in "
+                        "one record",
+                        second.index,
+                    )
+                ],
+            )
+        (group,) = groups
         return Parsed(
-            [
-                build_canonical(
-                    lambda g=group: to_canonical(g, envelope, context), "FHIR submission"
-                )
-                for group in groups
-            ]
+            [build_canonical(lambda: to_canonical(group, envelope, context), "FHIR submission")]
         )
 
     def render(self, record: dict[str, Any]) -> Rendered:

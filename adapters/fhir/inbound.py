@@ -1,7 +1,7 @@
-"""FHIR resources in: grouped by patient, each group read into one canonical exchange.
+"""FHIR resources in: grouped by the patient they are about, then read into an exchange.
 
-Resources are grouped by the patient they are about and each group becomes
-one exchange: health data about two people never travels in one record.
+A submission must be about one patient (the adapter refuses more): health
+data about two people never travels in one record.
 """
 
 from __future__ import annotations
@@ -108,6 +108,8 @@ class _Group:
 
     subject: Subject
     resources: list[dict] = field(default_factory=list)
+    #: Bundle entry that introduced this patient (None for a single resource).
+    index: int | None = None
 
 
 def _checked_nhs_number(value: str, resource: dict, element: str) -> str:
@@ -205,7 +207,9 @@ def group_by_patient(resources: list[dict]) -> list[_Group]:
         if resource["resourceType"] != "Patient":
             continue
         key = f"patient:{len(groups)}"
-        groups[key] = _Group(_patient_subject(resource, f"P{len(groups) + 1}"))
+        groups[key] = _Group(
+            _patient_subject(resource, f"P{len(groups) + 1}"), index=resource.get("_index")
+        )
         nhs = next(
             i.value
             for i in groups[key].subject.identifiers
@@ -230,7 +234,8 @@ def group_by_patient(resources: list[dict]) -> list[_Group]:
                     role=SubjectRole.PATIENT,
                     identifiers=[identifier] if identifier else [],
                     name=PersonName(family=display) if display else None,
-                )
+                ),
+                index=resource.get("_index"),
             )
             aliases[key] = key
         groups[key].resources.append(resource)

@@ -1,8 +1,15 @@
-"""MARAC referrals and meeting feeds (``marac/1``)."""
+"""MARAC referrals and meeting feeds (``marac/1``).
+
+A referral is one record, accepted or refused whole. A meeting feed is a batch
+of cases: each case becomes its own exchange, and a bad case is reported by its
+index without holding back the others.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from pydantic import ValidationError
 
 from adapters.base import (
     Adapter,
@@ -12,17 +19,19 @@ from adapters.base import (
     build_canonical,
     json_rendering,
     load_json,
+    problems_from,
     validate_native,
 )
 from adapters.marac.mapping import (
     FORMAT,
     case_to_canonical,
-    check_meeting,
+    check_case,
     check_referral,
     from_canonical,
     referral_to_canonical,
 )
-from adapters.marac.native import MaracMeetingFeed, MaracReferral
+from adapters.marac.native import MaracMeetingFeed, MaracReferral, NativeCase
+from contracts import Exchange
 from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
 
 KINDS = ("referral", "meeting")
@@ -48,20 +57,32 @@ class MaracAdapter(Adapter):
             return Parsed([exchange])
         if kind == "meeting":
             feed = validate_native(MaracMeetingFeed, data, "MARAC meeting feed")
-            check_meeting(feed)
-            return Parsed(
-                [
-                    build_canonical(
-                        lambda c=case: case_to_canonical(feed, c, context),
-                        "MARAC meeting case",
-                        index,
-                    )
-                    for index, case in enumerate(feed.cases)
-                ]
-            )
+            items: list[Exchange | InvalidRecord] = []
+            for index, raw in enumerate(feed.cases):
+                try:
+                    items.append(self._case(feed, raw, index, context))
+                except InvalidRecord as error:
+                    items.append(error)
+            return Parsed(items, batch=True)
         raise InvalidRecord(
             "the MARAC document has no known kind",
             [FieldProblem("kind", f"must be one of {', '.join(KINDS)}; got {kind!r}")],
+        )
+
+    @staticmethod
+    def _case(feed: MaracMeetingFeed, raw: Any, index: int, context: IngestContext) -> Exchange:
+        """One case of a meeting feed; its errors name ``cases[index]`` and record ``index``."""
+        try:
+            case = NativeCase.model_validate(raw)
+        except ValidationError as exc:
+            problems = [
+                FieldProblem(f"cases[{index}]." + p.field, p.message, index)
+                for p in problems_from(exc)
+            ]
+            raise InvalidRecord(f"MARAC meeting case {index} is not valid", problems) from None
+        check_case(case, index)
+        return build_canonical(
+            lambda: case_to_canonical(feed, case, context), "MARAC meeting case", index
         )
 
     def render(self, record: dict[str, Any]) -> Rendered:

@@ -203,14 +203,12 @@ def referral_to_canonical(referral: MaracReferral, context: IngestContext) -> Ex
     )
 
 
-def check_meeting(feed: MaracMeetingFeed) -> None:
-    problems = []
-    for i, case in enumerate(feed.cases):
-        problems += person_problems(case.victim, f"cases[{i}].victim", i)
-        if case.perpetrator:
-            problems += person_problems(case.perpetrator, f"cases[{i}].perpetrator", i)
+def check_case(case: NativeCase, index: int) -> None:
+    problems = person_problems(case.victim, f"cases[{index}].victim", index)
+    if case.perpetrator:
+        problems += person_problems(case.perpetrator, f"cases[{index}].perpetrator", index)
     if problems:
-        raise InvalidRecord("the MARAC meeting feed is not valid", problems)
+        raise InvalidRecord(f"MARAC meeting case {index} is not valid", problems)
 
 
 def case_to_canonical(feed: MaracMeetingFeed, case: NativeCase, context: IngestContext) -> Exchange:

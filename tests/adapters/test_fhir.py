@@ -8,7 +8,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from adapters.fhir.native import NHS_NUMBER_SYSTEM, SUPPORTED
-from contracts import Category, IdentifierSystem
+from contracts import IdentifierSystem
 from gateway.errors import InvalidRecord, MalformedBody, UnsupportedMediaType
 from tests.adapters.helpers import EXAMPLES, REGISTRY, canonical, parse
 
@@ -141,15 +141,14 @@ def test_refused_consent_needs_a_justification():
     assert _single_problem(consent)[:2] == (None, "policyRule")
 
 
-def test_each_patient_in_a_bundle_is_its_own_exchange():
+def test_a_bundle_about_two_patients_is_refused_naming_the_second():
     second = _copy(FLAG)
     second["subject"]["identifier"]["value"] = "9990001014"
     bundle = _copy(ALERT)
     bundle["entry"].append({"resource": second})
-    items = parse("fhir", bundle).items
-    assert [i.category for i in items] == [Category.URGENT_ALERT, Category.HEALTH_INFORMATION]
-    assert [i.subjects[0].identifiers[0].value for i in items] == [VALID_NHS, "9990001014"]
-    assert items[1].payload.alert is None
+    record, field, message = _single_problem(bundle)
+    assert (record, field) == (4, "entry[4].resource")
+    assert "second patient" in message
 
 
 def test_the_suicidal_ideation_flag_is_an_immediate_alert():

@@ -114,10 +114,23 @@ def test_a_meeting_feed_is_one_exchange_per_case():
     assert items[0].payload.meeting.actions[0].owner == "Cheshire Constabulary"
 
 
-def test_a_bad_case_in_a_meeting_feed_names_the_case():
+def test_a_bad_case_in_a_meeting_feed_fails_alone():
     meeting = _copy(MEETING)
     meeting["cases"][1]["victim"]["nhs_number"] = "1234567890"
-    assert _fields(meeting) == [(1, "cases[1].victim.nhs_number")]
+    parsed = parse("marac", meeting)
+    assert parsed.batch is True
+    good, bad = parsed.items
+    assert good.case_reference == "MARAC-HAL-2026-0311"
+    assert isinstance(bad, InvalidRecord)
+    assert [(p.record, p.field) for p in bad.problems] == [(1, "cases[1].victim.nhs_number")]
+
+
+def test_a_malformed_case_names_the_case_and_field():
+    meeting = _copy(MEETING)
+    del meeting["cases"][0]["victim"]["ref"]
+    first, second = parse("marac", meeting).items
+    assert [(p.record, p.field) for p in first.problems] == [(0, "cases[0].victim.ref")]
+    assert second.case_reference == "MARAC-HAL-2026-0298"
 
 
 def test_unknown_kind_is_refused():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from adapters import Adapter
-from tests.adapters.helpers import ADAPTERS, REGISTRY
+from tests.adapters.helpers import ADAPTERS, REGISTRY, parse_sample, samples
 
 
 def test_all_partner_adapters_load():
@@ -17,3 +19,15 @@ def test_each_adapter_describes_itself():
         assert isinstance(adapter, Adapter)
         assert adapter.name == name
         assert adapter.media_types and adapter.summary
+
+
+@pytest.mark.parametrize(
+    ("adapter", "path"),
+    [(a, p) for a in ADAPTERS for p in samples(a)],
+    ids=lambda v: getattr(v, "name", v),
+)
+def test_a_single_record_document_is_exactly_one_exchange(adapter, path):
+    """The pipeline relies on it: only a batch may hold several records (or error items)."""
+    parsed = parse_sample(adapter, path)
+    if not parsed.batch:
+        assert len(parsed.items) == 1
