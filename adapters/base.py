@@ -58,8 +58,9 @@ class Parsed:
 
     ``items`` holds, in input order, a canonical exchange for every good record
     and an :class:`InvalidRecord` for every bad one. A single-record format
-    raises instead of returning an error item; a batch format (``batch=True``)
-    reports bad rows here so the good ones still go through.
+    returns exactly one exchange and raises instead of returning an error item;
+    a batch format (``batch=True``) reports bad rows here so the good ones
+    still go through.
     """
 
     items: list[Exchange | InvalidRecord]

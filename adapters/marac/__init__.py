@@ -17,6 +17,7 @@ from adapters.base import (
     Parsed,
     Rendered,
     build_canonical,
+    check_batch_size,
     json_rendering,
     load_json,
     problems_from,
@@ -56,6 +57,8 @@ class MaracAdapter(Adapter):
             )
             return Parsed([exchange])
         if kind == "meeting":
+            if isinstance(data.get("cases"), list):
+                check_batch_size(len(data["cases"]))
             feed = validate_native(MaracMeetingFeed, data, "MARAC meeting feed")
             items: list[Exchange | InvalidRecord] = []
             for index, raw in enumerate(feed.cases):

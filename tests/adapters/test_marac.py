@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from adapters.base import MAX_BATCH_ROWS, BatchTooLarge
 from contracts import Category, Mark, SubjectRole, marked_paths
 from contracts.v1 import Exchange
 from gateway.errors import InvalidRecord, MalformedBody
@@ -135,3 +136,10 @@ def test_a_malformed_case_names_the_case_and_field():
 
 def test_unknown_kind_is_refused():
     assert _fields({"format": "marac/1", "kind": "minutes"}) == [(None, "kind")]
+
+
+def test_an_oversized_meeting_feed_is_refused_whole():
+    meeting = _copy(MEETING)
+    meeting["cases"] = meeting["cases"][:1] * (MAX_BATCH_ROWS + 1)
+    with pytest.raises(BatchTooLarge):
+        parse("marac", meeting)
