@@ -59,6 +59,10 @@ class KafkaChannel:
     """Publishes to Kafka. A broker outage is never final: rows wait and retry."""
 
     name = "kafka"
+    #: A claim outlives a publish (send, flush and acks, well under this); a worker
+    #: that dies holding rows leaves them to another worker after this long.
+    lease = timedelta(seconds=20)
+    batch = 200
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -80,23 +84,22 @@ class KafkaChannel:
             return [Outcome(r, False, error=producer, retry_in=_backoff(r)) for r in rows]
         futures = []
         failed: list[Outcome] = []
-        for row in rows:
+        for index, row in enumerate(rows):
             try:
-                futures.append(
-                    (
-                        row,
-                        producer.send(
-                            row["destination"],
-                            key=row["message_key"].encode(),
-                            value=row["payload"].encode(),
-                            headers=[(k, v.encode()) for k, v in row["headers"].items()],
-                        ),
-                    )
+                future = producer.send(
+                    row["destination"],
+                    key=row["message_key"].encode(),
+                    value=row["payload"].encode(),
+                    headers=[(k, v.encode()) for k, v in row["headers"].items()],
                 )
             except KafkaError as exc:
-                failed.append(
-                    Outcome(row, False, error=f"publish failed: {exc}", retry_in=_backoff(row))
-                )
+                # The broker is not answering: do not wait out a timeout per row.
+                error = f"publish failed: {exc}"
+                failed = [
+                    Outcome(r, False, error=error, retry_in=_backoff(r)) for r in rows[index:]
+                ]
+                break
+            futures.append((row, future))
         try:
             producer.flush(timeout=15)
         except KafkaError as exc:
@@ -112,6 +115,10 @@ class KafkaChannel:
                 outcomes.append(
                     Outcome(row, False, error=f"publish failed: {exc}", retry_in=_backoff(row))
                 )
+        if failed or not all(o.delivered for o in outcomes):
+            # A fresh producer after a failure: a restarted broker may not know our
+            # idempotent producer id, and a new one re-learns the cluster.
+            self.close()
         return outcomes + failed
 
     def close(self) -> None:
@@ -122,7 +129,7 @@ class KafkaChannel:
 
 
 def _backoff(row: dict[str, Any]) -> timedelta:
-    return timedelta(seconds=min(30, 0.5 * 2 ** min(row["attempts"], 6)))
+    return timedelta(seconds=min(10, 0.5 * 2 ** min(row["attempts"], 5)))
 
 
 class RetryableHTTPError(Exception):
@@ -183,6 +190,9 @@ class WebhookChannel:
     """
 
     name = "webhook"
+    #: Long enough for every attempt of a batch with backoff and Retry-After.
+    lease = timedelta(minutes=10)
+    batch = 20
 
     def __init__(self, webhooks: dict[str, WebhookConfig]) -> None:
         self.webhooks = webhooks

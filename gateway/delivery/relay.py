@@ -32,13 +32,13 @@ from gateway.store import Store
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(seconds=60)
-BATCH = 200
 TOPIC_CHECK_SECONDS = 5.0
 
 
 class Channel(Protocol):
     name: str
+    lease: timedelta  # how long a claim holds before another worker may take the rows
+    batch: int  # rows claimed at once
 
     def deliver(self, rows: list[dict[str, Any]]) -> list[Outcome]: ...
 
@@ -120,7 +120,9 @@ class Relay:
         """Deliver one batch; True when there was work to do."""
         try:
             with self.store.transaction() as conn:
-                rows = outbox.claim(conn, worker, BATCH, LEASE, channel=channel.name)
+                rows = outbox.claim(
+                    conn, worker, channel.batch, channel.lease, channel=channel.name
+                )
         except ServiceUnavailable as exc:
             self.last_error = str(exc)
             return False
