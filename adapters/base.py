@@ -82,6 +82,14 @@ class Adapter(ABC):
     media_types: ClassVar[tuple[str, ...]] = ("application/json",)
     #: One-line description for listings and docs.
     summary: ClassVar[str] = ""
+    #: Categories ``render`` can express in the native format; None means any.
+    #: Delivery should send canonical JSON to a recipient whose format cannot
+    #: carry a record (a police crime format has no place for health data).
+    render_categories: ClassVar[frozenset[str] | None] = None
+
+    def can_render(self, record: dict[str, Any]) -> bool:
+        """Whether ``render`` can express this (canonical, possibly minimised) record."""
+        return self.render_categories is None or record.get("category") in self.render_categories
 
     def check_media_type(self, media_type: str | None) -> str:
         base = (media_type or "").split(";")[0].strip().lower()

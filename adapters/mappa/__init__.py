@@ -23,6 +23,7 @@ class MappaAdapter(Adapter):
     name = "mappa"
     media_types = ("application/json",)
     summary = "MAPPA category (1-4) and level (1-3) changes and meeting outcomes"
+    render_categories = frozenset({"offender_management", "meeting_feed"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         self.check_media_type(media_type)

@@ -42,6 +42,7 @@ class MaracAdapter(Adapter):
     name = "marac"
     media_types = ("application/json",)
     summary = "MARAC referrals (DASH, consent) and meeting feeds (lists, actions, outcomes)"
+    render_categories = frozenset({"referral", "meeting_feed"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         self.check_media_type(media_type)

@@ -44,6 +44,7 @@ class PoliceAdapter(Adapter):
     name = "police"
     media_types = ("application/json", "text/csv")
     summary = "Police crime records (police-crime/1) and the daily screening batch (CSV or JSON)"
+    render_categories = frozenset({"crime_record", "custody_event", "disposal", "civil_order"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         if self.check_media_type(media_type) == "text/csv":

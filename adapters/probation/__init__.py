@@ -23,6 +23,7 @@ class ProbationAdapter(Adapter):
     name = "probation"
     media_types = ("application/json",)
     summary = "Probation SPOC notifications: licence, compliance, RoSH, MAPPA, recall, restriction"
+    render_categories = frozenset({"compliance", "offender_management", "risk_assessment"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         self.check_media_type(media_type)

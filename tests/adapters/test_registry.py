@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adapters import Adapter
-from tests.adapters.helpers import ADAPTERS, REGISTRY, parse_sample, samples
+from contracts import Exchange
+from tests.adapters.helpers import ADAPTERS, REGISTRY, canonical, parse_sample, samples
 
 
 def test_all_partner_adapters_load():
@@ -31,3 +32,33 @@ def test_a_single_record_document_is_exactly_one_exchange(adapter, path):
     parsed = parse_sample(adapter, path)
     if not parsed.batch:
         assert len(parsed.items) == 1
+
+
+def test_each_adapter_can_render_its_own_samples():
+    for adapter in ADAPTERS:
+        for path in samples(adapter):
+            for item in parse_sample(adapter, path).items:
+                if isinstance(item, Exchange):
+                    assert REGISTRY.get(adapter).can_render(canonical(item)), path.name
+
+
+def test_a_format_says_what_it_cannot_carry():
+    health = {"category": "health_information"}
+    assert REGISTRY.get("fhir").can_render(health)
+    for adapter in ("police", "probation", "marac", "mappa"):
+        assert not REGISTRY.get(adapter).can_render(health)
+
+
+def test_the_public_surface():
+    import adapters
+
+    assert set(adapters.__all__) == {
+        "MAX_BATCH_ROWS",
+        "Adapter",
+        "AdapterRegistry",
+        "BatchTooLarge",
+        "IngestContext",
+        "Parsed",
+        "Rendered",
+        "load_registry",
+    }
