@@ -146,9 +146,9 @@ def compile_flows(
         senders = list(parties) if ANY in flow.senders else flow.senders
         recipients = list(parties) if ANY in flow.recipients else flow.recipients
         cats = categories if ANY in flow.categories else [str(c) for c in flow.categories]
-        conditions = tuple(compile_condition(c) for c in flow.when)
         consent = CompiledConsent(flow.consent) if flow.consent else None
         for recipient in recipients:
+            conditions = tuple(compile_condition(c, parties[recipient]) for c in flow.when)
             plan = None
             if flow.effect == "permit":
                 plan = build_plan(flow, parties[recipient], bundle.prohibitions)

@@ -13,7 +13,7 @@ from typing import Any
 
 from contracts import RiskLevel
 from gateway.policy.fields import Segments, segments
-from gateway.policy.model import Condition
+from gateway.policy.model import Condition, Party
 
 #: Ordered values ``at_least`` understands besides numbers.
 RANK = {str(level.value): i for i, level in enumerate(RiskLevel)}
@@ -74,7 +74,7 @@ class CompiledCondition:
         return self.test(exchange)
 
 
-def describe(condition: Condition) -> str:
+def describe(condition: Condition, recipient: Party | None = None) -> str:
     who = f" (of a {'/'.join(condition.roles)})" if condition.roles else ""
     op, value = condition.operator, condition.operand
     if op == "equals":
@@ -85,12 +85,15 @@ def describe(condition: Condition) -> str:
         words = f"is none of {', '.join(map(str, value))}"
     elif op == "at_least":
         words = f"is at least {value}"
+    elif op == "in_recipient_areas":
+        areas = f" ({', '.join(recipient.areas)})" if recipient is not None else ""
+        words = f"is in the recipient's areas{areas}"
     else:
         words = "is present" if value else "is absent"
     return f"{condition.field}{who} {words}"
 
 
-def compile_condition(condition: Condition) -> CompiledCondition:
+def compile_condition(condition: Condition, recipient: Party | None = None) -> CompiledCondition:
     path = segments(condition.field)
     roles = frozenset(str(r) for r in condition.roles)
     op, operand = condition.operator, condition.operand
@@ -112,6 +115,11 @@ def compile_condition(condition: Condition) -> CompiledCondition:
 
         def test(x: Any) -> bool:
             return not any(v in unwanted for v in get(x))
+    elif op == "in_recipient_areas":
+        areas = frozenset(recipient.areas if recipient is not None else ())
+
+        def test(x: Any) -> bool:
+            return any(v in areas for v in get(x))
     elif op == "at_least":
         floor = _rank(operand)
 
@@ -123,4 +131,4 @@ def compile_condition(condition: Condition) -> CompiledCondition:
         def test(x: Any) -> bool:
             return bool(get(x)) is operand
 
-    return CompiledCondition(text=describe(condition), test=test)
+    return CompiledCondition(text=describe(condition, recipient), test=test)

@@ -154,6 +154,10 @@ def _never_matches(bundle: PolicyBundle, flow: Flow, today: dt.date) -> list[Fin
                         f"{', '.join(map(repr, bad))}; expected one of: {', '.join(values)}",
                     )
                 )
+        if condition.operator == "in_recipient_areas":
+            for recipient in recipients:
+                if not bundle.parties[recipient].areas:
+                    never(f"{condition.field} is routed by area but {recipient} declares no areas")
         if condition.roles and segments(condition.field)[0] != "subjects":
             never(f"roles only apply to subjects[] fields, not {condition.field}")
     for rule in bundle.flows:

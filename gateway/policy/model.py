@@ -58,6 +58,11 @@ class Party(_Policy):
         "excluded cases (contract mark restricted_access).",
     )
     tags: list[str] = Field(default_factory=list, description="Free labels prohibitions target.")
+    areas: list[str] = Field(
+        default_factory=list,
+        description="Local authority areas the party covers (a PDU's, a force's); a "
+        "condition with in_recipient_areas routes by them.",
+    )
 
 
 class Purpose(_Policy):
@@ -118,6 +123,9 @@ class FieldRule(_Policy):
         return self
 
 
+OPERATORS = ("equals", "in_", "not_in", "at_least", "present", "in_recipient_areas")
+
+
 class Condition(_Policy):
     """A test on the record; a flow applies only when all its conditions hold.
 
@@ -136,14 +144,13 @@ class Condition(_Policy):
         default=None, description="Ordered values: risk levels, MAPPA levels, numbers."
     )
     present: bool | None = None
+    in_recipient_areas: Literal[True] | None = Field(
+        default=None, description="The value is one of the recipient party's areas."
+    )
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
-        tests = [
-            name
-            for name in ("equals", "in_", "not_in", "at_least", "present")
-            if getattr(self, name) is not None
-        ]
+        tests = [name for name in OPERATORS if getattr(self, name) is not None]
         if len(tests) != 1:
             raise ValueError(
                 "a condition needs exactly one of equals, in, not_in, at_least, present"
@@ -152,7 +159,7 @@ class Condition(_Policy):
 
     @property
     def operator(self) -> str:
-        for name in ("equals", "in_", "not_in", "at_least", "present"):
+        for name in OPERATORS:
             if getattr(self, name) is not None:
                 return name.rstrip("_")
         raise AssertionError("validated to have one operator")

@@ -22,7 +22,7 @@ from contracts import Exchange
 from gateway.errors import PolicyLoadError
 from gateway.policy.bundle import PolicyBundle
 from gateway.policy.engine import Decision, decide
-from gateway.policy.fields import ENVELOPE_PATHS
+from gateway.policy.fields import ENVELOPE_PATHS, is_known
 from gateway.policy.minimise import minimise_for
 from gateway.policy.model import _Policy
 from gateway.policy.source import Source, dotted
@@ -270,6 +270,23 @@ def load_suite(path: Path) -> Suite:
         for i, c in enumerate(suite.tests)
         if c.exchange not in suite.fixtures
     ]
+    for i, case in enumerate(suite.tests):
+        for recipient, expected in case.expect.items():
+            if isinstance(expected, str):
+                continue
+            named = [
+                *(("disclosed", p) for p in expected.disclosed or []),
+                *(("not_disclosed", p) for p in expected.not_disclosed),
+                *(("transformed", p) for p in expected.transformed or {}),
+            ]
+            problems += [
+                source.problem(
+                    ("tests", i, "expect", recipient, key),
+                    f"unknown canonical field {p!r} (a typo would let the test pass vacuously)",
+                )
+                for key, p in named
+                if not is_known(p)
+            ]
     if problems:
         raise PolicyLoadError(f"{path}: the policy test suite does not load", problems)
     return suite

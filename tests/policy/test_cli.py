@@ -43,7 +43,7 @@ def test_a_missing_directory_is_a_plain_error():
 def test_test_command_passes_and_fails_readably(tmp_path):
     assert run("test", CHESHIRE).exit_code == 0
     policy = copy_agreement(tmp_path)
-    edit(policy / "flows.yaml", "        in: [Warrington, Halton]", "        in: [Halton]")
+    edit(policy / "agreement.yaml", "areas: [Warrington, Halton]", "areas: [Halton]")
     result = run("test", policy)
     assert result.exit_code == 1
     assert "FAIL  Police crime records :: North SPOC gets the offence" in result.stdout
@@ -58,7 +58,7 @@ def test_explain_a_canonical_exchange_file(tmp_path):
     assert "probation-spoc-east: DENY by default-deny" in result.stdout
     assert (
         "[ ] subjects[].address.local_authority (of a perpetrator/suspect/offender) "
-        "is Cheshire East" in result.stdout
+        "is in the recipient's areas (Cheshire East)" in result.stdout
     )
     assert "probation-spoc-north" not in result.stdout
 
@@ -98,10 +98,11 @@ def test_diff_in_words(tmp_path):
     result = run("diff", CHESHIRE, policy)
     assert result.exit_code == 0
     out = result.stdout
-    assert "This change opens 3, closes 1" in out
+    assert "This change opens 1, closes 1" in out
     assert (
-        "OPENS: flow police-crime-to-probation-spoc (cheshire-police -> probation-spoc-north) "
-        "now also shares payload.crime.summary [offending]" in out
+        "OPENS: flow police-crime-to-probation-spoc (cheshire-police -> probation-spoc-north, "
+        "probation-spoc-east, probation-spoc-west) now also shares payload.crime.summary "
+        "[offending]" in out
     )
     assert (
         "CLOSES: flow police-crime-to-victim-advocates (cheshire-police -> victim-advocates) "

@@ -36,13 +36,29 @@ def test_an_enum_typo_in_a_condition_says_what_was_expected(tmp_path):
 
 def test_two_permits_for_the_same_exchange_conflict(tmp_path):
     policy = copy_agreement(tmp_path)
-    flows = policy / "flows.yaml"
-    edit(flows, "        equals: Cheshire East", "        in: [Warrington, Halton]")
-    edit(flows, "    to: [probation-spoc-east]", "    to: [probation-spoc-north]")
+    edit(
+        policy / "flows.yaml",
+        "    categories: [custody_event, disposal, civil_order]\n    purposes: [victim-",
+        "    categories: [crime_record, custody_event, disposal, civil_order]\n"
+        "    purposes: [victim-",
+    )
     found = errors(policy)
     assert any(
-        "conflict: flows 'police-crime-to-probation-spoc' and 'police-crime-to-probation-spoc-east'"
-        in f
+        "conflict: flows 'police-orders-to-victim-advocates' and "
+        "'police-crime-to-victim-advocates' both permit crime_record from cheshire-police to "
+        "victim-advocates for victim-safeguarding; 'police-orders-to-victim-advocates' comes "
+        "first and always wins" in f
+        for f in found
+    ), found
+
+
+def test_routing_by_area_to_a_party_without_areas_can_never_match(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(policy / "agreement.yaml", "    areas: [Cheshire East]\n", "")
+    found = errors(policy)
+    assert any(
+        "can never match: subjects[].address.local_authority is routed by area but "
+        "probation-spoc-east declares no areas" in f
         for f in found
     ), found
 

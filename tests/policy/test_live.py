@@ -41,7 +41,7 @@ def test_a_good_change_goes_live(live):
 def test_a_change_that_fails_its_policy_tests_is_refused(live):
     directory, policy = live
     before = policy.current.version
-    edit(directory / "flows.yaml", "        in: [Warrington, Halton]", "        in: [Halton]")
+    edit(directory / "agreement.yaml", "areas: [Warrington, Halton]", "areas: [Halton]")
     assert policy.check() is False
     assert policy.current.version == before
     assert policy.rejected_reloads == 1

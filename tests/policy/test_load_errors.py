@@ -18,7 +18,7 @@ def load_error(directory) -> PolicyLoadError:
 def test_unknown_party_names_file_line_field_and_the_known_parties(tmp_path):
     policy = copy_agreement(tmp_path)
     flows = policy / "flows.yaml"
-    edit(flows, "    to: [probation-spoc-north]", "    to: [probation-spoc-nrth]")
+    edit(flows, "    to: [probation-spoc-north,", "    to: [probation-spoc-nrth,")
     error = load_error(policy)
     (problem,) = error.problems
     assert problem.record == f"flows.yaml:{line_of(flows, 'probation-spoc-nrth')}"
@@ -111,7 +111,7 @@ def test_duplicate_ids_name_both_places(tmp_path):
     policy = copy_agreement(tmp_path)
     edit(
         policy / "flows.yaml",
-        "  - id: police-crime-to-probation-spoc-east",
+        "  - id: police-custody-to-probation-spoc",
         "  - id: police-crime-to-probation-spoc",
     )
     error = load_error(policy)

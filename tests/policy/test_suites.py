@@ -65,3 +65,14 @@ def test_a_test_naming_an_unknown_fixture_is_an_error_with_its_line(tmp_path):
     assert any(
         "alerts.yaml:" in e and "unknown fixture 'threat-to-kil'" in e for e in report.errors
     )
+
+
+def test_a_misspelt_path_in_an_expectation_is_an_error_not_a_vacuous_pass(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(
+        policy / "tests" / "alerts.yaml",
+        "not_disclosed: [payload.alert.detail]",
+        "not_disclosed: [payload.alert.detial]",
+    )
+    report = run_suites(load_bundle(policy))
+    assert any("unknown canonical field 'payload.alert.detial'" in e for e in report.errors)
