@@ -89,3 +89,19 @@ def test_new_sections_have_policy_paths():
         "subjects[].access.level",
     ):
         assert path in paths, path
+
+
+def test_every_public_name_of_v1_is_exported():
+    import inspect
+
+    import contracts
+    from contracts import v1
+
+    public = {
+        name
+        for name, value in vars(v1).items()
+        if not name.startswith("_")
+        and getattr(value, "__module__", "contracts.v1") == "contracts.v1"
+        and (inspect.isclass(value) or inspect.isfunction(value) or name.isupper())
+    }
+    assert public <= set(contracts.__all__)
