@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 import yaml
@@ -45,7 +45,7 @@ PolicyDir = Annotated[
 ]
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     typer.echo(message, err=True)
     raise typer.Exit(code)
 
@@ -67,7 +67,6 @@ def bundle_or_fail(directory: Path) -> PolicyBundle:
         return load_bundle(directory)
     except GatewayError as exc:
         fail(str(exc))
-        raise  # unreachable: fail exits
 
 
 @policy_app.command()
@@ -124,7 +123,6 @@ def read_exchange(path: Path, adapter: str | None, sender: str | None) -> Exchan
             f"{path}: not a canonical exchange ({problems}); for a partner's native "
             "format pass --format NAME --sender PARTY"
         )
-    raise AssertionError("unreachable")
 
 
 def _parse_native(body: bytes, name: str, sender: str | None) -> Exchange:

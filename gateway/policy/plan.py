@@ -80,7 +80,7 @@ class PlanBuilder:
                 variant.by_role = None
                 for path, source in drops:
                     node = variant.at(path)
-                    node.action = _drop(source, ("subjects", *path))
+                    node.action = _drop(f"{source} (for a {role})", ("subjects", *path))
                     node.children.clear()
                 variants[role] = variant
             subjects.by_role = variants

@@ -112,7 +112,13 @@ def _is_branch_label(part: str) -> bool:
 
 
 def _useful(exc: ValidationError) -> list[dict[str, Any]]:
-    """Errors worth showing: of a union's failed branches, keep the structured ones."""
+    """Errors worth showing.
+
+    A value that fails every branch of a union (a field entry is a path *or* a
+    rule) gets one error per branch. When the rule branch got as far as the
+    entry's own keys, its errors say what is wrong; the path branch's bare
+    "not a string" would only confuse, so it is dropped.
+    """
     errors = exc.errors(include_url=False)
     structured = {
         _field_loc(e["loc"][:-1]) for e in errors if len(e["loc"]) > len(_field_loc(e["loc"]))
