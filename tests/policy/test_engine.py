@@ -51,3 +51,38 @@ def test_as_record_is_json_ready_and_names_the_bundle(cheshire):
     assert record["consent"] == "not required"
     assert record["obligations"] == ["retain for 2 years"]
     assert "plan" not in record
+
+
+def test_a_flow_outside_its_dates_does_not_apply(tmp_path):
+    from gateway.policy import load_bundle
+    from tests.policy.helpers import copy_agreement, edit
+
+    policy = copy_agreement(tmp_path)
+    edit(
+        policy / "flows.yaml",
+        "    lawful_basis: dpa-part3-law-enforcement\n    when: &perpetrator-in-pdu",
+        "    lawful_basis: dpa-part3-law-enforcement\n    valid_until: 2026-03-31\n"
+        "    when: &perpetrator-in-pdu",
+    )
+    bundle = load_bundle(policy)
+    north = by_recipient(bundle, crime_exchange())["probation-spoc-north"]  # 2026-11-20
+    assert not north.permitted
+    assert "police-crime-to-probation-spoc: expired on 2026-03-31" in north.reason
+    spring = crime_exchange(submitted_at="2026-03-01T09:00:00Z")
+    assert by_recipient(bundle, spring)["probation-spoc-north"].permitted
+
+
+def test_an_explicit_deny_beats_a_permit_that_also_applies(cheshire):
+    """A child subject in an evaluation record: the permit applies, the deny wins."""
+    from contracts import Exchange
+    from gateway.policy.suite import build_fixture, load_suite
+    from tests.policy.conftest import CHESHIRE
+
+    suite = load_suite(CHESHIRE / "tests" / "health.yaml")
+    exchange = Exchange.model_validate(build_fixture("child-in-household", suite.fixtures))
+    flows = cheshire.index[("cwp-mental-health", "hru-evaluation", "health_information")]
+    permit = next(f for f in flows if f.id == "engagement-to-evaluation")
+    assert permit.miss(exchange, exchange.submitted_at.date()) is None  # it would permit
+    decision = by_recipient(cheshire, exchange)["hru-evaluation"]
+    assert decision.rules == ("children-never-to-evaluation",)
+    assert not decision.permitted

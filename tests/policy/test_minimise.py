@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from gateway.policy import decide, minimise, minimise_for
+from gateway.policy import decide, load_bundle, minimise, minimise_for
 from gateway.policy.transforms import PseudonymKeyMissing
 from tests.policy.conftest import crime_exchange
 
@@ -131,3 +131,53 @@ def test_plain_allow_list_minimise_still_works():
         "crime": {"offence": {"code": "8Q", "description": "Stalking"}}
     }
     assert "subjects" not in out.record
+
+
+def west_midlands_case(name: str):
+    from contracts import Exchange
+    from gateway.policy.suite import build_fixture, load_suite
+    from tests.policy.conftest import WEST_MIDLANDS
+
+    suite = load_suite(WEST_MIDLANDS / "tests" / "screening-and-triage.yaml")
+    return Exchange.model_validate(build_fixture(name, suite.fixtures))
+
+
+def test_mask_keeps_only_the_last_characters():
+    from tests.policy.conftest import WEST_MIDLANDS
+
+    bundle = load_bundle(WEST_MIDLANDS)
+    exchange = west_midlands_case("stalking-record")
+    decision = permit(bundle, exchange, "easi-triage-clinic")
+    out = minimise_for(decision, exchange.model_dump(mode="json"), KEY)
+    assert out.record["subjects"][0]["identifiers"] == [{"system": "pnc_id", "value": "*******56B"}]
+
+
+def test_drop_carves_a_field_out_of_a_wider_share():
+    from tests.policy.conftest import WEST_MIDLANDS
+
+    bundle = load_bundle(WEST_MIDLANDS)
+    exchange = west_midlands_case("for-prosecution")
+    out = minimise_for(
+        permit(bundle, exchange, "cps-stalking-spoc"), exchange.model_dump(mode="json"), KEY
+    )
+    victim = out.record["subjects"][1]
+    assert victim["address"]["postcode"] == "WS1 1AB"  # the rest of subjects[] crosses
+    assert "safe_contact" not in victim
+    assert "subjects[].safe_contact" in out.removed
+
+
+def test_redact_says_a_value_exists_without_it(cheshire):
+    from contracts import Exchange
+    from gateway.policy.suite import build_fixture, load_suite
+    from tests.policy.conftest import CHESHIRE
+
+    suite = load_suite(CHESHIRE / "tests" / "probation-mappa.yaml")
+    exchange = Exchange.model_validate(build_fixture("restricted-compliance", suite.fixtures))
+    out = minimise_for(
+        permit(cheshire, exchange, "cheshire-police"), exchange.model_dump(mode="json"), KEY
+    )
+    assert out.record["subjects"][0]["access"] == {
+        "level": "restricted",
+        "named_staff": ["[redacted]"],
+        "set_by": "probation-spoc-east",
+    }
