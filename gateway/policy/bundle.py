@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from contracts import Category
 from contracts.marks import Mark
@@ -38,7 +39,7 @@ from gateway.policy.source import Source
 class Located:
     """A declaration and where it was written, so later checks can name the line."""
 
-    item: object
+    item: Any
     source: Source
     loc: tuple[int | str, ...]
 
@@ -141,8 +142,17 @@ class _Collector:
         for path, category in doc.field_catalogue.items():
             self.catalogue[path] = Located(category, source, ("field_catalogue", path))
 
-    def items(self, kind: str) -> dict[str, object]:
+    def items(self, kind: str) -> dict[str, Any]:
         return {k: v.item for k, v in self.tables[kind].items()}
+
+
+LABELS = {
+    "parties": "party",
+    "purposes": "purpose",
+    "lawful_bases": "lawful basis",
+    "justifications": "justification",
+    "data_categories": "data category",
+}
 
 
 def _check_names(c: _Collector) -> None:
@@ -162,7 +172,7 @@ def _check_names(c: _Collector) -> None:
             return
         if value not in c.tables[kind]:
             known = ", ".join(sorted(c.tables[kind])) or "none declared"
-            label = kind.rstrip("s").replace("_", " ").replace("partie", "party")
+            label = LABELS[kind]
             c.problems.append(
                 located.source.problem(
                     located.loc + loc, f"unknown {label} {value!r}; expected one of: {known}"
@@ -180,7 +190,7 @@ def _check_names(c: _Collector) -> None:
             )
 
     for located in c.tables["flows"].values():
-        flow: Flow = located.item  # type: ignore[assignment]
+        flow: Flow = located.item
         for i, sender in enumerate(flow.senders):
             loc = ("from",) if isinstance(flow.sender, str) else ("from", i)
             need(located, loc, sender, "parties", allow_any=True)
@@ -207,7 +217,7 @@ def _check_names(c: _Collector) -> None:
             for i, reason in enumerate(flow.consent.without_consent):
                 need(located, ("consent", "without_consent", i), reason, "justifications")
     for located in c.tables["prohibitions"].values():
-        rule: Prohibition = located.item  # type: ignore[assignment]
+        rule: Prohibition = located.item
         for i, path in enumerate(rule.fields):
             need_path(located, ("fields", i), path)
         for i, recipient in enumerate(rule.to):
@@ -217,7 +227,7 @@ def _check_names(c: _Collector) -> None:
 def _check_special_category(c: _Collector, bundle: PolicyBundle) -> None:
     """A flow that carries special-category data without an Art 9 condition does not load."""
     for located in c.tables["flows"].values():
-        flow: Flow = located.item  # type: ignore[assignment]
+        flow: Flow = located.item
         if flow.effect != "permit":
             continue
         special = [
@@ -274,21 +284,21 @@ def load_bundle(directory: Path | str) -> PolicyBundle:
         raise PolicyLoadError(f"{directory}: the policy bundle does not load", collector.problems)
 
     agreement = collector.agreements[0].item
-    parties: dict[str, Party] = collector.items("parties")  # type: ignore[assignment]
-    flows: list[Flow] = list(collector.items("flows").values())  # type: ignore[arg-type]
-    prohibitions: list[Prohibition] = list(collector.items("prohibitions").values())  # type: ignore[arg-type]
+    parties: dict[str, Party] = collector.items("parties")
+    flows: list[Flow] = list(collector.items("flows").values())
+    prohibitions: list[Prohibition] = list(collector.items("prohibitions").values())
     bundle = PolicyBundle(
         directory=directory,
         version=bundle_hash(files),
-        agreement_id=agreement.id,  # type: ignore[attr-defined]
-        agreement_title=agreement.title,  # type: ignore[attr-defined]
-        agreement_version=agreement.version,  # type: ignore[attr-defined]
+        agreement_id=agreement.id,
+        agreement_title=agreement.title,
+        agreement_version=agreement.version,
         parties=parties,
-        purposes=collector.items("purposes"),  # type: ignore[arg-type]
-        lawful_bases=collector.items("lawful_bases"),  # type: ignore[arg-type]
-        justifications=collector.items("justifications"),  # type: ignore[arg-type]
-        data_categories=collector.items("data_categories"),  # type: ignore[arg-type]
-        catalogue={p: located.item for p, located in collector.catalogue.items()},  # type: ignore[misc]
+        purposes=collector.items("purposes"),
+        lawful_bases=collector.items("lawful_bases"),
+        justifications=collector.items("justifications"),
+        data_categories=collector.items("data_categories"),
+        catalogue={p: located.item for p, located in collector.catalogue.items()},
         flows=tuple(flows),
         prohibitions=tuple(prohibitions),
         index={},
