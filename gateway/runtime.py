@@ -62,6 +62,10 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._bundle = load_bundle(settings.policy_dir)
         self.partners = load_partners(settings.partners_file)
+        for recipient, fmt in self.partners.formats().items():
+            self.registry.get(fmt)  # an unknown format fails the start, not a delivery
+            if recipient not in self._bundle.parties:
+                log.warning("partners file names %s, not a party to the agreement", recipient)
         _install_tracer_provider()
         self.store = Store.from_url(settings.store_url)
         if settings.database_url is None:
@@ -98,6 +102,7 @@ class Runtime:
             topic_prefix=settings.topic_prefix,
             pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
             webhooks=frozenset(webhooks),
+            formats=self.partners.formats(),
             on_commit=self.relay.nudge,
         )
         self._write_runtime_file()

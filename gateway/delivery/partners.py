@@ -63,6 +63,11 @@ class WebhookConfig(_Strict):
 
 class PartnerDelivery(_Strict):
     webhook: WebhookConfig | None = None
+    format: str | None = Field(
+        default=None,
+        description="Adapter whose native format this recipient receives (e.g. fhir). "
+        "Unset: the canonical JSON envelope.",
+    )
 
 
 class PartnersConfig(_Strict):
@@ -70,6 +75,9 @@ class PartnersConfig(_Strict):
 
     def webhooks(self) -> dict[str, WebhookConfig]:
         return {name: p.webhook for name, p in self.partners.items() if p.webhook is not None}
+
+    def formats(self) -> dict[str, str]:
+        return {name: p.format for name, p in self.partners.items() if p.format is not None}
 
 
 def load_partners(path: Path | None) -> PartnersConfig:

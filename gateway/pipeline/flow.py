@@ -79,6 +79,8 @@ class Pipeline:
     topic_prefix: str
     pseudonym_key: bytes
     webhooks: frozenset[str] = frozenset()
+    #: recipient -> adapter name, for recipients that receive their own format
+    formats: dict[str, str] = field(default_factory=dict)
     on_commit: Callable[[], None] = lambda: None
 
     def submit(
@@ -133,8 +135,14 @@ class Pipeline:
             with tracer.start_as_current_span("audit"):
                 entries = audit_entries(exchange, fmt, decisions, disclosures)
             with tracer.start_as_current_span("route"):
+                renderers = {r: self.registry.get(f) for r, f in self.formats.items()}
                 messages = route(
-                    exchange, disclosures, self.topic_prefix, self.webhooks, trace_context()
+                    exchange,
+                    disclosures,
+                    self.topic_prefix,
+                    self.webhooks,
+                    trace_context(),
+                    renderers,
                 )
             accepted = Accepted(str(exchange.exchange_id), decisions)
             also = None
