@@ -199,6 +199,19 @@ def matrix(
         typer.echo(f"wrote {output}")
 
 
+@policy_app.command()
+def schema(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Directory (default policies/schema).")
+    ] = None,
+) -> None:
+    """Regenerate the draft-07 JSON Schemas editors use, from the policy models."""
+    from gateway.policy import schema as schemas
+
+    for path in schemas.write(output or schemas.SCHEMA_DIR):
+        typer.echo(f"wrote {path}")
+
+
 def _parse_since(value: str | None) -> datetime | None:
     if value is None:
         return None

@@ -197,6 +197,10 @@ def diff(old: PolicyBundle, new: PolicyBundle) -> PolicyDiff:
             direction = OPENS if b.honours_access_marks else CLOSES
             verb = "now receives" if b.honours_access_marks else "no longer receives"
             out.add(direction, f"{party} {verb} restricted or excluded cases")
+        for area in sorted(set(b.areas) - set(a.areas)):
+            out.add(OPENS, f"{party} now also covers {area}: its cases there reach it")
+        for area in sorted(set(a.areas) - set(b.areas)):
+            out.add(CLOSES, f"{party} no longer covers {area}")
         if set(a.tags) != set(b.tags):
             now, were = ", ".join(b.tags) or "none", ", ".join(a.tags) or "none"
             out.add(CHANGES, f"{party} tags now {now} (were {were})")

@@ -128,7 +128,23 @@ def tables(bundle: PolicyBundle) -> list[Table]:
             "mark:restricted-access",
         ),
     ]
+    parties = [
+        (
+            party.name,
+            party.id,
+            party.kind,
+            ", ".join(party.areas) or "-",
+            "yes" if party.perpetrator_facing else "no",
+            "yes" if party.honours_access_marks else "no",
+        )
+        for party in bundle.parties.values()
+    ]
     return [
+        Table(
+            "Parties",
+            ("Party", "Id", "Kind", "Areas", "Perpetrator-facing", "Receives restricted cases"),
+            parties,
+        ),
         Table("Permitted sharing", HEADERS, permits),
         Table(
             "Explicitly denied",

@@ -149,3 +149,28 @@ def test_replay_rejects_a_bad_date(tmp_path):
     assert result.exit_code == 2
     assert "is not a date" in result.stderr
     json.dumps(result.stderr)
+
+
+def test_schema_command_writes_the_published_schemas(tmp_path):
+    from gateway.policy import schema
+
+    result = run("schema", "--output", tmp_path)
+    assert result.exit_code == 0
+    for name in schema.SCHEMAS:
+        assert (tmp_path / name).read_text() == (schema.SCHEMA_DIR / name).read_text()
+
+
+def test_diff_of_a_pdu_taking_on_an_area(tmp_path):
+    policy = copy_agreement(tmp_path)
+    edit(policy / "agreement.yaml", "areas: [Cheshire East]", "areas: [Cheshire East, Halton]")
+    result = run("diff", CHESHIRE, policy)
+    assert "- OPENS: probation-spoc-east now also covers Halton" in result.stdout
+
+
+def test_matrix_lists_the_parties_and_their_marks():
+    result = run("matrix", CHESHIRE)
+    assert (
+        "| Probation Service, North PDU (Warrington and Halton) single point of contact "
+        "| probation-spoc-north | probation-spoc | Warrington, Halton | yes | yes |"
+        in result.stdout
+    )
