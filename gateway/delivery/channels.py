@@ -239,7 +239,7 @@ class WebhookChannel:
                 content=body,
                 timeout=config.timeout_seconds,
                 headers={
-                    "Content-Type": "application/json",
+                    "Content-Type": row["headers"].get("content-type", "application/json"),
                     HEADER: sign(body, key),
                     "ISG-Delivery-Id": row["delivery_id"],
                     "ISG-Exchange-Id": row["exchange_id"],
