@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 from pydantic import ValidationError
 
+from gateway.cli_policy import policy_app
 from gateway.errors import GatewayError
 from gateway.settings import Settings, load_settings
 
@@ -25,6 +26,7 @@ dlq_app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
+app.add_typer(policy_app, name="policy")
 
 DataDir = Annotated[
     Path | None,

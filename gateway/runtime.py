@@ -22,7 +22,7 @@ from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.pipeline import Pipeline
-from gateway.policy import PolicyBundle, load_bundle
+from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
 from gateway.store import Store
 
@@ -53,18 +53,18 @@ class Runtime:
     relay: Relay = field(init=False)
     partners: PartnersConfig = field(init=False)
     pipeline: Pipeline = field(init=False)
-    _bundle: PolicyBundle = field(init=False)
+    policy: LivePolicy = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
 
     def start(self) -> Runtime:
         settings = self.settings
         settings.require_production_secrets()
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        self._bundle = load_bundle(settings.policy_dir)
+        self.policy = LivePolicy(settings.policy_dir)
         self.partners = load_partners(settings.partners_file)
         for recipient, fmt in self.partners.formats().items():
             self.registry.get(fmt)  # an unknown format fails the start, not a delivery
-            if recipient not in self._bundle.parties:
+            if recipient not in self.bundle.parties:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
         _install_tracer_provider()
         self.store = Store.from_url(settings.store_url)
@@ -95,10 +95,17 @@ class Runtime:
         # Creates missing topics; a broker that came back empty is re-fed from the store.
         self.relay.refeed_if_broker_lost_data()
         self.relay.start()
+        # Changed policy files take effect only when they lint and their tests pass.
+        threading.Thread(
+            target=self.policy.watch,
+            args=(self._stop, settings.policy_check_seconds),
+            name="policy-watch",
+            daemon=True,
+        ).start()
         self.pipeline = Pipeline(
             registry=self.registry,
             store=self.store,
-            policy=lambda: self._bundle,
+            policy=self.policy,
             topic_prefix=settings.topic_prefix,
             pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
             webhooks=frozenset(webhooks),
@@ -118,17 +125,18 @@ class Runtime:
             "pid": os.getpid(),
             "kafka_bootstrap": self.bootstrap,
             "topic_prefix": self.settings.topic_prefix,
-            "policy_version": self._bundle.version,
+            "policy_version": self.bundle.version,
         }
         self.runtime_file.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
 
     def topics(self) -> list[str]:
         prefix = self.settings.topic_prefix
-        return [urgent_topic(prefix)] + [recipient_topic(prefix, p) for p in self._bundle.parties]
+        return [urgent_topic(prefix)] + [recipient_topic(prefix, p) for p in self.bundle.parties]
 
     @property
     def bundle(self) -> PolicyBundle:
-        return self._bundle
+        """The policy bundle in force now (it changes when edited files pass lint and tests)."""
+        return self.policy.current
 
     def readiness(self) -> dict[str, object]:
         store_ok = self.store.ping()
@@ -139,7 +147,7 @@ class Runtime:
                 "store": "ok" if store_ok else "unavailable",
                 "broker": "ok" if broker_ok else "unavailable",
             },
-            "policy": {"agreement": self._bundle.agreement_id, "version": self._bundle.version},
+            "policy": self.policy.status(),
         }
 
     def stop(self) -> None:

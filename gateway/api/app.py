@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.engine import Connection
 
 from gateway import idempotency
@@ -171,6 +171,25 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             ],
             "disabled": runtime.registry.disabled,
         }
+
+    @app.get("/metrics", tags=["meta"], response_class=PlainTextResponse)
+    def metrics() -> str:
+        """Counters in the Prometheus text format."""
+        relay, policy = runtime.relay, runtime.policy
+        counters = {
+            "isg_relay_delivered_total": ("Deliveries marked sent", relay.delivered),
+            "isg_relay_dead_lettered_total": ("Deliveries dead-lettered", relay.dead_lettered),
+            "isg_relay_refeeds_total": ("Broker re-feeds from the store", relay.refeeds),
+            "isg_policy_reloads_total": ("Policy bundles reloaded", policy.reloads),
+            "isg_policy_rejected_reloads_total": (
+                "Changed policy files refused (lint or tests failed)",
+                policy.rejected_reloads,
+            ),
+        }
+        lines = []
+        for name, (help_text, value) in counters.items():
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
+        return "\n".join(lines) + "\n"
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:

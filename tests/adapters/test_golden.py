@@ -45,10 +45,13 @@ LOSSY = {
 }
 
 
-@pytest.mark.parametrize(("adapter", "path"), CASES, ids=IDS)
+ROUND_TRIP = [(a, p) for a, p in CASES if f"{a}/{p.name}" not in LOSSY]
+
+
+@pytest.mark.parametrize(
+    ("adapter", "path"), ROUND_TRIP, ids=[f"{a}/{p.name}" for a, p in ROUND_TRIP]
+)
 def test_native_out_reads_back_as_the_same_canonical(adapter, path):
-    if f"{adapter}/{path.name}" in LOSSY:
-        pytest.skip(LOSSY[f"{adapter}/{path.name}"])
     for item in parse_sample(adapter, path).items:
         if isinstance(item, InvalidRecord):
             continue
@@ -59,3 +62,14 @@ def test_native_out_reads_back_as_the_same_canonical(adapter, path):
         second = canonical(again[0])
         first.pop("exchange_id"), second.pop("exchange_id")
         assert second == first
+
+
+def test_a_condition_about_a_referenced_patient_renders_a_bundle_fhir_refuses_back():
+    """The lossy case in LOSSY, pinned: the rendering names no NHS number, so the
+    FHIR adapter refuses it as input, naming the field, rather than guessing."""
+    path = next(p for a, p in CASES if f"{a}/{p.name}" == "fhir/uk-core-condition.json")
+    (item,) = parse_sample("fhir", path).items
+    rendered = REGISTRY.get("fhir").render(canonical(item))
+    with pytest.raises(InvalidRecord) as refused:
+        parse("fhir", rendered.body, rendered.media_type)
+    assert "nhs-number" in str(refused.value)
