@@ -169,3 +169,45 @@ def test_external_store_and_broker_start_nothing(gateway):
     """The fixtures configure both, so the runtime must not have started a broker."""
     assert gateway.runtime.broker is None
     assert gateway.runtime.bootstrap == gateway.runtime.settings.kafka_bootstrap
+
+
+def test_oversized_body_is_refused_before_it_is_read_whole(gateway):
+    limit = gateway.runtime.settings.max_body_bytes
+    before = gateway.count_rows()
+    with gateway.client() as client:
+        response = client.post("/v1/inbound/police", content=b" " * (limit + 1), headers=PARTNER)
+    assert response.status_code == 413
+    assert response.json()["type"].endswith("/payload-too-large")
+    assert gateway.count_rows() == before
+
+
+def test_unknown_exchange_and_wrong_method_are_problems(gateway):
+    with gateway.client() as client:
+        missing = client.get("/v1/exchanges/00000000-0000-0000-0000-000000000000")
+        wrong = client.get("/v1/inbound/police")
+    assert missing.status_code == 404
+    assert missing.headers["content-type"].startswith("application/problem+json")
+    assert wrong.status_code == 405
+    assert wrong.headers["content-type"].startswith("application/problem+json")
+
+
+def test_batch_keeps_good_rows_and_names_bad_ones(gateway):
+    from tests.conftest import EXAMPLES
+
+    body = (EXAMPLES / "police" / "daily-screening-with-bad-rows.csv").read_bytes()
+    before = gateway.count_rows()
+    with gateway.client() as client:
+        response = client.post(
+            "/v1/inbound/police",
+            content=body,
+            headers={"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"},
+        )
+    assert response.status_code == 202, response.text
+    answer = response.json()
+    rejected = [r for r in answer["results"] if r["status"] == "rejected"]
+    accepted = [r for r in answer["results"] if r["status"] == "accepted"]
+    assert rejected and accepted
+    assert answer["accepted"] == len(accepted) and answer["rejected"] == len(rejected)
+    for row in rejected:
+        assert all(p["record"] == row["record"] and p["field"] for p in row["problems"])
+    assert gateway.count_rows()["exchanges"] == before["exchanges"] + len(accepted)
