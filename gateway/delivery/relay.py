@@ -188,6 +188,4 @@ class Relay:
                 ", ".join(missing),
                 requeued,
             )
-        else:
-            log.info("created topics %s", ", ".join(missing))
         return requeued

@@ -100,7 +100,8 @@ class Pipeline:
         if source_partner not in bundle.parties:
             raise UnknownPartner(f"{source_partner!r} is not a party to {bundle.agreement_id}")
         context = IngestContext(source_partner=source_partner, received_at=datetime.now(UTC))
-        parsed = ingest(self.registry, fmt, body, media_type, context)
+        with tracer.start_as_current_span("ingest", attributes={"isg.format": fmt}):
+            parsed = ingest(self.registry, fmt, body, media_type, context)
 
         items: list[Accepted | InvalidRecord] = []
         for index, item in enumerate(parsed.items):
@@ -108,7 +109,8 @@ class Pipeline:
                 items.append(item)
                 continue
             try:
-                validate(item, bundle, record=index if parsed.batch else None)
+                with tracer.start_as_current_span("validate"):
+                    validate(item, bundle, record=index if parsed.batch else None)
             except InvalidRecord as problem:
                 if not parsed.batch:
                     raise
