@@ -78,39 +78,37 @@ def _digest(fields: dict[str, Any]) -> str:
 def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
     """Append entries to the chain inside the caller's transaction.
 
-    The head row is locked (``FOR UPDATE``; SQLite's ``BEGIN IMMEDIATE`` does
-    the same), so concurrent writers extend the chain one after another.
+    The head row (seeded by migration 0003) is locked with ``FOR UPDATE``;
+    SQLite's ``BEGIN IMMEDIATE`` does the same. So concurrent writers extend
+    the chain one after another, and the lock is held for one batch insert.
     """
+    if not entries:
+        return []
     head = conn.execute(
         sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).first()
-    seq, prev_hash = (head.seq, head.hash) if head else (0, GENESIS)
-    written = []
+    ).one()
+    seq, prev_hash = head.seq, head.hash
+    rows = []
     for entry in entries:
         seq += 1
         fields = _hashed_fields(entry, prev_hash)
         digest = _digest(fields)
-        conn.execute(
-            audit_log.insert().values(
-                seq=seq,
-                entry_id=entry.entry_id,
-                recorded_at=entry.recorded_at,
-                action=entry.action,
-                actor=entry.actor,
-                recipient=entry.recipient,
-                exchange_id=entry.exchange_id,
-                details=canonical_json(entry.details),
-                hash_alg=HASH_ALG,
-                prev_hash=prev_hash,
-                hash=digest,
-            )
+        rows.append(
+            {
+                "seq": seq,
+                "entry_id": entry.entry_id,
+                "recorded_at": entry.recorded_at,
+                "action": entry.action,
+                "actor": entry.actor,
+                "recipient": entry.recipient,
+                "exchange_id": entry.exchange_id,
+                "details": canonical_json(entry.details),
+                "hash_alg": HASH_ALG,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
         )
-        written.append(seq)
         prev_hash = digest
-    if head:
-        conn.execute(
-            audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash)
-        )
-    else:
-        conn.execute(audit_head.insert().values(id=1, seq=seq, hash=prev_hash))
-    return written
+    conn.execute(audit_log.insert(), rows)
+    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    return [r["seq"] for r in rows]

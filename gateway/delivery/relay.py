@@ -128,24 +128,34 @@ class Relay:
             return False
         if not rows:
             return False
-        for outcome in channel.deliver(rows):
-            self._record(outcome, worker)
+        self._record(channel.deliver(rows), worker)
         return True
 
-    def _record(self, outcome: Outcome, worker: str) -> None:
-        row = outcome.row
+    def _record(self, outcomes: list[Outcome], worker: str) -> None:
+        """Record a batch's outcomes in one transaction (one turn at the audit chain's lock)."""
+        transmissions = []
+        delivered = dead = 0
         with self.store.transaction() as conn:
-            if outcome.delivered:
-                if outbox.mark_sent(conn, row["id"], worker):
-                    append(conn, [self._transmission(row, outcome.detail)])
-                    self.delivered += 1
-            elif outcome.dead:
-                if outbox.dead_letter(conn, row, worker, outcome.error or "failed"):
-                    self.dead_lettered += 1
-                    log.warning("delivery %s dead-lettered: %s", row["delivery_id"], outcome.error)
-            else:
-                self.last_error = outcome.error
-                outbox.release(conn, row["id"], worker, outcome.error or "failed", outcome.retry_in)
+            for outcome in outcomes:
+                row = outcome.row
+                if outcome.delivered:
+                    if outbox.mark_sent(conn, row["id"], worker):
+                        transmissions.append(self._transmission(row, outcome.detail))
+                        delivered += 1
+                elif outcome.dead:
+                    if outbox.dead_letter(conn, row, worker, outcome.error or "failed"):
+                        dead += 1
+                        log.warning(
+                            "delivery %s dead-lettered: %s", row["delivery_id"], outcome.error
+                        )
+                else:
+                    self.last_error = outcome.error
+                    outbox.release(
+                        conn, row["id"], worker, outcome.error or "failed", outcome.retry_in
+                    )
+            append(conn, transmissions)
+        self.delivered += delivered
+        self.dead_lettered += dead
 
     @staticmethod
     def _transmission(row: dict[str, Any], detail: dict[str, Any]) -> AuditEntry:

@@ -1,4 +1,9 @@
-"""Stage 5, audit: the s62 entries for this exchange (written with it, in one transaction)."""
+"""Stage 5, audit: the s62 entries for this exchange (written with it, in one transaction).
+
+One *collection* entry, one *disclosure* entry per permitted recipient (with
+the paths disclosed and removed, never values), and one *refusal* entry
+listing every refused recipient with the rule and reason that refused it.
+"""
 
 from __future__ import annotations
 
@@ -28,19 +33,31 @@ def audit_entries(
             },
         )
     ]
+    refused = []
     for decision in decisions:
         details = decision.as_record()
         disclosure = by_recipient.get(decision.recipient)
-        if disclosure is not None:
-            details["disclosed_fields"] = list(disclosure.minimised.disclosed)
-            details["removed_fields"] = list(disclosure.minimised.removed)
+        if disclosure is None:
+            refused.append(details)
+            continue
+        details.update(disclosure.minimised.as_audit())
         entries.append(
             AuditEntry(
-                action=Action.DISCLOSURE if decision.permitted else Action.REFUSAL,
+                action=Action.DISCLOSURE,
                 actor=exchange.source_partner,
                 recipient=decision.recipient,
                 exchange_id=exchange_id,
                 details=details,
+            )
+        )
+    if refused:
+        # One entry for every recipient refused: each with its rules and reason.
+        entries.append(
+            AuditEntry(
+                action=Action.REFUSAL,
+                actor=exchange.source_partner,
+                exchange_id=exchange_id,
+                details={"refused": refused},
             )
         )
     return entries

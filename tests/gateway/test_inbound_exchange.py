@@ -94,14 +94,19 @@ def test_exchange_is_audited_and_chain_verifies(gateway, police_sample):
     actions = sorted(r.action for r in rows)
     assert actions.count("collection") == 1
     assert actions.count("disclosure") == sum(e == "permit" for e in effects.values())
-    assert actions.count("refusal") == sum(e == "deny" for e in effects.values()) > 0
+    assert actions.count("refusal") == 1
+    (refusal,) = [json.loads(r.details) for r in rows if r.action == "refusal"]
+    refused = {d["recipient"] for d in refusal["refused"]}
+    assert refused == {r for r, e in effects.items() if e == "deny"}
+    assert all(d["rules"] for d in refusal["refused"])
     disclosure = next(
         json.loads(r.details)
         for r in rows
         if r.action == "disclosure" and r.recipient == "probation-spoc-north"
     )
     assert disclosure["lawful_basis"] == "dpa-part3-law-enforcement"
-    assert "payload.crime.summary" in disclosure["removed_fields"]
+    assert "payload.crime.summary" in disclosure["removed"]
+    assert "Canal Street" not in json.dumps([r.details for r in rows])  # paths, never values
     assert verify_engine(gateway.store.engine).ok
 
 
