@@ -34,13 +34,20 @@ class StoreBehind(RuntimeError):
     pass
 
 
-def _install_tracer_provider() -> None:
-    """Real span contexts for the W3C trace headers; exporters are configured later."""
+def _install_tracer_provider(sample_ratio: float) -> None:
+    """Real span contexts for the W3C trace headers; exporters are configured later.
+
+    Spans not sampled still carry a trace id into message headers, at a
+    fraction of the cost of recorded ones; a caller's sampled ``traceparent``
+    is honoured (parent-based sampling).
+    """
     from opentelemetry import trace
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
     if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        trace.set_tracer_provider(TracerProvider())
+        sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+        trace.set_tracer_provider(TracerProvider(sampler=sampler))
 
 
 @dataclass
@@ -66,7 +73,7 @@ class Runtime:
             self.registry.get(fmt)  # an unknown format fails the start, not a delivery
             if recipient not in self.bundle.parties:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
-        _install_tracer_provider()
+        _install_tracer_provider(settings.trace_sample_ratio)
         self.store = Store.from_url(settings.store_url)
         if settings.database_url is None:
             self.store.upgrade()

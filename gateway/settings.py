@@ -58,6 +58,13 @@ class Settings(BaseSettings):
     policy_check_seconds: float = Field(
         default=2.0, gt=0, description="How often the policy directory is checked for changes."
     )
+    trace_sample_ratio: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of exchanges whose pipeline spans are recorded (trace ids are "
+        "always propagated).",
+    )
     max_body_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest request body accepted."
     )
