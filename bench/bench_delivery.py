@@ -554,7 +554,8 @@ def run_gateway(
             )
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        process = stack.enter_context(child([str(GATEWAY), "serve", "--port", str(port)], env, log))
+        command = [str(GATEWAY), "serve", "--port", str(port), "--workers", str(args.workers)]
+        process = stack.enter_context(child(command, env, log))
         wait_ready(f"{base}/readyz", process, log, timeout=90)
         watcher = DeliveryWatcher(broker.bootstrap, recipient_topic(prefix, RECIPIENT))
         watcher.start()
@@ -670,6 +671,9 @@ def main() -> int:
         help="load client: a minimal asyncio HTTP/1.1 client (default) or httpx.AsyncClient",
     )
     parser.add_argument("--warmup", type=int, default=100, help="requests before measuring")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="gateway API processes (serve --workers)"
+    )
     parser.add_argument(
         "--drain-timeout", type=float, default=60.0, help="seconds to wait for deliveries"
     )

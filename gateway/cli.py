@@ -57,8 +57,19 @@ def serve(
     policy_dir: Annotated[
         Path | None, typer.Option("--policy-dir", help="Policy bundle in force.")
     ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes. More than one needs an external store and broker; "
+            "this process then runs the relay.",
+        ),
+    ] = 1,
 ) -> None:
     """Run the gateway's HTTP API (and, on the embedded default, its store and broker)."""
+    import os
+
     import uvicorn
 
     from gateway.api import create_app
@@ -69,12 +80,45 @@ def serve(
         logging.getLogger(noisy).setLevel(logging.WARNING)
     extra = {"policy_dir": policy_dir} if policy_dir else {}
     settings = settings_for(data_dir, **extra)
+    if workers > 1 and settings.embedded:
+        raise fail(
+            "--workers needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
+            "the embedded default runs in one process"
+        )
     runtime = Runtime(settings)
     try:
         runtime.start()
     except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
         runtime.stop()
         raise fail(str(exc)) from None
+    _print_urls(runtime, host, port)
+    try:
+        if workers == 1:
+            app_ = create_app(runtime, stop_runtime_on_shutdown=True)
+            uvicorn.run(app_, host=host, port=port, log_level="info")
+        else:
+            # Workers read their settings from the environment, as this process did.
+            if data_dir is not None:
+                os.environ["GATEWAY_DATA_DIR"] = str(data_dir)
+            if policy_dir is not None:
+                os.environ["GATEWAY_POLICY_DIR"] = str(policy_dir)
+            uvicorn.run(
+                "gateway.api.worker:app_from_environment",
+                factory=True,
+                host=host,
+                port=port,
+                workers=workers,
+                log_level="warning",
+            )
+    finally:
+        runtime.stop()
+
+
+def _print_urls(runtime: object, host: str, port: int) -> None:
+    from gateway.runtime import Runtime
+
+    assert isinstance(runtime, Runtime)
+    settings = runtime.settings
     base = f"http://{host}:{port}"
     store_shown = settings.store_url if settings.database_url is None else "(external)"
     typer.echo(
@@ -84,7 +128,7 @@ def serve(
                 f"  API          {base}/v1/inbound/{{format}}  (formats: "
                 f"{', '.join(runtime.registry.names())})",
                 f"  API docs     {base}/docs",
-                f"  health       {base}/healthz   ready: {base}/readyz",
+                f"  health       {base}/healthz   ready: {base}/readyz   metrics: {base}/metrics",
                 f"  store        {store_shown}",
                 f"  broker       {runtime.bootstrap}" + ("  (embedded)" if runtime.broker else ""),
                 f"  policy       {settings.policy_dir} ({runtime.bundle.version[:19]}...)",
@@ -93,34 +137,37 @@ def serve(
         )
     )
     sys.stdout.flush()
+
+
+@app.command()
+def relay(
+    data_dir: DataDir = None,
+) -> None:
+    """Run outbox relay workers only (beside API processes that run without one)."""
+    import signal
+    import threading
+
+    from gateway.runtime import Runtime, StoreBehind
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("kafka").setLevel(logging.WARNING)
+    settings = settings_for(data_dir)
+    if settings.embedded:
+        raise fail("gateway relay needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP")
+    runtime = Runtime(settings)
     try:
-        app_ = create_app(runtime, stop_runtime_on_shutdown=True)
-        uvicorn.run(app_, host=host, port=port, log_level="info")
+        runtime.start()
+    except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
+        runtime.stop()
+        raise fail(str(exc)) from None
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    typer.echo(f"relay running: {settings.relay_workers} worker(s) per channel")
+    try:
+        stop.wait()
     finally:
         runtime.stop()
-
-
-@audit_app.command("verify")
-def audit_verify(data_dir: DataDir = None) -> None:
-    """Walk the audit chain; exit 1 naming the first entry that was tampered with."""
-    import sqlalchemy as sa
-
-    from gateway.audit.verify import verify_engine
-
-    store = _store(data_dir)
-    try:
-        report = verify_engine(store.engine)
-    except sa.exc.SQLAlchemyError as exc:
-        raise fail(f"cannot read the audit trail: {exc.__class__.__name__}: {exc}") from None
-    if report.ok:
-        typer.echo(f"audit chain intact: {report.entries} entries verified (sha256)")
-        return
-    finding = report.finding
-    assert finding is not None
-    typer.echo(
-        f"audit chain BROKEN at entry {finding.seq} ({finding.kind}): {finding.message}", err=True
-    )
-    raise typer.Exit(1)
 
 
 @app.command()

@@ -52,7 +52,16 @@ def _install_tracer_provider(sample_ratio: float) -> None:
 
 @dataclass
 class Runtime:
+    """One gateway process.
+
+    ``run_relay=False`` makes an API-only process (several can run side by
+    side, e.g. ``serve --workers``); the outbox is then delivered by a
+    separate ``gateway relay`` process, or by the ``serve`` parent. Relay
+    workers coordinate through the store, so any number can run.
+    """
+
     settings: Settings
+    run_relay: bool = True
     registry: AdapterRegistry = field(default_factory=load_registry)
     store: Store = field(init=False)
     broker: EmbeddedBroker | None = field(init=False, default=None)
@@ -101,7 +110,8 @@ class Runtime:
         )
         # Creates missing topics; a broker that came back empty is re-fed from the store.
         self.relay.refeed_if_broker_lost_data()
-        self.relay.start()
+        if self.run_relay:
+            self.relay.start()
         # Changed policy files take effect only when they lint and their tests pass.
         threading.Thread(
             target=self.policy.watch,
@@ -119,7 +129,8 @@ class Runtime:
             formats=self.partners.formats(),
             on_commit=self.relay.nudge,
         )
-        self._write_runtime_file()
+        if self.broker is not None:
+            self._write_runtime_file()
         return self
 
     @property

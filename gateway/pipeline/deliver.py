@@ -66,7 +66,9 @@ def commit(
                     for d in decisions
                 ],
             )
-        append(conn, entries)
         enqueue(conn, messages)
         if also is not None:
             also(conn)
+        # Last: appending locks the audit chain's head until commit, so every
+        # other write of this transaction happens before we take the lock.
+        append(conn, entries)

@@ -1,0 +1,98 @@
+"""Scaling out: several API processes (`serve --workers`) and relay-only processes
+(`gateway relay`) on one external store and broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from gateway.broker import free_port
+from gateway.cli import app
+from gateway.store import Store
+from tests.conftest import EXAMPLES, TEST_KEY
+from tests.kafka_helpers import read_topic
+
+ROOT = Path(__file__).resolve().parent.parent
+GATEWAY = Path(sys.executable).parent / "gateway"
+PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+
+
+def _env(url: str, bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
+    env.update(
+        GATEWAY_DATABASE_URL=url,
+        GATEWAY_KAFKA_BOOTSTRAP=bootstrap,
+        GATEWAY_PSEUDONYM_KEY=TEST_KEY,
+        GATEWAY_TOPIC_PREFIX=prefix,
+        GATEWAY_DATA_DIR=str(data_dir),
+        GATEWAY_RELAY_POLL_SECONDS="0.1",
+    )
+    return env
+
+
+def test_workers_need_an_external_store_and_broker(tmp_path, monkeypatch):
+    for key in list(os.environ):
+        if key.startswith("GATEWAY_"):
+            monkeypatch.delenv(key)
+    result = CliRunner().invoke(app, ["serve", "--workers", "2", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2
+    assert "--workers needs GATEWAY_DATABASE_URL" in result.output
+
+
+def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp_path):
+    url = postgres.new()
+    Store.from_url(url).upgrade()
+    prefix = f"s{uuid.uuid4().hex[:8]}"
+    env = _env(url, broker.bootstrap, prefix, tmp_path)
+    port = free_port()
+    api = subprocess.Popen(
+        [str(GATEWAY), "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    relay = subprocess.Popen(
+        [str(GATEWAY), "relay"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert api.poll() is None and time.monotonic() < deadline
+            time.sleep(0.3)
+        sample = (EXAMPLES / "police" / "stalking-crime.json").read_bytes()
+        with httpx.Client(base_url=base, timeout=30) as client:
+            ids = [
+                client.post("/v1/inbound/police", content=sample, headers=PARTNER).json()[
+                    "exchange_id"
+                ]
+                for _ in range(12)
+            ]
+        topic = f"{prefix}.v1.deliveries.probation-spoc-north"
+        seen = read_topic(broker.bootstrap, topic, expect=len(ids), timeout=30)
+        assert sorted(m["headers"]["exchange-id"] for m in seen) == sorted(ids)
+        assert len({m["headers"]["delivery-id"] for m in seen}) == len(ids)
+    finally:
+        for process in (api, relay):
+            process.send_signal(signal.SIGTERM)
+        for process in (api, relay):
+            process.wait(timeout=30)
+    assert relay.returncode == 0
