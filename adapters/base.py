@@ -119,6 +119,8 @@ def load_json(body: bytes) -> Any:
         raise MalformedBody(
             f"body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise MalformedBody("body is nested too deeply to be a partner record") from None
 
 
 def location(loc: Sequence[int | str]) -> str:

@@ -1,0 +1,62 @@
+"""Whatever a client sends, a mistake is a 4xx problem, never a 500, and keeps nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.adapters.helpers import ADAPTERS
+
+NASTY = {
+    "empty": b"",
+    "null": b"null",
+    "list": b"[]",
+    "object": b"{}",
+    "number": b"42",
+    "truncated": b'{"format": ',
+    "not-utf8": b"\xff\xfe\x00",
+    "deep": b"[" * 100_000 + b"]" * 100_000,
+    "wrong-types": b'{"format": 1, "purpose": [], "persons": "x"}',
+    "huge-string": b'{"format": "' + b"x" * 200_000 + b'"}',
+    "nul": b'{"format": "police-crime/1\\u0000"}',
+}
+
+
+@pytest.mark.parametrize("adapter", ADAPTERS)
+@pytest.mark.parametrize("name", NASTY)
+def test_nasty_body_is_a_4xx_problem(gateway, adapter, name):
+    media = {"police": "application/json", "fhir": "application/fhir+json"}.get(
+        adapter, "application/json"
+    )
+    before = gateway.count_rows()
+    with gateway.client() as client:
+        response = client.post(
+            f"/v1/inbound/{adapter}",
+            content=NASTY[name],
+            headers={"X-Partner-Id": "cheshire-police", "Content-Type": media},
+        )
+    assert 400 <= response.status_code < 500, response.text[:500]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert gateway.count_rows() == before
+
+
+CSV_NASTY = {
+    "empty": b"",
+    "header-only": b"occurrence_number\n",
+    "ragged": b"a,b,c\n1\n1,2,3,4,5\n",
+    "not-utf8": b"\xff\xfe,\x00\n",
+    "quote-storm": b'"' * 10_000,
+    "binary": bytes(range(256)) * 10,
+}
+
+
+@pytest.mark.parametrize("name", CSV_NASTY)
+def test_nasty_csv_is_a_4xx_problem(gateway, name):
+    before = gateway.count_rows()
+    with gateway.client() as client:
+        response = client.post(
+            "/v1/inbound/police",
+            content=CSV_NASTY[name],
+            headers={"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"},
+        )
+    assert 400 <= response.status_code < 500, response.text[:500]
+    assert gateway.count_rows() == before
