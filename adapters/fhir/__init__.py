@@ -1,7 +1,8 @@
-"""NHS FHIR R4 (``application/fhir+json``): single resources and Bundles in, a Bundle out.
+"""NHS FHIR R4 (``application/fhir+json`` or ``+xml``): resources and Bundles in, a Bundle out.
 
-See ``native.py`` for what is accepted and ``mapping.py`` for how it maps;
-the format is documented in ``docs/formats/fhir.md``.
+See ``native.py`` for what is accepted, ``xml_format.py`` for how XML is read
+into the same JSON form, and ``mapping.py`` for how it maps; the format is
+documented in ``docs/formats/fhir.md``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,20 @@ from adapters.base import (
     drop_empty,
     load_json,
 )
-from adapters.fhir import native
+from adapters.fhir import native, xml_format
 from adapters.fhir.mapping import from_canonical, group_by_patient, to_canonical
 from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
 
 
 class FhirAdapter(Adapter):
     name = "fhir"
-    media_types = (native.MEDIA_TYPE, "application/json")
+    media_types = (native.MEDIA_TYPE, "application/json", native.XML_MEDIA_TYPE)
     summary = "NHS FHIR R4 resources and Bundles (UK Core): health information, alerts, referrals"
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
-        self.check_media_type(media_type)
-        data = load_json(body)
+        base = self.check_media_type(media_type)
+        # XML is read into the JSON form; from here on there is one path for both.
+        data = xml_format.load(body) if base == native.XML_MEDIA_TYPE else load_json(body)
         if not isinstance(data, dict):
             raise MalformedBody("a FHIR resource or Bundle is a JSON object")
         if data.get("resourceType") == "Bundle":

@@ -86,6 +86,20 @@ def _coded(concept: dict | None, recorded_at: Any = None, value: str | None = No
 
 
 def _value_text(observation: dict) -> str | None:
+    """An observation's value as text; for a panel (blood pressure) its components'."""
+    own = _own_value_text(observation)
+    if own is not None or not observation.get("component"):
+        return own
+    parts = []
+    for component in observation["component"]:
+        value = _own_value_text(component)
+        if value is not None:
+            label = _text(component.get("code"))
+            parts.append(f"{label}: {value}" if label else value)
+    return "; ".join(parts) or None
+
+
+def _own_value_text(observation: dict) -> str | None:
     for key, value in observation.items():
         if not key.startswith("value"):
             continue

@@ -1,6 +1,7 @@
 """The FHIR R4 native format: supported resources, code systems, validation.
 
-NHS partners send ``application/fhir+json``: a single resource or a Bundle
+NHS partners send ``application/fhir+json`` (or ``application/fhir+xml``,
+read into the same JSON form by ``xml_format.py``): a single resource or a Bundle
 (collection, transaction or message) of the types in :data:`SUPPORTED`.
 Everything is validated with fhir.resources' R4B models (R4B shares R4's
 structure for these resources) before any field is read, so a resource that
@@ -23,6 +24,8 @@ from contracts import RiskLevel, Urgency
 from gateway.errors import FieldProblem, InvalidRecord
 
 MEDIA_TYPE = "application/fhir+json"
+#: FHIR XML; read into the JSON form by ``xml_format`` and handled like JSON from then on.
+XML_MEDIA_TYPE = "application/fhir+xml"
 
 #: Clinical and administrative resources the adapter reads and writes.
 SUPPORTED = (
