@@ -170,6 +170,29 @@ def relay(
         runtime.stop()
 
 
+@audit_app.command("verify")
+def audit_verify(data_dir: DataDir = None) -> None:
+    """Walk the audit chain; exit 1 naming the first entry that was tampered with."""
+    import sqlalchemy as sa
+
+    from gateway.audit.verify import verify_engine
+
+    store = _store(data_dir)
+    try:
+        report = verify_engine(store.engine)
+    except sa.exc.SQLAlchemyError as exc:
+        raise fail(f"cannot read the audit trail: {exc.__class__.__name__}: {exc}") from None
+    if report.ok:
+        typer.echo(f"audit chain intact: {report.entries} entries verified (sha256)")
+        return
+    finding = report.finding
+    assert finding is not None
+    typer.echo(
+        f"audit chain BROKEN at entry {finding.seq} ({finding.kind}): {finding.message}", err=True
+    )
+    raise typer.Exit(1)
+
+
 @app.command()
 def messages(
     recipient: Annotated[str, typer.Argument(help="The recipient whose topic to read.")],
