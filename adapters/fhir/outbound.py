@@ -7,6 +7,7 @@ validates the Bundle again before returning it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from adapters.fhir import native as fx
@@ -34,13 +35,27 @@ def _identifier(ident: dict) -> dict:
     return {"system": system, "value": ident.get("value")}
 
 
+AGE_BAND_EXTENSION = "https://isg-gateway.example/fhir/StructureDefinition/age-band"
+_ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+
+
+def _birth(subject: dict) -> tuple[str | None, list[dict] | None]:
+    """birthDate, or an age-band extension when minimisation generalised the date."""
+    value = subject.get("date_of_birth")
+    if value is None or _ISO_DATE.match(str(value)):
+        return value, None
+    return None, [{"url": AGE_BAND_EXTENSION, "valueString": str(value)}]
+
+
 def _patient(subject: dict) -> dict:
     name = subject.get("name") or {}
     address = subject.get("address")
     gender = (subject.get("gender") or "").lower()
+    birth_date, extensions = _birth(subject)
     return {
         "resourceType": "Patient",
         "meta": _profile("Patient"),
+        "extension": extensions,
         "identifier": [_identifier(i) for i in subject.get("identifiers") or []],
         "name": [
             {
@@ -52,7 +67,7 @@ def _patient(subject: dict) -> dict:
         if name
         else None,
         "gender": gender if gender in FHIR_GENDERS else None,
-        "birthDate": subject.get("date_of_birth"),
+        "birthDate": birth_date,
         "address": [
             {
                 "line": address.get("lines"),
