@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import anyio.to_thread
 from fastapi import FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -17,6 +18,8 @@ from gateway.api import problems
 from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
+
+THREADS = 8
 
 
 class PayloadTooLarge(ClientError):
@@ -98,6 +101,9 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Few threads: the store takes one writer at a time, and a crowd of
+        # threads only fights over the GIL.
+        anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         yield
         if stop_runtime_on_shutdown:
             await run_in_threadpool(runtime.stop)

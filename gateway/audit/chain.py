@@ -26,6 +26,16 @@ from sqlalchemy.engine import Connection
 from gateway.store.tables import audit_head, audit_log
 
 HASH_ALG = "sha256"
+# Built once: statements reused with parameters skip SQLAlchemy's per-call construction.
+_INSERT_ENTRIES = audit_log.insert()
+_LOCK_HEAD = (
+    sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
+)
+_MOVE_HEAD = (
+    audit_head.update()
+    .where(audit_head.c.id == 1)
+    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
 GENESIS = "0" * 64
 
 
@@ -109,6 +119,6 @@ def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
             }
         )
         prev_hash = digest
-    conn.execute(audit_log.insert(), rows)
-    conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=prev_hash))
+    conn.execute(_INSERT_ENTRIES, rows)
+    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return [r["seq"] for r in rows]

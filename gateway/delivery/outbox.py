@@ -98,6 +98,20 @@ def mark_sent(conn: Connection, row_id: int, worker: str) -> bool:
     return result.rowcount == 1
 
 
+def mark_all_sent(conn: Connection, row_ids: list[int], worker: str) -> set[int]:
+    """Mark claimed rows sent in one statement; return the ids this worker still held."""
+    if not row_ids:
+        return set()
+    result = conn.execute(
+        outbox.update()
+        .where(outbox.c.id.in_(row_ids), outbox.c.claimed_by == worker)
+        .where(outbox.c.status == "pending")
+        .values(status="sent", sent_at=now(), claimed_until=None, last_error=None)
+        .returning(outbox.c.id)
+    )
+    return set(result.scalars())
+
+
 def release(conn: Connection, row_id: int, worker: str, error: str, retry_in: timedelta) -> None:
     """Give a row back after a failed publish, to be retried after ``retry_in``."""
     conn.execute(

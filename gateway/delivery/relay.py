@@ -133,16 +133,18 @@ class Relay:
 
     def _record(self, outcomes: list[Outcome], worker: str) -> None:
         """Record a batch's outcomes in one transaction (one turn at the audit chain's lock)."""
-        transmissions = []
-        delivered = dead = 0
+        delivered_ok = [o for o in outcomes if o.delivered]
+        dead = 0
         with self.store.transaction() as conn:
+            held = outbox.mark_all_sent(conn, [o.row["id"] for o in delivered_ok], worker)
+            transmissions = [
+                self._transmission(o.row, o.detail) for o in delivered_ok if o.row["id"] in held
+            ]
             for outcome in outcomes:
                 row = outcome.row
                 if outcome.delivered:
-                    if outbox.mark_sent(conn, row["id"], worker):
-                        transmissions.append(self._transmission(row, outcome.detail))
-                        delivered += 1
-                elif outcome.dead:
+                    continue
+                if outcome.dead:
                     if outbox.dead_letter(conn, row, worker, outcome.error or "failed"):
                         dead += 1
                         log.warning(
@@ -153,7 +155,9 @@ class Relay:
                     outbox.release(
                         conn, row["id"], worker, outcome.error or "failed", outcome.retry_in
                     )
+            # Last, so the audit chain's lock is held only until the commit.
             append(conn, transmissions)
+        delivered = len(transmissions)
         self.delivered += delivered
         self.dead_lettered += dead
 

@@ -19,6 +19,9 @@ from gateway.store import Store
 from gateway.store.tables import decisions as decisions_table
 from gateway.store.tables import exchanges
 
+_INSERT_EXCHANGE = exchanges.insert()
+_INSERT_DECISIONS = decisions_table.insert()
+
 
 def commit(
     store: Store,
@@ -35,7 +38,8 @@ def commit(
     disclosed = {d.decision.recipient: d.minimised for d in disclosures}
     with store.transaction() as conn:
         conn.execute(
-            exchanges.insert().values(
+            _INSERT_EXCHANGE,
+            dict(
                 exchange_id=str(exchange.exchange_id),
                 source_partner=exchange.source_partner,
                 format=fmt,
@@ -46,11 +50,11 @@ def commit(
                 submitted_at=exchange.submitted_at,
                 policy_version=policy_version,
                 envelope=exchange.model_dump(mode="json"),
-            )
+            ),
         )
         if decisions:
             conn.execute(
-                decisions_table.insert(),
+                _INSERT_DECISIONS,
                 [
                     {
                         "exchange_id": str(exchange.exchange_id),
