@@ -25,7 +25,7 @@ from gateway.store import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
-PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_ADMIN", "postgresql+psycopg:///postgres")
+PG_ADMIN_URL = os.environ.get("ISG_TEST_PG_ADMIN", "postgresql+psycopg:///postgres")
 TEST_KEY = "test-pseudonym-key"
 
 STORES = ["sqlite", "postgresql"]
