@@ -58,7 +58,7 @@ SAMPLE = ROOT / "examples" / "police" / "stalking-crime.json"
 FORMAT = "police"
 PARTNER = "cheshire-police"
 RECIPIENT = "probation-spoc-north"
-PG_ADMIN_URL = os.environ.get("GATEWAY_TEST_PG_ADMIN", "postgresql+psycopg:///postgres")
+PG_ADMIN_URL = os.environ.get("ISG_TEST_PG_ADMIN", "postgresql+psycopg:///postgres")
 HEADERS = {"Content-Type": "application/json", "X-Partner-Id": PARTNER}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
