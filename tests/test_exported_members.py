@@ -26,9 +26,7 @@ def test_contract_surface_names_every_export():
     assert len(contracts.__all__) == len(set(contracts.__all__))
     for name in contracts.__all__:
         assert hasattr(contracts, name), name
-    assert {"Exchange", "Subject", "Identifier", "Payload", "field_paths"} <= set(
-        contracts.__all__
-    )
+    assert {"Exchange", "Subject", "Identifier", "Payload", "field_paths"} <= set(contracts.__all__)
 
 
 def test_pipeline_surface():
