@@ -113,6 +113,9 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         title="Information-sharing gateway",
         version="0.1.0",
         description="Policy-checked, minimised, audited exchange between partner agencies.",
+        # FastAPI's own OpenTelemetry server spans carry a partner's traceparent into
+        # the pipeline's spans; its per-request metrics and logs wait for the exporters.
+        telemetry={"metrics": False, "logs": False},
     )
     problems.install(app)
     max_body = runtime.settings.max_body_bytes

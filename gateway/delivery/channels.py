@@ -122,10 +122,16 @@ class KafkaChannel:
         return outcomes + failed
 
     def close(self) -> None:
+        """Drop the producer. Closing one that cannot reach its broker times out;
+        that must neither escape (the batch's outcomes would go unrecorded) nor
+        leave the broken producer in place."""
         with self._lock:
-            if self._producer is not None:
-                self._producer.close(timeout=5)
-                self._producer = None
+            producer, self._producer = self._producer, None
+        if producer is not None:
+            try:
+                producer.close(timeout=5)
+            except Exception as exc:  # a timeout here is expected while the broker is away
+                log.info("closing the Kafka producer: %s", exc)
 
 
 def _backoff(row: dict[str, Any]) -> timedelta:
