@@ -33,6 +33,7 @@ from gateway.store import Store
 log = logging.getLogger(__name__)
 
 TOPIC_CHECK_SECONDS = 5.0
+SMALL_BATCH = 20
 
 
 class Channel(Protocol):
@@ -56,6 +57,7 @@ class Relay:
         bootstrap: str | None = None,
         topics: Callable[[], list[str]] | None = None,
         refeed_window: timedelta = timedelta(days=7),
+        linger_seconds: float = 0.02,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -64,6 +66,7 @@ class Relay:
         self.bootstrap = bootstrap
         self.topics = topics
         self.refeed_window = refeed_window
+        self.linger_seconds = linger_seconds
         self.node = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -107,17 +110,21 @@ class Relay:
                 last_topic_check = time.monotonic()
                 self.refeed_if_broker_lost_data()
             try:
-                busy = self.run_once(channel, worker)
+                claimed = self.run_once(channel, worker)
             except Exception as exc:  # one bad batch must not stop the relay
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("relay batch failed: %s", self.last_error)
-                busy = False
-            if not busy:
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
+                claimed = 0
+            if claimed < SMALL_BATCH:
+                if not claimed:
+                    self._wake.wait(self.poll_seconds)
+                    self._wake.clear()
+                # Let a burst gather: a batch of many rows costs little more than
+                # a batch of one (a claim, a flush, one turn at the audit lock).
+                self._stop.wait(self.linger_seconds)
 
-    def run_once(self, channel: Channel, worker: str) -> bool:
-        """Deliver one batch; True when there was work to do."""
+    def run_once(self, channel: Channel, worker: str) -> int:
+        """Deliver one batch; return how many rows it claimed."""
         try:
             with self.store.transaction() as conn:
                 rows = outbox.claim(
@@ -125,11 +132,11 @@ class Relay:
                 )
         except ServiceUnavailable as exc:
             self.last_error = str(exc)
-            return False
+            return 0
         if not rows:
-            return False
+            return 0
         self._record(channel.deliver(rows), worker)
-        return True
+        return len(rows)
 
     def _record(self, outcomes: list[Outcome], worker: str) -> None:
         """Record a batch's outcomes in one transaction (one turn at the audit chain's lock)."""
