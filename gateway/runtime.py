@@ -22,6 +22,7 @@ from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.pipeline import Pipeline
+from gateway.pipeline.deliver import GroupCommitter
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
 from gateway.store import Store
@@ -128,6 +129,7 @@ class Runtime:
             webhooks=frozenset(webhooks),
             formats=self.partners.formats(),
             on_commit=self.relay.nudge,
+            committer=GroupCommitter(self.store),
         )
         if self.broker is not None:
             self._write_runtime_file()
@@ -173,6 +175,9 @@ class Runtime:
         if self._stop.is_set():
             return
         self._stop.set()
+        pipeline = getattr(self, "pipeline", None)
+        if pipeline is not None and pipeline.committer is not None:
+            pipeline.committer.stop()
         relay = getattr(self, "relay", None)
         if relay is not None:
             relay.stop()

@@ -19,7 +19,7 @@ from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
 
-THREADS = 8
+THREADS = 32
 
 
 class PayloadTooLarge(ClientError):
@@ -101,8 +101,8 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Few threads: the store takes one writer at a time, and a crowd of
-        # threads only fights over the GIL.
+        # Requests wait for their group commit in these threads: enough of them
+        # to fill a group, few enough not to crowd the GIL.
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         yield
         if stop_runtime_on_shutdown:

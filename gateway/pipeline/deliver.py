@@ -1,12 +1,18 @@
 """Stage 7, deliver: commit the exchange, decisions, audit entries and outbox rows together.
 
 One transaction, before the 202: either all of it is kept or none of it is.
+Under load, concurrent requests share one transaction (``GroupCommitter``).
 The relay then publishes the outbox rows; the API does not wait for Kafka.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.engine import Connection
 
@@ -23,8 +29,19 @@ _INSERT_EXCHANGE = exchanges.insert()
 _INSERT_DECISIONS = decisions_table.insert()
 
 
-def commit(
-    store: Store,
+@dataclass
+class PendingCommit:
+    """One exchange's rows, waiting for its turn in a group transaction."""
+
+    exchange: dict[str, Any]
+    decisions: list[dict[str, Any]]
+    messages: list[OutboxMessage]
+    entries: list[AuditEntry]
+    also: Callable[[Connection], None] | None = None
+    done: Future[None] = field(default_factory=Future)
+
+
+def pending_commit(
     exchange: Exchange,
     fmt: str,
     policy_version: str,
@@ -33,46 +50,112 @@ def commit(
     entries: list[AuditEntry],
     messages: list[OutboxMessage],
     also: Callable[[Connection], None] | None = None,
-) -> None:
-    """``also`` runs inside the same transaction (e.g. to record the idempotent answer)."""
+) -> PendingCommit:
+    """The rows to write for one exchange. ``also`` runs inside its transaction
+    (e.g. to record the idempotent answer)."""
     disclosed = {d.decision.recipient: d.minimised for d in disclosures}
+    exchange_id = str(exchange.exchange_id)
+    return PendingCommit(
+        exchange=dict(
+            exchange_id=exchange_id,
+            source_partner=exchange.source_partner,
+            format=fmt,
+            category=exchange.category,
+            purpose=exchange.purpose,
+            urgency=exchange.urgency,
+            case_reference=exchange.case_reference,
+            submitted_at=exchange.submitted_at,
+            policy_version=policy_version,
+            envelope=exchange.model_dump(mode="json"),
+        ),
+        decisions=[
+            {
+                "exchange_id": exchange_id,
+                "recipient": d.recipient,
+                "effect": d.effect,
+                "record": {
+                    **d.as_record(),
+                    "disclosed": list(disclosed[d.recipient].disclosed)
+                    if d.recipient in disclosed
+                    else [],
+                },
+            }
+            for d in decisions
+        ],
+        messages=messages,
+        entries=entries,
+        also=also,
+    )
+
+
+def write_group(store: Store, group: list[PendingCommit]) -> None:
+    """Write several exchanges in one transaction: all of them are kept or none."""
     with store.transaction() as conn:
-        conn.execute(
-            _INSERT_EXCHANGE,
-            dict(
-                exchange_id=str(exchange.exchange_id),
-                source_partner=exchange.source_partner,
-                format=fmt,
-                category=exchange.category,
-                purpose=exchange.purpose,
-                urgency=exchange.urgency,
-                case_reference=exchange.case_reference,
-                submitted_at=exchange.submitted_at,
-                policy_version=policy_version,
-                envelope=exchange.model_dump(mode="json"),
-            ),
-        )
-        if decisions:
-            conn.execute(
-                _INSERT_DECISIONS,
-                [
-                    {
-                        "exchange_id": str(exchange.exchange_id),
-                        "recipient": d.recipient,
-                        "effect": d.effect,
-                        "record": {
-                            **d.as_record(),
-                            "disclosed": list(disclosed[d.recipient].disclosed)
-                            if d.recipient in disclosed
-                            else [],
-                        },
-                    }
-                    for d in decisions
-                ],
-            )
-        enqueue(conn, messages)
-        if also is not None:
-            also(conn)
+        conn.execute(_INSERT_EXCHANGE, [p.exchange for p in group])
+        decision_rows = [row for p in group for row in p.decisions]
+        if decision_rows:
+            conn.execute(_INSERT_DECISIONS, decision_rows)
+        enqueue(conn, [m for p in group for m in p.messages])
+        for p in group:
+            if p.also is not None:
+                p.also(conn)
         # Last: appending locks the audit chain's head until commit, so every
         # other write of this transaction happens before we take the lock.
-        append(conn, entries)
+        append(conn, [e for p in group for e in p.entries])
+
+
+class GroupCommitter:
+    """Commits the exchanges of concurrent requests together (group commit).
+
+    Each request still gets its 202 only after its own rows are committed; but
+    one transaction, one turn at the audit chain's lock and one multi-row
+    insert per table serve every request that arrived meanwhile. If a group
+    fails, its members are retried one by one, so one bad exchange cannot
+    fail its neighbours.
+    """
+
+    def __init__(self, store: Store, max_group: int = 64) -> None:
+        self.store = store
+        self.max_group = max_group
+        self._queue: queue.SimpleQueue[PendingCommit | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
+        self._thread.start()
+
+    def commit(self, pending: PendingCommit) -> None:
+        """Block until ``pending`` is committed; raise what its commit raised."""
+        self._queue.put(pending)
+        pending.done.result()
+
+    def stop(self) -> None:
+        self._queue.put(None)
+        self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < self.max_group:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    self._commit(group)
+                    return
+                group.append(item)
+            self._commit(group)
+
+    def _commit(self, group: list[PendingCommit]) -> None:
+        try:
+            write_group(self.store, group)
+        except Exception as exc:
+            if len(group) == 1:
+                group[0].done.set_exception(exc)
+                return
+            for pending in group:  # isolate the failure
+                self._commit([pending])
+            return
+        for pending in group:
+            pending.done.set_result(None)

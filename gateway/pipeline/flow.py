@@ -20,7 +20,7 @@ from contracts import Exchange
 from gateway.errors import InvalidRecord, UnknownPartner
 from gateway.pipeline.audit import audit_entries
 from gateway.pipeline.decide import decide
-from gateway.pipeline.deliver import commit
+from gateway.pipeline.deliver import GroupCommitter, pending_commit, write_group
 from gateway.pipeline.ingest import ingest
 from gateway.pipeline.minimise import minimise
 from gateway.pipeline.route import route
@@ -82,6 +82,8 @@ class Pipeline:
     #: recipient -> adapter name, for recipients that receive their own format
     formats: dict[str, str] = field(default_factory=dict)
     on_commit: Callable[[], None] = lambda: None
+    #: Shares transactions between concurrent requests; None commits each alone.
+    committer: GroupCommitter | None = None
 
     def submit(
         self,
@@ -154,15 +156,11 @@ class Pipeline:
                     within_commit(conn, accepted, bundle.version)
 
             with tracer.start_as_current_span("deliver"):
-                commit(
-                    self.store,
-                    exchange,
-                    fmt,
-                    bundle.version,
-                    decisions,
-                    disclosures,
-                    entries,
-                    messages,
-                    also,
+                pending = pending_commit(
+                    exchange, fmt, bundle.version, decisions, disclosures, entries, messages, also
                 )
+                if self.committer is not None:
+                    self.committer.commit(pending)
+                else:
+                    write_group(self.store, [pending])
             return accepted
