@@ -77,6 +77,15 @@ def store_url_factory(tmp_path: Path, postgres: PostgresDatabases):
     return make
 
 
+@pytest.fixture(params=STORES)
+def fresh_store(request, store_url_factory) -> Iterator[Store]:
+    """An empty, migrated store of each kind."""
+    store = Store.from_url(store_url_factory(request.param))
+    store.upgrade()
+    yield store
+    store.engine.dispose()
+
+
 @dataclass
 class RunningGateway:
     runtime: Runtime

@@ -13,17 +13,13 @@ from gateway.delivery import outbox
 from gateway.delivery.outbox import OutboxMessage
 from gateway.store import Store
 from gateway.store.tables import exchanges
-from tests.conftest import STORES
 
 LEASE = timedelta(seconds=30)
 
 
-@pytest.fixture(params=STORES)
-def store(request, store_url_factory):
-    store = Store.from_url(store_url_factory(request.param))
-    store.upgrade()
-    yield store
-    store.engine.dispose()
+@pytest.fixture
+def store(fresh_store: Store) -> Store:
+    return fresh_store
 
 
 def _exchange(conn) -> str:

@@ -14,15 +14,11 @@ from gateway.audit import AuditEntry
 from gateway.audit.verify import verify_engine
 from gateway.pipeline.deliver import GroupCommitter, PendingCommit
 from gateway.store import Store
-from tests.conftest import STORES
 
 
-@pytest.fixture(params=STORES)
-def store(request, store_url_factory):
-    store = Store.from_url(store_url_factory(request.param))
-    store.upgrade()
-    yield store
-    store.engine.dispose()
+@pytest.fixture
+def store(fresh_store: Store) -> Store:
+    return fresh_store
 
 
 def _pending(exchange_id: str) -> PendingCommit:
