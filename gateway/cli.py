@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -16,6 +16,9 @@ from pydantic import ValidationError
 from gateway.cli_policy import policy_app
 from gateway.errors import GatewayError
 from gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
@@ -73,24 +76,16 @@ def serve(
     import uvicorn
 
     from gateway.api import create_app
-    from gateway.runtime import Runtime, StoreBehind
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("kafka", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    _configure_logging()
     extra = {"policy_dir": policy_dir} if policy_dir else {}
     settings = settings_for(data_dir, **extra)
-    if workers > 1 and settings.embedded:
+    if workers > 1 and not settings.external:
         raise fail(
             "--workers needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
-            "the embedded default runs in one process"
+            "the embedded store and broker belong to one process"
         )
-    runtime = Runtime(settings)
-    try:
-        runtime.start()
-    except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
-        runtime.stop()
-        raise fail(str(exc)) from None
+    runtime = _start(settings)
     _print_urls(runtime, host, port)
     try:
         if workers == 1:
@@ -114,10 +109,25 @@ def serve(
         runtime.stop()
 
 
-def _print_urls(runtime: object, host: str, port: int) -> None:
-    from gateway.runtime import Runtime
+def _configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("kafka", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
-    assert isinstance(runtime, Runtime)
+
+def _start(settings: Settings) -> Runtime:
+    """Start a runtime, or exit with a plain message saying why it cannot start."""
+    from gateway.runtime import Runtime, StoreBehind
+
+    runtime = Runtime(settings)
+    try:
+        return runtime.start()
+    except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
+        runtime.stop()
+        raise fail(str(exc)) from None
+
+
+def _print_urls(runtime: Runtime, host: str, port: int) -> None:
     settings = runtime.settings
     base = f"http://{host}:{port}"
     store_shown = settings.store_url if settings.database_url is None else "(external)"
@@ -147,19 +157,11 @@ def relay(
     import signal
     import threading
 
-    from gateway.runtime import Runtime, StoreBehind
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("kafka").setLevel(logging.WARNING)
+    _configure_logging()
     settings = settings_for(data_dir)
-    if settings.embedded:
+    if not settings.external:
         raise fail("gateway relay needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP")
-    runtime = Runtime(settings)
-    try:
-        runtime.start()
-    except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
-        runtime.stop()
-        raise fail(str(exc)) from None
+    runtime = _start(settings)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         return self.database_url is None and self.kafka_bootstrap is None
 
     @property
+    def external(self) -> bool:
+        """Both the store and the broker are outside this process, so several
+        processes can share them (``serve --workers``, ``gateway relay``)."""
+        return self.database_url is not None and self.kafka_bootstrap is not None
+
+    @property
     def store_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
 

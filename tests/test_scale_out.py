@@ -96,3 +96,15 @@ def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp
         for process in (api, relay):
             process.wait(timeout=30)
     assert relay.returncode == 0
+
+
+def test_workers_refuse_an_embedded_broker_beside_an_external_store(tmp_path, monkeypatch):
+    """Only a store outside the process is not enough: each worker would start a broker."""
+    for key in list(os.environ):
+        if key.startswith("GATEWAY_"):
+            monkeypatch.delenv(key)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{tmp_path / 'g.db'}")
+    for args in (["serve", "--workers", "2"], ["relay"]):
+        result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path)])
+        assert result.exit_code == 2
+        assert "GATEWAY_KAFKA_BOOTSTRAP" in result.output
