@@ -88,16 +88,6 @@ def claim(
     return [dict(r) for r in rows]
 
 
-def mark_sent(conn: Connection, row_id: int, worker: str) -> bool:
-    """Mark a claimed row sent; False if the lease was lost to another worker."""
-    result = conn.execute(
-        outbox.update()
-        .where(outbox.c.id == row_id, outbox.c.claimed_by == worker, outbox.c.status == "pending")
-        .values(status="sent", sent_at=now(), claimed_until=None, last_error=None)
-    )
-    return result.rowcount == 1
-
-
 def mark_all_sent(conn: Connection, row_ids: list[int], worker: str) -> set[int]:
     """Mark claimed rows sent in one statement; return the ids this worker still held."""
     if not row_ids:

@@ -26,7 +26,7 @@ from kafka.errors import KafkaError
 from gateway.audit import Action, AuditEntry, append
 from gateway.delivery import outbox
 from gateway.delivery.channels import Outcome
-from gateway.delivery.topics import ensure_topics, missing_topics
+from gateway.delivery.topics import ensure_topics
 from gateway.errors import ServiceUnavailable
 from gateway.store import Store
 
@@ -164,8 +164,7 @@ class Relay:
                     )
             # Last, so the audit chain's lock is held only until the commit.
             append(conn, transmissions)
-        delivered = len(transmissions)
-        self.delivered += delivered
+        self.delivered += len(transmissions)
         self.dead_lettered += dead
 
     @staticmethod
@@ -192,12 +191,11 @@ class Relay:
         if self.bootstrap is None or self.topics is None:
             return 0
         try:
-            missing = missing_topics(self.bootstrap, self.topics())
-            if not missing:
-                return 0
-            ensure_topics(self.bootstrap, missing)
+            missing = ensure_topics(self.bootstrap, self.topics())
         except (KafkaError, OSError) as exc:
             self.last_error = f"broker unavailable: {exc}"
+            return 0
+        if not missing:
             return 0
         since = outbox.now() - self.refeed_window
         with self.store.transaction() as conn:

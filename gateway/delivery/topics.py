@@ -29,19 +29,11 @@ def urgent_topic(prefix: str) -> str:
     return f"{prefix}.v1.urgent"
 
 
-def missing_topics(bootstrap: str, names: list[str]) -> list[str]:
-    """Topics of ``names`` the broker does not have; OSError when it cannot be reached."""
+def ensure_topics(bootstrap: str, names: list[str], partitions: int = 3) -> list[str]:
+    """Create missing topics; return the ones created. OSError when no broker answers
+    (checked first: the Kafka client itself would retry for half a minute)."""
     if not reachable(bootstrap, timeout=2.0):
         raise OSError(f"no broker answers at {bootstrap}")
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="isg-gateway-admin")
-    try:
-        return sorted(set(names) - set(admin.list_topics()))
-    finally:
-        admin.close()
-
-
-def ensure_topics(bootstrap: str, names: list[str], partitions: int = 3) -> list[str]:
-    """Create missing topics; return the ones created."""
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="isg-gateway-admin")
     try:
         existing = set(admin.list_topics())

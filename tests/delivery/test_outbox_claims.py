@@ -67,7 +67,7 @@ def test_only_the_head_of_each_subject_queue_is_claimed(store):
     assert _claim(store, "w2") == []  # the next rows wait for their heads
 
     with store.transaction() as conn:
-        assert outbox.mark_sent(conn, first[0]["id"], "w1")
+        assert outbox.mark_all_sent(conn, [first[0]["id"]], "w1") == {first[0]["id"]}
     second = _claim(store, "w2")
     assert [r["delivery_id"] for r in second] == [ids[1]]
 
@@ -83,8 +83,8 @@ def test_concurrent_workers_never_share_a_row(store):
         while rows := _claim(store, worker, limit=7):
             got += [r["delivery_id"] for r in rows]
             with store.transaction() as conn:
-                for row in rows:
-                    assert outbox.mark_sent(conn, row["id"], worker)
+                row_ids = [row["id"] for row in rows]
+                assert outbox.mark_all_sent(conn, row_ids, worker) == set(row_ids)
         claimed[worker] = got
 
     threads = [threading.Thread(target=work, args=(f"w{i}",)) for i in range(4)]
@@ -103,8 +103,8 @@ def test_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(store):
     (taken,) = _claim(store, "w2")
     assert taken["id"] == row["id"]
     with store.transaction() as conn:
-        assert not outbox.mark_sent(conn, row["id"], "dead-worker")
-        assert outbox.mark_sent(conn, row["id"], "w2")
+        assert outbox.mark_all_sent(conn, [row["id"]], "dead-worker") == set()
+        assert outbox.mark_all_sent(conn, [row["id"]], "w2") == {row["id"]}
 
 
 def test_dead_letter_and_replay(store):
