@@ -79,18 +79,19 @@ class Runtime:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self.policy = LivePolicy(settings.policy_dir)
         self.partners = load_partners(settings.partners_file)
-        for recipient, fmt in self.partners.formats().items():
-            self.registry.get(fmt)  # an unknown format fails the start, not a delivery
+        # Looked up now: an unknown format fails the start, not a delivery.
+        renderers = {r: self.registry.get(f) for r, f in self.partners.formats().items()}
+        for recipient in renderers:
             if recipient not in self.bundle.parties:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
         _install_tracer_provider(settings.trace_sample_ratio)
         self.store = Store.from_url(settings.store_url)
         if settings.database_url is None:
             self.store.upgrade()
-        elif self.store.revision() != self.store.head_revision():
+        elif (revision := self.store.revision()) != (head := self.store.head_revision()):
             raise StoreBehind(
-                f"the store is at migration {self.store.revision()}, the gateway needs "
-                f"{self.store.head_revision()}: run `gateway db upgrade`"
+                f"the store is at migration {revision}, the gateway needs {head}: "
+                "run `gateway db upgrade`"
             )
         if settings.kafka_bootstrap is None:
             self.broker = EmbeddedBroker(log_dir=settings.data_dir).start()
@@ -127,7 +128,7 @@ class Runtime:
             topic_prefix=settings.topic_prefix,
             pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
             webhooks=frozenset(webhooks),
-            formats=self.partners.formats(),
+            renderers=renderers,
             on_commit=self.relay.nudge,
             committer=GroupCommitter(self.store),
         )

@@ -34,11 +34,21 @@ class MissingPartner(ClientError):
     status = 401
 
 
-def _submission_body(result: Submission) -> dict[str, Any]:
+def _single_answer(accepted: Accepted, policy_version: str) -> dict[str, Any]:
+    return {**accepted.as_dict(), "policy_version": policy_version}
+
+
+def _accepted_body(result: Submission) -> dict[str, Any]:
+    """The 202 body: one exchange's decisions, or a batch's per-record results."""
     if not result.batch:
         (item,) = result.items
         assert isinstance(item, Accepted)
-        return {**item.as_dict(), "policy_version": result.policy_version}
+        return _single_answer(item, result.policy_version)
+    if result.accepted == 0:
+        raise InvalidRecord(
+            "no record in the batch is valid",
+            [p for item in result.items if isinstance(item, InvalidRecord) for p in item.problems],
+        )
     results: list[dict[str, Any]] = []
     for index, item in enumerate(result.items):
         if isinstance(item, Accepted):
@@ -60,15 +70,6 @@ def _submission_body(result: Submission) -> dict[str, Any]:
     }
 
 
-def _accepted_body(result: Submission) -> dict[str, Any]:
-    if result.batch and result.accepted == 0:
-        raise InvalidRecord(
-            "no record in the batch is valid",
-            [p for item in result.items if isinstance(item, InvalidRecord) for p in item.problems],
-        )
-    return _submission_body(result)
-
-
 def _submit_idempotently(
     runtime: Runtime, fmt: str, body: bytes, media_type: str | None, partner: str, key: str
 ) -> JSONResponse:
@@ -80,8 +81,7 @@ def _submit_idempotently(
         )
 
     def record_single(conn: Connection, accepted: Accepted, policy_version: str) -> None:
-        answer = {**accepted.as_dict(), "policy_version": policy_version}
-        idempotency.record_answer(conn, partner, key, 202, answer)
+        idempotency.record_answer(conn, partner, key, 202, _single_answer(accepted, policy_version))
 
     try:
         result = runtime.pipeline.submit(fmt, body, media_type, partner, record_single)

@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry import propagate, trace
 from sqlalchemy.engine import Connection
 
-from adapters import AdapterRegistry, IngestContext
+from adapters import Adapter, AdapterRegistry, IngestContext
 from contracts import Exchange
 from gateway.errors import InvalidRecord, UnknownPartner
 from gateway.pipeline.audit import audit_entries
@@ -79,8 +79,8 @@ class Pipeline:
     topic_prefix: str
     pseudonym_key: bytes
     webhooks: frozenset[str] = frozenset()
-    #: recipient -> adapter name, for recipients that receive their own format
-    formats: dict[str, str] = field(default_factory=dict)
+    #: recipient -> the adapter that renders its copies in its own format
+    renderers: dict[str, Adapter] = field(default_factory=dict)
     on_commit: Callable[[], None] = lambda: None
     #: Shares transactions between concurrent requests; None commits each alone.
     committer: GroupCommitter | None = None
@@ -139,14 +139,13 @@ class Pipeline:
             with tracer.start_as_current_span("audit"):
                 entries = audit_entries(exchange, fmt, decisions, disclosures)
             with tracer.start_as_current_span("route"):
-                renderers = {r: self.registry.get(f) for r, f in self.formats.items()}
                 messages = route(
                     exchange,
                     disclosures,
                     self.topic_prefix,
                     self.webhooks,
                     trace_context(),
-                    renderers,
+                    self.renderers,
                 )
             accepted = Accepted(str(exchange.exchange_id), decisions)
             also = None
