@@ -21,7 +21,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from contracts import Exchange
+from contracts import Exchange, Identifier, IdentifierSystem, PersonName
 from gateway.errors import (
     ClientError,
     FieldProblem,
@@ -107,6 +107,32 @@ class Adapter(ABC):
     @abstractmethod
     def render(self, record: dict[str, Any]) -> Rendered:
         """Render a (possibly minimised) canonical record in the native format."""
+
+
+def collect_identifiers(
+    *pairs: tuple[IdentifierSystem, str | None], local_issuer: str | None = None
+) -> list[Identifier]:
+    """The identifiers a native record carries, in order, skipping absent ones.
+
+    A local identifier is issued by ``local_issuer`` (the sending format)."""
+    return [
+        Identifier(
+            system=system,
+            value=value,
+            issuer=local_issuer if system == IdentifierSystem.LOCAL else None,
+        )
+        for system, value in pairs
+        if value
+    ]
+
+
+def person_name(forename: str | None, surname: str | None) -> PersonName | None:
+    return PersonName(given=forename, family=surname) if forename or surname else None
+
+
+def identifier_values(subject: dict[str, Any]) -> dict[str, Any]:
+    """A canonical subject's identifiers by system (``pnc_id``, ``crn``, ...), for rendering."""
+    return {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
 
 
 def load_json(body: bytes) -> Any:

@@ -5,19 +5,23 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from adapters.base import IngestContext, drop_empty
+from adapters.base import (
+    IngestContext,
+    collect_identifiers,
+    drop_empty,
+    identifier_values,
+    person_name,
+)
 from adapters.mappa.native import MappaNotification
 from contracts import (
     Category,
     Exchange,
-    Identifier,
     IdentifierSystem,
     MappaSection,
     MeetingAction,
     MeetingForum,
     MeetingSection,
     Payload,
-    PersonName,
     Subject,
     SubjectRole,
 )
@@ -40,23 +44,15 @@ def check_notification(note: MappaNotification) -> None:
 
 def _subject(note: MappaNotification) -> Subject:
     person = note.offender
-    identifiers = [
-        Identifier(system=system, value=value)
-        for system, value in (
-            (IdentifierSystem.CRN, person.crn),
-            (IdentifierSystem.NOMS_NUMBER, person.noms_number),
-            (IdentifierSystem.PNC_ID, person.pnc_id),
-        )
-        if value
-    ]
-    name = None
-    if person.forename or person.surname:
-        name = PersonName(given=person.forename, family=person.surname)
     return Subject(
         ref="O1",
         role=SubjectRole.OFFENDER,
-        identifiers=identifiers,
-        name=name,
+        identifiers=collect_identifiers(
+            (IdentifierSystem.CRN, person.crn),
+            (IdentifierSystem.NOMS_NUMBER, person.noms_number),
+            (IdentifierSystem.PNC_ID, person.pnc_id),
+        ),
+        name=person_name(person.forename, person.surname),
         date_of_birth=person.dob,
     )
 
@@ -119,7 +115,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     subjects = record.get("subjects") or []
     offender = next((s for s in subjects if s.get("role") == "offender"), None)
     offender = offender or next(iter(subjects), {})
-    ids = {i.get("system"): i.get("value") for i in offender.get("identifiers") or []}
+    ids = identifier_values(offender)
     name = offender.get("name") or {}
     native = {
         "format": FORMAT,

@@ -12,7 +12,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from adapters.base import IngestContext, drop_empty
+from adapters.base import (
+    IngestContext,
+    collect_identifiers,
+    drop_empty,
+    identifier_values,
+    person_name,
+)
 from adapters.marac.native import MaracMeetingFeed, MaracReferral, NativeCase, NativePerson
 from contracts import (
     DASH_HIGH_RISK_TICKS,
@@ -22,13 +28,11 @@ from contracts import (
     ConsentRecord,
     DashChecklist,
     Exchange,
-    Identifier,
     IdentifierSystem,
     MeetingAction,
     MeetingForum,
     MeetingSection,
     Payload,
-    PersonName,
     ReferralGround,
     ReferralSection,
     RiskLevel,
@@ -69,25 +73,17 @@ def person_problems(person: NativePerson, field: str, record: int | None) -> lis
 
 
 def _subject(person: NativePerson, role: SubjectRole) -> Subject:
-    identifiers = []
-    if person.nhs_number:
-        identifiers.append(
-            Identifier(system=IdentifierSystem.NHS_NUMBER, value=person.nhs_number.replace(" ", ""))
-        )
-    if person.pnc_id:
-        identifiers.append(Identifier(system=IdentifierSystem.PNC_ID, value=person.pnc_id))
-    if person.local_id:
-        identifiers.append(
-            Identifier(system=IdentifierSystem.LOCAL, value=person.local_id, issuer="marac")
-        )
-    name = None
-    if person.forename or person.surname:
-        name = PersonName(given=person.forename, family=person.surname)
+    nhs_number = person.nhs_number.replace(" ", "") if person.nhs_number else None
     return Subject(
         ref=person.ref,
         role=role,
-        identifiers=identifiers,
-        name=name,
+        identifiers=collect_identifiers(
+            (IdentifierSystem.NHS_NUMBER, nhs_number),
+            (IdentifierSystem.PNC_ID, person.pnc_id),
+            (IdentifierSystem.LOCAL, person.local_id),
+            local_issuer="marac",
+        ),
+        name=person_name(person.forename, person.surname),
         date_of_birth=person.dob,
         gender=person.gender,
         address=Address(**person.address.model_dump()) if person.address else None,
@@ -257,7 +253,7 @@ def case_to_canonical(feed: MaracMeetingFeed, case: NativeCase, context: IngestC
 def _native_person(subject: dict[str, Any] | None) -> dict[str, Any] | None:
     if subject is None:
         return None
-    ids = {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
+    ids = identifier_values(subject)
     name = subject.get("name") or {}
     return {
         "ref": subject.get("ref"),

@@ -5,7 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from adapters.base import IngestContext, drop_empty
+from adapters.base import (
+    IngestContext,
+    collect_identifiers,
+    drop_empty,
+    identifier_values,
+    person_name,
+)
 from adapters.police.native import (
     NativeAddress,
     NativeCondition,
@@ -23,11 +29,9 @@ from contracts import (
     CrimeSection,
     Disposal,
     Exchange,
-    Identifier,
     IdentifierSystem,
     Offence,
     Payload,
-    PersonName,
     RiskSection,
     Subject,
 )
@@ -64,21 +68,15 @@ def _address(native: NativeAddress | None) -> Address | None:
 
 
 def _subject(person: NativePerson) -> Subject:
-    identifiers = []
-    if person.pnc_id:
-        identifiers.append(Identifier(system=IdentifierSystem.PNC_ID, value=person.pnc_id))
-    if person.local_id:
-        identifiers.append(
-            Identifier(system=IdentifierSystem.LOCAL, value=person.local_id, issuer="police")
-        )
-    name = None
-    if person.forename or person.surname:
-        name = PersonName(given=person.forename, family=person.surname)
     return Subject(
         ref=person.ref,
         role=_ROLE[person.role],
-        identifiers=identifiers,
-        name=name,
+        identifiers=collect_identifiers(
+            (IdentifierSystem.PNC_ID, person.pnc_id),
+            (IdentifierSystem.LOCAL, person.local_id),
+            local_issuer="police",
+        ),
+        name=person_name(person.forename, person.surname),
         date_of_birth=person.dob,
         gender=person.gender,
         address=_address(person.address),
@@ -220,7 +218,7 @@ def _native_condition(condition: dict[str, Any]) -> dict[str, Any]:
 
 
 def _native_person(subject: dict[str, Any]) -> dict[str, Any]:
-    ids = {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
+    ids = identifier_values(subject)
     name = subject.get("name") or {}
     address = subject.get("address")
     role = subject.get("role")

@@ -10,7 +10,13 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from adapters.base import IngestContext, drop_empty
+from adapters.base import (
+    IngestContext,
+    collect_identifiers,
+    drop_empty,
+    identifier_values,
+    person_name,
+)
 from adapters.probation.native import ProbationNotification
 from contracts import (
     AccessRestriction,
@@ -18,11 +24,9 @@ from contracts import (
     Category,
     ConditionCompliance,
     Exchange,
-    Identifier,
     IdentifierSystem,
     MappaSection,
     Payload,
-    PersonName,
     ProbationEvent,
     ProbationSection,
     Recall,
@@ -44,13 +48,6 @@ CATEGORY_BY_EVENT = {
 
 def _subject(note: ProbationNotification, source_partner: str) -> Subject:
     person = note.offender
-    identifiers = [Identifier(system=IdentifierSystem.CRN, value=person.crn)]
-    if person.noms_number:
-        identifiers.append(
-            Identifier(system=IdentifierSystem.NOMS_NUMBER, value=person.noms_number)
-        )
-    if person.pnc_id:
-        identifiers.append(Identifier(system=IdentifierSystem.PNC_ID, value=person.pnc_id))
     access = None
     if person.restriction:
         access = AccessRestriction(
@@ -62,14 +59,15 @@ def _subject(note: ProbationNotification, source_partner: str) -> Subject:
     address = None
     if person.address:
         address = Address(**person.address.model_dump())
-    name = None
-    if person.forename or person.surname:
-        name = PersonName(given=person.forename, family=person.surname)
     return Subject(
         ref=OFFENDER_REF,
         role=SubjectRole.OFFENDER,
-        identifiers=identifiers,
-        name=name,
+        identifiers=collect_identifiers(
+            (IdentifierSystem.CRN, person.crn),
+            (IdentifierSystem.NOMS_NUMBER, person.noms_number),
+            (IdentifierSystem.PNC_ID, person.pnc_id),
+        ),
+        name=person_name(person.forename, person.surname),
         date_of_birth=person.dob,
         gender=person.gender,
         address=address,
@@ -143,7 +141,7 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
 def _offender(subjects: list[dict[str, Any]]) -> dict[str, Any]:
     subject = next((s for s in subjects if s.get("role") == "offender"), None)
     subject = subject or next(iter(subjects), {})
-    ids = {i.get("system"): i.get("value") for i in subject.get("identifiers") or []}
+    ids = identifier_values(subject)
     name = subject.get("name") or {}
     access = subject.get("access")
     return {
