@@ -54,6 +54,12 @@ def _move(conn, seq: int, to: int) -> None:
     conn.execute(sa.text("UPDATE audit_log SET seq = :t WHERE seq = :s"), {"t": to, "s": seq})
 
 
+def _forged_hash(fields: dict) -> str:
+    """What a forger who read the README computes: the documented rule, by hand."""
+    text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256((fields["prev_hash"] + text).encode()).hexdigest()
+
+
 def test_intact_chain_verifies(chained_store, monkeypatch):
     _, url = chained_store
     result = verify(url, monkeypatch)
@@ -89,8 +95,7 @@ def test_changed_and_rehashed_entry_is_named(chained_store, monkeypatch):
             )
         }
         fields["details"] = details
-        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-        forged = hashlib.sha256((row["prev_hash"] + text).encode()).hexdigest()
+        forged = _forged_hash(fields)
         conn.execute(
             sa.text("UPDATE audit_log SET details = :d, hash = :h WHERE seq = 3"),
             {"d": json.dumps(details), "h": forged},
@@ -127,8 +132,7 @@ def test_inserted_entry_is_named(chained_store, monkeypatch):
             "hash_alg": "sha256",
             "prev_hash": prev["hash"],
         }
-        text = json.dumps(fields, sort_keys=True, separators=(",", ":"))
-        digest = hashlib.sha256((prev["hash"] + text).encode()).hexdigest()
+        digest = _forged_hash(fields)
         conn.execute(
             sa.text(
                 "INSERT INTO audit_log (seq, entry_id, recorded_at, action, actor, recipient,"
