@@ -107,6 +107,9 @@ class EmbeddedBroker:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            # Its own session: a Ctrl-C meant for the gateway must not kill the broker
+            # under it mid-shutdown; the gateway stops it last (or it dies with it).
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
