@@ -53,7 +53,10 @@ class YamlLanguageServer:
                 headers[key.lower()] = value.strip()
             if not headers:
                 return
-            self.inbox.put(json.loads(stream.read(int(headers["content-length"]))))
+            body = stream.read(int(headers["content-length"]))
+            if len(body) < int(headers["content-length"]):
+                return  # the server was stopped mid-message
+            self.inbox.put(json.loads(body))
 
     def _send(self, message: dict[str, Any]) -> None:
         data = json.dumps({"jsonrpc": "2.0", **message}).encode()
