@@ -50,6 +50,9 @@ class Action:
 
 @dataclass(frozen=True)
 class AuditEntry:
+    """One s62 log entry. It is serialised once, when created: what is hashed is
+    what was recorded then, and the work happens before the audit lock is taken."""
+
     action: str
     actor: str
     details: dict[str, Any]
@@ -59,30 +62,41 @@ class AuditEntry:
     recorded_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds")
     )
+    #: canonical JSON of ``details``, and of every hashed field split where
+    #: ``prev_hash`` goes (known only under the lock)
+    details_json: str = field(init=False, repr=False, compare=False)
+    _before_prev: str = field(init=False, repr=False, compare=False)
+    _after_prev: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        details = canonical_json(self.details)
+        # canonical_json of the hashed fields, keys in sorted order; the
+        # verifier recomputes it independently with json.dumps.
+        before = (
+            f'{{"action":{_scalar(self.action)},"actor":{_scalar(self.actor)},'
+            f'"details":{details},"entry_id":{_scalar(self.entry_id)},'
+            f'"exchange_id":{_scalar(self.exchange_id)},"hash_alg":{_scalar(HASH_ALG)},'
+            '"prev_hash":'
+        )
+        after = (
+            f',"recipient":{_scalar(self.recipient)},"recorded_at":{_scalar(self.recorded_at)}}}'
+        )
+        object.__setattr__(self, "details_json", details)
+        object.__setattr__(self, "_before_prev", before)
+        object.__setattr__(self, "_after_prev", after)
+
+    def digest(self, prev_hash: str) -> str:
+        """``SHA-256(prev_hash || canonical_json(hashed fields))`` in hex."""
+        text = prev_hash + self._before_prev + _scalar(prev_hash) + self._after_prev
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
-def _hashed_fields(entry: AuditEntry, prev_hash: str) -> dict[str, Any]:
-    return {
-        "entry_id": entry.entry_id,
-        "recorded_at": entry.recorded_at,
-        "action": entry.action,
-        "actor": entry.actor,
-        "recipient": entry.recipient,
-        "exchange_id": entry.exchange_id,
-        "details": entry.details,
-        "hash_alg": HASH_ALG,
-        "prev_hash": prev_hash,
-    }
-
-
-def _digest(fields: dict[str, Any]) -> str:
-    return hashlib.sha256(
-        (fields["prev_hash"] + canonical_json(fields)).encode("utf-8")
-    ).hexdigest()
+def _scalar(value: str | None) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
@@ -94,15 +108,11 @@ def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
     """
     if not entries:
         return []
-    head = conn.execute(
-        sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-    ).one()
-    seq, prev_hash = head.seq, head.hash
+    seq, prev_hash = conn.execute(_LOCK_HEAD).one()
     rows = []
     for entry in entries:
         seq += 1
-        fields = _hashed_fields(entry, prev_hash)
-        digest = _digest(fields)
+        digest = entry.digest(prev_hash)
         rows.append(
             {
                 "seq": seq,
@@ -112,7 +122,7 @@ def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
                 "actor": entry.actor,
                 "recipient": entry.recipient,
                 "exchange_id": entry.exchange_id,
-                "details": canonical_json(entry.details),
+                "details": entry.details_json,
                 "hash_alg": HASH_ALG,
                 "prev_hash": prev_hash,
                 "hash": digest,

@@ -15,6 +15,7 @@ workers, while different subjects go out in parallel.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gateway.store.tables import dead_letters, outbox
+from gateway.store.tables import dead_letters, insert_serialised, outbox
 
 
 @dataclass(frozen=True)
@@ -42,13 +43,27 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-def enqueue(conn: Connection, messages: list[OutboxMessage]) -> None:
-    if messages:
-        created = now()
-        conn.execute(
-            outbox.insert(),
-            [{**m.__dict__, "status": "pending", "created_at": created} for m in messages],
-        )
+_INSERT = insert_serialised(outbox, "headers")
+
+
+def outbox_rows(messages: list[OutboxMessage]) -> list[dict[str, Any]]:
+    """Rows for ``enqueue``, serialised ahead of the transaction that inserts them."""
+    created = now()
+    return [
+        {
+            **m.__dict__,
+            "headers": json.dumps(m.headers),
+            "status": "pending",
+            "created_at": created,
+        }
+        for m in messages
+    ]
+
+
+def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Insert rows made by ``outbox_rows``."""
+    if rows:
+        conn.execute(_INSERT, rows)
 
 
 def claim(

@@ -140,13 +140,12 @@ class Relay:
 
     def _record(self, outcomes: list[Outcome], worker: str) -> None:
         """Record a batch's outcomes in one transaction (one turn at the audit chain's lock)."""
-        delivered_ok = [o for o in outcomes if o.delivered]
+        # Entries built (and serialised) before the transaction, not under its lock.
+        sent = {o.row["id"]: self._transmission(o.row, o.detail) for o in outcomes if o.delivered}
         dead = 0
         with self.store.transaction() as conn:
-            held = outbox.mark_all_sent(conn, [o.row["id"] for o in delivered_ok], worker)
-            transmissions = [
-                self._transmission(o.row, o.detail) for o in delivered_ok if o.row["id"] in held
-            ]
+            held = outbox.mark_all_sent(conn, list(sent), worker)
+            transmissions = [entry for row_id, entry in sent.items() if row_id in held]
             for outcome in outcomes:
                 row = outcome.row
                 if outcome.delivered:

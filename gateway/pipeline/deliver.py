@@ -7,6 +7,7 @@ The relay then publishes the outbox rows; the API does not wait for Kafka.
 
 from __future__ import annotations
 
+import json
 import queue
 import threading
 from collections.abc import Callable
@@ -18,24 +19,27 @@ from sqlalchemy.engine import Connection
 
 from contracts import Exchange
 from gateway.audit import AuditEntry, append
-from gateway.delivery.outbox import OutboxMessage, enqueue
+from gateway.delivery.outbox import OutboxMessage, enqueue, outbox_rows
 from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 from gateway.store import Store
 from gateway.store.tables import decisions as decisions_table
-from gateway.store.tables import exchanges
+from gateway.store.tables import exchanges, insert_serialised
 
-_INSERT_EXCHANGE = exchanges.insert()
-_INSERT_DECISIONS = decisions_table.insert()
+_INSERT_EXCHANGE = insert_serialised(exchanges, "envelope")
+_INSERT_DECISIONS = insert_serialised(decisions_table, "record")
 
 
 @dataclass
 class PendingCommit:
-    """One exchange's rows, waiting for its turn in a group transaction."""
+    """One exchange's rows, waiting for its turn in a group transaction.
+
+    Everything is serialised already: the transaction only inserts.
+    """
 
     exchange: dict[str, Any]
     decisions: list[dict[str, Any]]
-    messages: list[OutboxMessage]
+    outbox: list[dict[str, Any]]
     entries: list[AuditEntry]
     also: Callable[[Connection], None] | None = None
     done: Future[None] = field(default_factory=Future)
@@ -50,9 +54,11 @@ def pending_commit(
     entries: list[AuditEntry],
     messages: list[OutboxMessage],
     also: Callable[[Connection], None] | None = None,
+    envelope: dict[str, Any] | None = None,
 ) -> PendingCommit:
     """The rows to write for one exchange. ``also`` runs inside its transaction
-    (e.g. to record the idempotent answer)."""
+    (e.g. to record the idempotent answer). ``envelope`` is the exchange's JSON
+    form when the caller has it already."""
     disclosed = {d.decision.recipient: d.minimised for d in disclosures}
     exchange_id = str(exchange.exchange_id)
     return PendingCommit(
@@ -66,23 +72,25 @@ def pending_commit(
             case_reference=exchange.case_reference,
             submitted_at=exchange.submitted_at,
             policy_version=policy_version,
-            envelope=exchange.model_dump(mode="json"),
+            envelope=json.dumps(envelope or exchange.model_dump(mode="json")),
         ),
         decisions=[
             {
                 "exchange_id": exchange_id,
                 "recipient": d.recipient,
                 "effect": d.effect,
-                "record": {
-                    **d.as_record(),
-                    "disclosed": list(disclosed[d.recipient].disclosed)
-                    if d.recipient in disclosed
-                    else [],
-                },
+                "record": json.dumps(
+                    {
+                        **d.as_record(),
+                        "disclosed": list(disclosed[d.recipient].disclosed)
+                        if d.recipient in disclosed
+                        else [],
+                    }
+                ),
             }
             for d in decisions
         ],
-        messages=messages,
+        outbox=outbox_rows(messages),
         entries=entries,
         also=also,
     )
@@ -95,7 +103,7 @@ def write_group(store: Store, group: list[PendingCommit]) -> None:
         decision_rows = [row for p in group for row in p.decisions]
         if decision_rows:
             conn.execute(_INSERT_DECISIONS, decision_rows)
-        enqueue(conn, [m for p in group for m in p.messages])
+        enqueue(conn, [row for p in group for row in p.outbox])
         for p in group:
             if p.also is not None:
                 p.also(conn)
@@ -121,10 +129,14 @@ class GroupCommitter:
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
 
+    def enqueue(self, pending: PendingCommit) -> Future[None]:
+        """Queue ``pending`` for the next group; the future settles when it is committed."""
+        self._queue.put(pending)
+        return pending.done
+
     def commit(self, pending: PendingCommit) -> None:
         """Block until ``pending`` is committed; raise what its commit raised."""
-        self._queue.put(pending)
-        pending.done.result()
+        self.enqueue(pending).result()
 
     def stop(self) -> None:
         self._queue.put(None)

@@ -7,6 +7,7 @@ them together, so it should read like the flow it implements.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,7 +21,7 @@ from contracts import Exchange
 from gateway.errors import InvalidRecord, UnknownPartner
 from gateway.pipeline.audit import audit_entries
 from gateway.pipeline.decide import decide
-from gateway.pipeline.deliver import GroupCommitter, pending_commit, write_group
+from gateway.pipeline.deliver import GroupCommitter, PendingCommit, pending_commit, write_group
 from gateway.pipeline.ingest import ingest
 from gateway.pipeline.minimise import minimise
 from gateway.pipeline.route import route
@@ -71,6 +72,14 @@ class Submission:
         object.__setattr__(self, "accepted", sum(isinstance(i, Accepted) for i in self.items))
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A submission whose stages have all run; its rows are not committed yet."""
+
+    submission: Submission
+    pending: list[PendingCommit]
+
+
 @dataclass
 class Pipeline:
     registry: AdapterRegistry
@@ -93,11 +102,63 @@ class Pipeline:
         source_partner: str,
         within_commit: Callable[[Connection, Accepted, str], None] | None = None,
     ) -> Submission:
-        """Run a partner's body through every stage.
+        """Run a partner's body through every stage and commit what it kept.
 
         ``within_commit(conn, accepted, policy_version)`` runs inside each
         accepted exchange's commit transaction.
         """
+        prepared = self.prepare(fmt, body, media_type, source_partner, within_commit)
+        self.commit(prepared)
+        return prepared.submission
+
+    async def submit_async(
+        self, fmt: str, body: bytes, media_type: str | None, source_partner: str
+    ) -> Submission:
+        """``submit`` for the event loop: the stages run on the loop, and only the
+        commit happens elsewhere (in the group committer's thread). Handing every
+        request to a worker thread instead costs more than the stages themselves."""
+        prepared = self.prepare(fmt, body, media_type, source_partner)
+        if self.committer is None:
+            await asyncio.to_thread(self.commit, prepared)
+            return prepared.submission
+        futures = [asyncio.wrap_future(self.committer.enqueue(p)) for p in prepared.pending]
+        if futures:
+            await asyncio.wait(futures)
+            self._committed(prepared, [f.exception() for f in futures])
+        return prepared.submission
+
+    def commit(self, prepared: Prepared) -> None:
+        """Commit each accepted exchange (each in its own transaction, or its
+        group's); raise the first failure once every commit has settled."""
+        if self.committer is None:
+            failures: list[BaseException | None] = []
+            for pending in prepared.pending:
+                try:
+                    write_group(self.store, [pending])
+                    failures.append(None)
+                except Exception as exc:
+                    failures.append(exc)
+        else:
+            futures = [self.committer.enqueue(p) for p in prepared.pending]
+            failures = [f.exception() for f in futures]
+        self._committed(prepared, failures)
+
+    def _committed(self, prepared: Prepared, failures: list[BaseException | None]) -> None:
+        if len(failures) > failures.count(None):
+            self.on_commit()
+        for failure in failures:
+            if failure is not None:
+                raise failure
+
+    def prepare(
+        self,
+        fmt: str,
+        body: bytes,
+        media_type: str | None,
+        source_partner: str,
+        within_commit: Callable[[Connection, Accepted, str], None] | None = None,
+    ) -> Prepared:
+        """Stages 1-6 for every record in the body; no store access."""
         bundle = self.policy()
         if source_partner not in bundle.parties:
             raise UnknownPartner(f"{source_partner!r} is not a party to {bundle.agreement_id}")
@@ -106,22 +167,23 @@ class Pipeline:
             parsed = ingest(self.registry, fmt, body, media_type, context)
 
         items: list[Accepted | InvalidRecord] = []
+        pending: list[PendingCommit] = []
         for index, item in enumerate(parsed.items):
             if isinstance(item, InvalidRecord):
                 items.append(item)
                 continue
             try:
-                with tracer.start_as_current_span("validate"):
-                    validate(item, bundle, record=index if parsed.batch else None)
+                validate(item, bundle, record=index if parsed.batch else None)
             except InvalidRecord as problem:
                 if not parsed.batch:
                     raise
                 items.append(problem)
                 continue
-            items.append(self._process(item, fmt, bundle, within_commit))
-        if any(isinstance(i, Accepted) for i in items):
-            self.on_commit()
-        return Submission(items=items, batch=parsed.batch, policy_version=bundle.version)
+            accepted, rows = self._process(item, fmt, bundle, within_commit)
+            items.append(accepted)
+            pending.append(rows)
+        submission = Submission(items=items, batch=parsed.batch, policy_version=bundle.version)
+        return Prepared(submission, pending)
 
     def _process(
         self,
@@ -129,37 +191,29 @@ class Pipeline:
         fmt: str,
         bundle: PolicyBundle,
         within_commit: Callable[[Connection, Accepted, str], None] | None,
-    ) -> Accepted:
+    ) -> tuple[Accepted, PendingCommit]:
+        # One span per exchange: its trace context goes into every message's headers.
         with tracer.start_as_current_span("exchange", attributes={"isg.format": fmt}):
             record = exchange.model_dump(mode="json")
-            with tracer.start_as_current_span("decide"):
-                decisions = decide(exchange, bundle)
-            with tracer.start_as_current_span("minimise"):
-                disclosures = minimise(record, decisions, self.pseudonym_key)
-            with tracer.start_as_current_span("audit"):
-                entries = audit_entries(exchange, fmt, decisions, disclosures)
-            with tracer.start_as_current_span("route"):
-                messages = route(
-                    exchange,
-                    disclosures,
-                    self.topic_prefix,
-                    self.webhooks,
-                    trace_context(),
-                    self.renderers,
-                )
-            accepted = Accepted(str(exchange.exchange_id), decisions)
-            also = None
-            if within_commit is not None:
+            decisions = decide(exchange, bundle)
+            disclosures = minimise(record, decisions, self.pseudonym_key)
+            entries = audit_entries(exchange, fmt, decisions, disclosures)
+            messages = route(
+                exchange,
+                disclosures,
+                self.topic_prefix,
+                self.webhooks,
+                trace_context(),
+                self.renderers,
+            )
+        accepted = Accepted(str(exchange.exchange_id), decisions)
+        also = None
+        if within_commit is not None:
 
-                def also(conn: Connection) -> None:
-                    within_commit(conn, accepted, bundle.version)
+            def also(conn: Connection) -> None:
+                within_commit(conn, accepted, bundle.version)
 
-            with tracer.start_as_current_span("deliver"):
-                pending = pending_commit(
-                    exchange, fmt, bundle.version, decisions, disclosures, entries, messages, also
-                )
-                if self.committer is not None:
-                    self.committer.commit(pending)
-                else:
-                    write_group(self.store, [pending])
-            return accepted
+        rows = pending_commit(
+            exchange, fmt, bundle.version, decisions, disclosures, entries, messages, also, record
+        )
+        return accepted, rows

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
+import os
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -53,15 +55,48 @@ def _sqlite_engine(url: str) -> Engine:
     return engine
 
 
+class WriterLock:
+    """One SQLite writer at a time, across threads and processes, without naps.
+
+    A thread lock queues this process's writers; ``flock`` on a file beside
+    the database queues the processes (``serve --workers``, ``gateway
+    relay``), and the kernel wakes the next one the moment the lock is free.
+    SQLite's own lock stays underneath: a writer that skips this lock (an
+    older gateway, the ``sqlite3`` shell) still waits in the busy handler.
+    """
+
+    def __init__(self, path: Path | None) -> None:
+        self._thread_lock = threading.Lock()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
+
+    def __enter__(self) -> None:
+        self._thread_lock.acquire()
+        if self._fd is not None:
+            try:
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                self._thread_lock.release()
+                raise
+
+    def __exit__(self, *_exc: object) -> None:
+        if self._fd is not None:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+        self._thread_lock.release()
+
+
 class Store:
     """The gateway's durable record: exchanges, decisions, audit chain, outbox."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # SQLite lets one writer in at a time and makes the others sleep in its
-        # busy handler (1, 2, 5 ... 100 ms naps). Queuing this process's writers
-        # on a lock instead hands the database over the moment it is free.
-        self._write_lock = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # busy handler (1, 2, 5 ... 100 ms naps). Queuing writers on a lock
+        # instead hands the database over the moment it is free.
+        self._write_lock: AbstractContextManager[Any] = contextlib.nullcontext()
+        if engine.dialect.name == "sqlite":
+            database = engine.url.database
+            on_disk = database not in (None, "", ":memory:")
+            self._write_lock = WriterLock(Path(f"{database}.writer-lock") if on_disk else None)
 
     @classmethod
     def from_url(cls, url: str) -> Store:
@@ -87,9 +122,8 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """One transaction; a store that cannot be reached is ServiceUnavailable."""
-        lock = self._write_lock or contextlib.nullcontext()
         try:
-            with lock, self.engine.begin() as conn:
+            with self._write_lock, self.engine.begin() as conn:
                 yield conn
         except (OperationalError, SAInterfaceError) as exc:
             raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc

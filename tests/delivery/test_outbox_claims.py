@@ -51,7 +51,7 @@ def _enqueue(store: Store, keys: list[str], destination: str = "topic-a") -> lis
             messages.append(
                 OutboxMessage(delivery_id, exchange_id, "r", "kafka", destination, key, "{}", {})
             )
-        outbox.enqueue(conn, messages)
+        outbox.enqueue(conn, outbox.outbox_rows(messages))
     return ids
 
 

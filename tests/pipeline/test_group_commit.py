@@ -33,10 +33,12 @@ def _pending(exchange_id: str) -> PendingCommit:
             case_reference=None,
             submitted_at=datetime.now(UTC),
             policy_version="v",
-            envelope={},
+            envelope="{}",
         ),
-        decisions=[{"exchange_id": exchange_id, "recipient": "r", "effect": "deny", "record": {}}],
-        messages=[],
+        decisions=[
+            {"exchange_id": exchange_id, "recipient": "r", "effect": "deny", "record": "{}"}
+        ],
+        outbox=[],
         entries=[AuditEntry(action="collection", actor="p", exchange_id=exchange_id, details={})],
     )
 
