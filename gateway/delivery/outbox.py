@@ -66,11 +66,8 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
         conn.execute(_INSERT, rows)
 
 
-def claim(
-    conn: Connection, worker: str, limit: int, lease: timedelta, channel: str = "kafka"
-) -> list[dict[str, Any]]:
-    """Claim up to ``limit`` queue heads of ``channel``, most urgent first, oldest first."""
-    moment = now()
+def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:
+    """The claim's three statements, built once and reused with parameters."""
     earlier = outbox.alias("earlier")
     is_queue_head = ~sa.exists().where(
         earlier.c.destination == outbox.c.destination,
@@ -78,42 +75,70 @@ def claim(
         earlier.c.status == "pending",
         earlier.c.id < outbox.c.id,
     )
+    moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
     candidates = (
         sa.select(outbox.c.id)
-        .where(outbox.c.status == "pending", outbox.c.channel == channel)
+        .where(outbox.c.status == "pending", outbox.c.channel == sa.bindparam("channel"))
         .where(sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < moment))
         .where(is_queue_head)
         .order_by(outbox.c.priority.desc(), outbox.c.id)
-        .limit(limit)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
         .with_for_update(skip_locked=True)
     )
-    ids = list(conn.execute(candidates).scalars())
-    if not ids:
-        return []
-    conn.execute(
+    ids = sa.bindparam("ids", expanding=True)
+    take = (
         outbox.update()
         .where(outbox.c.id.in_(ids))
-        .values(claimed_by=worker, claimed_until=moment + lease, attempts=outbox.c.attempts + 1)
+        .values(
+            claimed_by=sa.bindparam("worker"),
+            claimed_until=sa.bindparam("until", type_=sa.DateTime(timezone=True)),
+            attempts=outbox.c.attempts + 1,
+        )
     )
-    rows = conn.execute(
+    read = (
         sa.select(outbox)
         .where(outbox.c.id.in_(ids))
         .order_by(outbox.c.priority.desc(), outbox.c.id)
-    ).mappings()
-    return [dict(r) for r in rows]
+    )
+    return candidates, take, read
+
+
+_CANDIDATES, _TAKE, _READ_CLAIMED = _claim_statements()
+
+
+def claim(
+    conn: Connection, worker: str, limit: int, lease: timedelta, channel: str = "kafka"
+) -> list[dict[str, Any]]:
+    """Claim up to ``limit`` queue heads of ``channel``, most urgent first, oldest first."""
+    moment = now()
+    ids = list(
+        conn.execute(_CANDIDATES, {"moment": moment, "channel": channel, "limit": limit}).scalars()
+    )
+    if not ids:
+        return []
+    conn.execute(_TAKE, {"ids": ids, "worker": worker, "until": moment + lease})
+    return [dict(r) for r in conn.execute(_READ_CLAIMED, {"ids": ids}).mappings()]
+
+
+_MARK_SENT = (
+    outbox.update()
+    .where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
+    .where(outbox.c.claimed_by == sa.bindparam("worker"), outbox.c.status == "pending")
+    .values(
+        status="sent",
+        sent_at=sa.bindparam("sent_at", type_=sa.DateTime(timezone=True)),
+        claimed_until=None,
+        last_error=None,
+    )
+    .returning(outbox.c.id)
+)
 
 
 def mark_all_sent(conn: Connection, row_ids: list[int], worker: str) -> set[int]:
     """Mark claimed rows sent in one statement; return the ids this worker still held."""
     if not row_ids:
         return set()
-    result = conn.execute(
-        outbox.update()
-        .where(outbox.c.id.in_(row_ids), outbox.c.claimed_by == worker)
-        .where(outbox.c.status == "pending")
-        .values(status="sent", sent_at=now(), claimed_until=None, last_error=None)
-        .returning(outbox.c.id)
-    )
+    result = conn.execute(_MARK_SENT, {"ids": row_ids, "worker": worker, "sent_at": now()})
     return set(result.scalars())
 
 
