@@ -216,3 +216,25 @@ def test_batch_keeps_good_rows_and_names_bad_ones(gateway):
     for row in rejected:
         assert all(p["record"] == row["record"] and p["field"] for p in row["problems"])
     assert gateway.count_rows()["exchanges"] == before["exchanges"] + len(accepted)
+
+
+def test_large_batch_is_prepared_off_the_event_loop_and_kept_whole(gateway):
+    """Bodies over PREPARE_ON_LOOP_BYTES take the worker-thread path; same answer, same rows."""
+    from gateway.api.app import PREPARE_ON_LOOP_BYTES
+    from tests.conftest import EXAMPLES
+
+    header, *rows = (EXAMPLES / "police" / "daily-screening.csv").read_text().splitlines()
+    copies = PREPARE_ON_LOOP_BYTES // len("\n".join(rows)) + 1
+    body = "\n".join([header] + rows * copies).encode() + b"\n"
+    assert len(body) > PREPARE_ON_LOOP_BYTES
+    before = gateway.count_rows()
+    with gateway.client() as client:
+        response = client.post(
+            "/v1/inbound/police",
+            content=body,
+            headers={"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"},
+        )
+    assert response.status_code == 202, response.text[:500]
+    answer = response.json()
+    assert answer["accepted"] == len(rows) * copies and answer["rejected"] == 0
+    assert gateway.count_rows()["exchanges"] == before["exchanges"] + len(rows) * copies
