@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import cached_property
 from typing import Any
 
 from contracts import Exchange
@@ -45,7 +46,13 @@ class Decision:
         return self.effect == "permit"
 
     def as_record(self) -> dict[str, Any]:
-        """JSON form stored with the exchange and written into the audit entry."""
+        """JSON form stored with the exchange and written into the audit entry
+        (a fresh dict each call; built once per decision, as it is asked for
+        by the store, the audit and every message)."""
+        return dict(self._record)
+
+    @cached_property
+    def _record(self) -> dict[str, Any]:
         return {
             "recipient": self.recipient,
             "effect": self.effect,
