@@ -11,6 +11,7 @@ from gateway.audit.verify import verify_engine
 from tests.kafka_helpers import read_topic
 
 PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+CSV = {"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"}
 ALLOWED_TOP = {
     "contract_version",
     "exchange_id",
@@ -201,12 +202,7 @@ def test_batch_keeps_good_rows_and_names_bad_ones(gateway):
 
     body = (EXAMPLES / "police" / "daily-screening-with-bad-rows.csv").read_bytes()
     before = gateway.count_rows()
-    with gateway.client() as client:
-        response = client.post(
-            "/v1/inbound/police",
-            content=body,
-            headers={"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"},
-        )
+    response = submit(gateway, body, CSV)
     assert response.status_code == 202, response.text
     answer = response.json()
     rejected = [r for r in answer["results"] if r["status"] == "rejected"]
@@ -228,12 +224,7 @@ def test_large_batch_is_prepared_off_the_event_loop_and_kept_whole(gateway):
     body = "\n".join([header] + rows * copies).encode() + b"\n"
     assert len(body) > PREPARE_ON_LOOP_BYTES
     before = gateway.count_rows()
-    with gateway.client() as client:
-        response = client.post(
-            "/v1/inbound/police",
-            content=body,
-            headers={"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"},
-        )
+    response = submit(gateway, body, CSV)
     assert response.status_code == 202, response.text[:500]
     answer = response.json()
     assert answer["accepted"] == len(rows) * copies and answer["rejected"] == 0
