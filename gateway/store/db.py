@@ -67,20 +67,27 @@ class WriterLock:
 
     def __init__(self, path: Path | None) -> None:
         self._thread_lock = threading.Lock()
-        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600) if path is not None else None
+        self._path = path
+        self._fd: int | None = None
 
     def __enter__(self) -> None:
         self._thread_lock.acquire()
-        if self._fd is not None:
-            try:
+        try:
+            if self._path is not None:
+                # Opened per hold, so no descriptor outlives the transaction.
+                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
                 fcntl.flock(self._fd, fcntl.LOCK_EX)
-            except BaseException:
-                self._thread_lock.release()
-                raise
+        except BaseException:
+            self._release()
+            raise
 
     def __exit__(self, *_exc: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
         if self._fd is not None:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
+            os.close(self._fd)  # closing it releases the flock
+            self._fd = None
         self._thread_lock.release()
 
 

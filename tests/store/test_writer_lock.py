@@ -25,7 +25,6 @@ def test_a_second_process_waits_for_the_writer_lock(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     store = Store.from_url(url)
     store.upgrade()
-    assert (tmp_path / "gateway.db.writer-lock").exists()
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, url, "1.0"], stdout=subprocess.PIPE, text=True
     )
@@ -40,6 +39,7 @@ def test_a_second_process_waits_for_the_writer_lock(tmp_path: Path) -> None:
         holder.kill()
     assert waited >= 0.5, f"entered after {waited:.2f} s while another process held the lock"
     assert waited < 5
+    assert (tmp_path / "gateway.db.writer-lock").exists()
 
 
 def test_in_memory_store_writes_without_a_lock_file() -> None:
