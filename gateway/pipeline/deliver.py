@@ -47,6 +47,7 @@ class PendingCommit:
 
 def pending_commit(
     exchange: Exchange,
+    envelope: dict[str, Any],
     fmt: str,
     policy_version: str,
     decisions: list[Decision],
@@ -54,11 +55,10 @@ def pending_commit(
     entries: list[AuditEntry],
     messages: list[OutboxMessage],
     also: Callable[[Connection], None] | None = None,
-    envelope: dict[str, Any] | None = None,
 ) -> PendingCommit:
-    """The rows to write for one exchange. ``also`` runs inside its transaction
-    (e.g. to record the idempotent answer). ``envelope`` is the exchange's JSON
-    form when the caller has it already."""
+    """The rows to write for one exchange; ``envelope`` is its JSON form (the
+    record the stages minimised). ``also`` runs inside its transaction (e.g. to
+    record the idempotent answer)."""
     disclosed = {d.decision.recipient: d.minimised for d in disclosures}
     exchange_id = str(exchange.exchange_id)
     return PendingCommit(
@@ -72,7 +72,7 @@ def pending_commit(
             case_reference=exchange.case_reference,
             submitted_at=exchange.submitted_at,
             policy_version=policy_version,
-            envelope=json.dumps(envelope or exchange.model_dump(mode="json")),
+            envelope=json.dumps(envelope),
         ),
         decisions=[
             {

@@ -214,6 +214,6 @@ class Pipeline:
                 within_commit(conn, accepted, bundle.version)
 
         rows = pending_commit(
-            exchange, fmt, bundle.version, decisions, disclosures, entries, messages, also, record
+            exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages, also
         )
         return accepted, rows

@@ -46,9 +46,10 @@ class Decision:
         return self.effect == "permit"
 
     def as_record(self) -> dict[str, Any]:
-        """JSON form stored with the exchange and written into the audit entry
-        (a fresh dict each call; built once per decision, as it is asked for
-        by the store, the audit and every message)."""
+        """JSON form stored with the exchange and written into the audit entry.
+
+        Built once per decision (the store, the audit and every message ask for
+        it); each call gets its own shallow copy to add keys to."""
         return dict(self._record)
 
     @cached_property
