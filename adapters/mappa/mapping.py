@@ -13,12 +13,12 @@ from adapters.base import (
     person_name,
 )
 from adapters.mappa.native import MappaNotification
+from adapters.meetings import canonical_actions, native_actions
 from contracts import (
     Category,
     Exchange,
     IdentifierSystem,
     MappaSection,
-    MeetingAction,
     MeetingForum,
     MeetingSection,
     Payload,
@@ -65,17 +65,7 @@ def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
             meeting_id=note.meeting.id,
             held_on=note.meeting.date,
             area=note.area,
-            actions=[
-                MeetingAction(
-                    action_id=a.id,
-                    case_reference=note.case_reference,
-                    owner=a.owner,
-                    description=a.action,
-                    due_on=a.due,
-                    status=a.status,
-                )
-                for a in note.meeting.actions
-            ],
+            actions=canonical_actions(note.meeting.actions, note.case_reference),
             outcomes=[note.meeting.outcome] if note.meeting.outcome else [],
         )
     previous = note.previous
@@ -147,16 +137,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
             "date": meeting.get("held_on"),
             "outcome": mappa.get("meeting_outcome"),
             "next_review": mappa.get("next_review_on"),
-            "actions": [
-                {
-                    "id": a.get("action_id"),
-                    "owner": a.get("owner"),
-                    "action": a.get("description"),
-                    "due": a.get("due_on"),
-                    "status": a.get("status"),
-                }
-                for a in meeting.get("actions") or []
-            ],
+            "actions": native_actions(meeting.get("actions")),
         },
     }
     return drop_empty(native)

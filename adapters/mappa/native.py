@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.meetings import NativeAction
 from adapters.probation.native import CRN_PATTERN, NOMS_PATTERN
 
 
@@ -30,14 +31,6 @@ class NativeOffender(_Native):
 class NativePrevious(_Native):
     category: int | None = Field(default=None, ge=1, le=4)
     level: int | None = Field(default=None, ge=1, le=3)
-
-
-class NativeAction(_Native):
-    id: str = Field(min_length=1)
-    owner: str = Field(min_length=1)
-    action: str = Field(min_length=1)
-    due: date | None = None
-    status: Literal["open", "done", "cancelled"] = "open"
 
 
 class NativeMeeting(_Native):

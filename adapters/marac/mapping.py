@@ -20,6 +20,7 @@ from adapters.base import (
     person_name,
 )
 from adapters.marac.native import MaracMeetingFeed, MaracReferral, NativeCase, NativePerson
+from adapters.meetings import canonical_actions, native_actions
 from contracts import (
     DASH_HIGH_RISK_TICKS,
     Address,
@@ -29,7 +30,6 @@ from contracts import (
     DashChecklist,
     Exchange,
     IdentifierSystem,
-    MeetingAction,
     MeetingForum,
     MeetingSection,
     Payload,
@@ -230,17 +230,7 @@ def case_to_canonical(feed: MaracMeetingFeed, case: NativeCase, context: IngestC
                         repeat=case.repeat,
                     )
                 ],
-                actions=[
-                    MeetingAction(
-                        action_id=a.id,
-                        case_reference=case.marac_case_id,
-                        owner=a.owner,
-                        description=a.action,
-                        due_on=a.due,
-                        status=a.status,
-                    )
-                    for a in case.actions
-                ],
+                actions=canonical_actions(case.actions, case.marac_case_id),
                 outcomes=case.outcomes,
             )
         ),
@@ -301,16 +291,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
                     "victim": _native_person(victim),
                     "perpetrator": _native_person(perpetrator),
                     "children": children,
-                    "actions": [
-                        {
-                            "id": a.get("action_id"),
-                            "owner": a.get("owner"),
-                            "action": a.get("description"),
-                            "due": a.get("due_on"),
-                            "status": a.get("status"),
-                        }
-                        for a in meeting.get("actions") or []
-                    ],
+                    "actions": native_actions(meeting.get("actions")),
                     "outcomes": meeting.get("outcomes"),
                 }
             ],

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from adapters.meetings import NativeAction
 from contracts import DASH_QUESTIONS
 
 
@@ -80,14 +81,6 @@ class MaracReferral(_Native):
     victim: NativePerson
     perpetrator: NativePerson
     children: list[NativePerson] = Field(default_factory=list)
-
-
-class NativeAction(_Native):
-    id: str = Field(min_length=1)
-    owner: str = Field(min_length=1, description="Agency that owns the action")
-    action: str = Field(min_length=1)
-    due: date | None = None
-    status: Literal["open", "done", "cancelled"] = "open"
 
 
 class NativeCase(_Native):
