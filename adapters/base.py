@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
@@ -28,6 +28,7 @@ from gateway.errors import (
     InvalidRecord,
     MalformedBody,
     UnsupportedMediaType,
+    field_path,
 )
 
 _M = TypeVar("_M", bound="BaseModel")
@@ -149,17 +150,6 @@ def load_json(body: bytes) -> Any:
         raise MalformedBody("body is nested too deeply to be a partner record") from None
 
 
-def location(loc: Sequence[int | str]) -> str:
-    """Render a pydantic error location as a dotted path: ``persons[0].pnc_id``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(record)"
-
-
 def problems_from(exc: ValidationError, record: int | str | None = None) -> list[FieldProblem]:
     problems = []
     for err in exc.errors(include_url=False):
@@ -168,7 +158,7 @@ def problems_from(exc: ValidationError, record: int | str | None = None) -> list
             message = "unknown field"
         elif err["type"] == "missing":
             message = "required field is missing"
-        problems.append(FieldProblem(field=location(err["loc"]), message=message, record=record))
+        problems.append(FieldProblem(field=field_path(err["loc"]), message=message, record=record))
     return problems
 
 

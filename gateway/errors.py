@@ -18,10 +18,23 @@ handler (``gateway.api.problems``); the CLI prints ``str(error)`` and exits 2.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 PROBLEM_BASE = "https://isg-gateway.example/problems/"
+
+
+def field_path(loc: Sequence[int | str], whole: str = "(record)") -> str:
+    """A pydantic error location as a field path: ``('persons', 0, 'pnc_id')`` ->
+    ``persons[0].pnc_id``; ``whole`` names the empty location (the whole thing)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or whole
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,8 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from adapters.base import location
 from contracts import RiskLevel, Urgency
-from gateway.errors import FieldProblem, InvalidRecord
+from gateway.errors import FieldProblem, InvalidRecord, field_path
 
 MEDIA_TYPE = "application/fhir+json"
 #: FHIR XML; read into the JSON form by ``xml_format`` and handled like JSON from then on.
@@ -96,7 +95,7 @@ FHIR_GENDERS = {"male", "female", "other", "unknown"}
 
 
 def _prefixed(prefix: str, loc: tuple[int | str, ...]) -> str:
-    inner = location(loc)
+    inner = field_path(loc)
     if not prefix:
         return inner
     return prefix + ("" if inner.startswith("[") else ".") + inner
@@ -173,6 +172,6 @@ def validate_bundle(bundle: dict) -> tuple[dict, list[dict]]:
     except ValidationError as exc:
         raise InvalidRecord(
             "the FHIR Bundle is not valid",
-            [FieldProblem(location(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)],
+            [FieldProblem(field_path(e["loc"]), e["msg"]) for e in exc.errors(include_url=False)],
         ) from None
     return envelope, resources

@@ -37,9 +37,8 @@ from fhir_core.utils import (
 from lxml import etree
 from pydantic import ValidationError
 
-from adapters.base import location
 from adapters.fhir import native
-from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
+from gateway.errors import FieldProblem, InvalidRecord, MalformedBody, field_path
 
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
@@ -298,10 +297,10 @@ class _Document:
         for err in exc.errors(include_url=False):
             names = [part for part in err["loc"] if isinstance(part, str)]
             if exc.title == _local(element) or not names:
-                path = self.path(element, location(err["loc"]))
+                path = self.path(element, field_path(err["loc"]))
             else:
                 path = self._locate(element, names[-1], err.get("input")) or self.path(
-                    element, f"{exc.title}.{location(err['loc'])}"
+                    element, f"{exc.title}.{field_path(err['loc'])}"
                 )
             problems.append(FieldProblem(path, err["msg"], self.record(path)))
         return InvalidRecord(what, problems)

@@ -15,20 +15,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from gateway.errors import FieldProblem, PolicyLoadError
+from gateway.errors import FieldProblem, PolicyLoadError, field_path
 
 Model = TypeVar("Model", bound=BaseModel)
-
-
-def dotted(loc: Sequence[int | str]) -> str:
-    """``('flows', 0, 'to', 1)`` -> ``flows[0].to[1]``."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(document)"
 
 
 @dataclass(frozen=True)
@@ -74,7 +63,9 @@ class Source:
         return f"{self.path.name}:{self.line(loc)}"
 
     def problem(self, loc: Sequence[int | str], message: str) -> FieldProblem:
-        return FieldProblem(field=dotted(loc), message=message, record=self.where(loc))
+        return FieldProblem(
+            field=field_path(loc, "(document)"), message=message, record=self.where(loc)
+        )
 
     def validate(self, model: type[Model], what: str) -> Model:
         """Validate the file's data as ``model``; errors name line, field and expectation."""

@@ -19,13 +19,13 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError
 
 from contracts import Exchange
-from gateway.errors import PolicyLoadError
+from gateway.errors import PolicyLoadError, field_path
 from gateway.policy.bundle import PolicyBundle
 from gateway.policy.engine import Decision, decide
 from gateway.policy.fields import ENVELOPE_PATHS, is_known
 from gateway.policy.minimise import minimise_for
 from gateway.policy.model import _Policy
-from gateway.policy.source import Source, dotted
+from gateway.policy.source import Source
 
 #: The key policy tests pseudonymise with; tests check that, not the value.
 TEST_PSEUDONYM_KEY = b"policy-tests-only"
@@ -228,7 +228,9 @@ def run_case(bundle: PolicyBundle, suite: Suite, case: Case) -> CaseResult:
         data = build_fixture(case.exchange, suite.fixtures)
         exchange = Exchange.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(f"{dotted(e['loc'])}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{field_path(e['loc'], '(document)')}: {e['msg']}" for e in exc.errors()
+        )
         result.failures.append(f"fixture {case.exchange!r} is not a valid exchange: {problems}")
         return result
     except (ValueError, KeyError, IndexError, TypeError) as exc:
