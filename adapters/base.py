@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts import Exchange, Identifier, IdentifierSystem, PersonName
 from gateway.errors import (
@@ -32,6 +32,14 @@ from gateway.errors import (
 )
 
 _M = TypeVar("_M", bound="BaseModel")
+
+
+class NativeModel(BaseModel):
+    """Base of every partner format's models: an unknown field is an error (a
+    typo must not pass as an absent value), and text is stripped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
 
 #: The most rows one batch request may carry; the daily screening is hundreds.
 MAX_BATCH_ROWS = 1000

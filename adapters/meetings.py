@@ -11,14 +11,13 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from adapters.base import NativeModel
 from contracts import MeetingAction
 
 
-class NativeAction(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
+class NativeAction(NativeModel):
     id: str = Field(min_length=1)
     owner: str = Field(min_length=1, description="Agency that owns the action")
     action: str = Field(min_length=1)

@@ -9,17 +9,14 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from adapters.base import NativeModel
 from adapters.meetings import NativeAction
 from adapters.probation.native import CRN_PATTERN, NOMS_PATTERN
 
 
-class _Native(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class NativeOffender(_Native):
+class NativeOffender(NativeModel):
     crn: str | None = Field(default=None, pattern=CRN_PATTERN.pattern)
     noms_number: str | None = Field(default=None, pattern=NOMS_PATTERN.pattern)
     pnc_id: str | None = None
@@ -28,12 +25,12 @@ class NativeOffender(_Native):
     dob: date | None = None
 
 
-class NativePrevious(_Native):
+class NativePrevious(NativeModel):
     category: int | None = Field(default=None, ge=1, le=4)
     level: int | None = Field(default=None, ge=1, le=3)
 
 
-class NativeMeeting(_Native):
+class NativeMeeting(NativeModel):
     id: str = Field(min_length=1)
     date: date
     outcome: str | None = None
@@ -41,7 +38,7 @@ class NativeMeeting(_Native):
     actions: list[NativeAction] = Field(default_factory=list)
 
 
-class MappaNotification(_Native):
+class MappaNotification(NativeModel):
     format: Literal["mappa/1"]
     kind: Literal["level_change", "meeting_outcome"]
     purpose: str = Field(min_length=1)

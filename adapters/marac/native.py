@@ -12,24 +12,21 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from adapters.base import NativeModel
 from adapters.meetings import NativeAction
 from contracts import DASH_QUESTIONS
 
 
-class _Native(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class NativeAddress(_Native):
+class NativeAddress(NativeModel):
     lines: list[str] = Field(default_factory=list)
     town: str | None = None
     postcode: str | None = None
     local_authority: str | None = None
 
 
-class NativePerson(_Native):
+class NativePerson(NativeModel):
     ref: str = Field(min_length=1)
     forename: str | None = None
     surname: str | None = None
@@ -42,7 +39,7 @@ class NativePerson(_Native):
     safe_contact: str | None = Field(default=None, description="How to reach the victim safely")
 
 
-class NativeDash(_Native):
+class NativeDash(NativeModel):
     answers: list[Literal["Y", "N", "NK"]] = Field(
         min_length=DASH_QUESTIONS, max_length=DASH_QUESTIONS
     )
@@ -50,13 +47,13 @@ class NativeDash(_Native):
     completed: datetime | None = None
 
 
-class NativeConsent(_Native):
+class NativeConsent(NativeModel):
     given: bool
     date: datetime | None = None
     justification: str | None = None
 
 
-class NativeReferralDetail(_Native):
+class NativeReferralDetail(NativeModel):
     id: str | None = None
     date: datetime
     referring_agency: str = Field(min_length=1)
@@ -68,7 +65,7 @@ class NativeReferralDetail(_Native):
     outcome: Literal["pending", "accepted", "declined"] | None = None
 
 
-class MaracReferral(_Native):
+class MaracReferral(NativeModel):
     format: Literal["marac/1"]
     kind: Literal["referral"]
     purpose: str = Field(min_length=1)
@@ -83,7 +80,7 @@ class MaracReferral(_Native):
     children: list[NativePerson] = Field(default_factory=list)
 
 
-class NativeCase(_Native):
+class NativeCase(NativeModel):
     marac_case_id: str = Field(min_length=1)
     position: int | None = Field(default=None, ge=1)
     referring_agency: str | None = None
@@ -95,13 +92,13 @@ class NativeCase(_Native):
     outcomes: list[str] = Field(default_factory=list)
 
 
-class NativeMeeting(_Native):
+class NativeMeeting(NativeModel):
     id: str = Field(min_length=1)
     date: date
     area: str | None = None
 
 
-class MaracMeetingFeed(_Native):
+class MaracMeetingFeed(NativeModel):
     """The feed's envelope; each case is validated on its own (a bad case fails alone)."""
 
     format: Literal["marac/1"]

@@ -9,16 +9,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from adapters.base import NativeModel
 from contracts import OffenceClass
 
 
-class _Native(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class NativeOffence(_Native):
+class NativeOffence(NativeModel):
     ho_code: str = Field(min_length=1, description="Home Office offence code")
     act: str | None = None
     section: str | None = None
@@ -28,14 +25,14 @@ class NativeOffence(_Native):
     )
 
 
-class NativeAddress(_Native):
+class NativeAddress(NativeModel):
     lines: list[str] = Field(default_factory=list)
     town: str | None = None
     postcode: str | None = None
     district: str | None = Field(default=None, description="Local authority area")
 
 
-class NativePerson(_Native):
+class NativePerson(NativeModel):
     ref: str = Field(min_length=1)
     role: Literal["suspect", "victim", "witness", "other"]
     pnc_id: str | None = None
@@ -48,14 +45,14 @@ class NativePerson(_Native):
     safe_contact: str | None = None
 
 
-class NativeRisk(_Native):
+class NativeRisk(NativeModel):
     tool: Literal["DASH", "SASH", "SAI"]
     level: Literal["standard", "low", "medium", "high", "very_high"]
     score: int | None = Field(default=None, ge=0)
     assessed: datetime | None = None
 
 
-class NativeOccurrence(_Native):
+class NativeOccurrence(NativeModel):
     number: str = Field(min_length=1)
     reported: datetime | None = None
     committed_from: datetime | None = None
@@ -66,7 +63,7 @@ class NativeOccurrence(_Native):
     officer_in_case: str | None = None
 
 
-class NativeCondition(_Native):
+class NativeCondition(NativeModel):
     text: str = Field(min_length=1)
     type: str | None = None
     compliance: Literal["complying", "partial", "breached", "not_yet_due", "unknown"] = "unknown"
@@ -74,7 +71,7 @@ class NativeCondition(_Native):
     detail: str | None = None
 
 
-class NativeArrest(_Native):
+class NativeArrest(NativeModel):
     person_ref: str = Field(min_length=1)
     arrested: datetime
     reason: str | None = None
@@ -96,7 +93,7 @@ class NativeArrest(_Native):
     bail_return: date | None = None
 
 
-class NativeDisposal(_Native):
+class NativeDisposal(NativeModel):
     person_ref: str = Field(min_length=1)
     type: Literal[
         "charge",
@@ -113,7 +110,7 @@ class NativeDisposal(_Native):
     conditions: list[NativeCondition] = Field(default_factory=list)
 
 
-class NativeOrder(_Native):
+class NativeOrder(NativeModel):
     """A Stalking Protection Order (or other protective order) and its conditions."""
 
     person_ref: str = Field(min_length=1)
@@ -128,7 +125,7 @@ class NativeOrder(_Native):
     requirements: list[NativeCondition] = Field(default_factory=list)
 
 
-class PoliceCrimeRecord(_Native):
+class PoliceCrimeRecord(NativeModel):
     format: Literal["police-crime/1"]
     record_type: Literal["crime", "custody", "disposal", "order"] = Field(
         default="crime", description="What the record reports; decides its category."

@@ -17,8 +17,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from adapters.base import check_batch_size, validate_native
-from adapters.police.native import _Native
+from adapters.base import NativeModel, check_batch_size, validate_native
 from contracts import OffenceClass
 from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
 
@@ -26,7 +25,7 @@ from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
 DEFAULT_SCREENING_PURPOSE = "stalking-risk-management"
 
 
-class ScreeningRow(_Native):
+class ScreeningRow(NativeModel):
     """One row of the daily crime search; the same columns in CSV and JSON."""
 
     occurrence_number: str = Field(min_length=1)
@@ -52,7 +51,7 @@ class ScreeningRow(_Native):
     purpose: str | None = Field(default=None, description="Overrides the batch's purpose.")
 
 
-class ScreeningBatch(_Native):
+class ScreeningBatch(NativeModel):
     format: Literal["police-screening/1"]
     search_date: date
     purpose: str = Field(default=DEFAULT_SCREENING_PURPOSE, min_length=1)

@@ -12,8 +12,9 @@ import re
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
+from adapters.base import NativeModel
 from contracts import ProbationEvent
 
 #: nDelius case reference number: a letter and six digits.
@@ -22,18 +23,14 @@ CRN_PATTERN = re.compile(r"^[A-Z]\d{6}$")
 NOMS_PATTERN = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
 
 
-class _Native(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
-class NativeAddress(_Native):
+class NativeAddress(NativeModel):
     lines: list[str] = Field(default_factory=list)
     town: str | None = None
     postcode: str | None = None
     local_authority: str | None = None
 
 
-class NativeRestriction(_Native):
+class NativeRestriction(NativeModel):
     """nDelius access limitation: restricted (only listed staff) or excluded (listed barred)."""
 
     type: Literal["restricted", "excluded"]
@@ -41,7 +38,7 @@ class NativeRestriction(_Native):
     reason: str | None = None
 
 
-class NativeOffender(_Native):
+class NativeOffender(NativeModel):
     crn: str
     noms_number: str | None = None
     pnc_id: str | None = None
@@ -67,7 +64,7 @@ class NativeOffender(_Native):
         return value
 
 
-class NativeLicenceCondition(_Native):
+class NativeLicenceCondition(NativeModel):
     code: str | None = Field(default=None, description="nDelius condition code")
     description: str = Field(min_length=1)
     compliance: Literal["complying", "partial", "breached", "not_yet_due", "unknown"] = "unknown"
@@ -75,19 +72,19 @@ class NativeLicenceCondition(_Native):
     notes: str | None = None
 
 
-class NativeSentence(_Native):
+class NativeSentence(NativeModel):
     description: str | None = None
     licence_start: date | None = None
     licence_end: date | None = None
 
 
-class NativeRosh(_Native):
+class NativeRosh(NativeModel):
     level: Literal["low", "medium", "high", "very_high"]
     assessed: datetime | None = None
     summary: str | None = None
 
 
-class NativeMappa(_Native):
+class NativeMappa(NativeModel):
     category: int = Field(ge=1, le=4)
     level: int = Field(ge=1, le=3)
     previous_category: int | None = Field(default=None, ge=1, le=4)
@@ -95,13 +92,13 @@ class NativeMappa(_Native):
     effective: date | None = None
 
 
-class NativeRecall(_Native):
+class NativeRecall(NativeModel):
     date: date
     type: Literal["fixed_term", "standard"] | None = None
     reason: str | None = None
 
 
-class ProbationNotification(_Native):
+class ProbationNotification(NativeModel):
     format: Literal["probation-spoc/1"]
     notification_id: str | None = None
     event: ProbationEvent
