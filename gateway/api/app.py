@@ -104,7 +104,8 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        # Requests wait for their group commit in these threads: enough of them
+        # Batches and Idempotency-Key submissions wait for their group commit in
+        # these threads (single records wait on the event loop): enough of them
         # to fill a group, few enough not to crowd the GIL.
         anyio.to_thread.current_default_thread_limiter().total_tokens = THREADS
         yield
