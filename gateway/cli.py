@@ -205,6 +205,9 @@ def messages(
     """Print what a recipient received on Kafka (one JSON message per line)."""
     import json
 
+    from kafka.errors import KafkaError
+
+    from gateway.delivery.reader import UnknownTopic, read_topic
     from gateway.delivery.topics import recipient_topic, urgent_topic
     from gateway.runtime import RUNTIME_FILE
 
@@ -217,48 +220,16 @@ def messages(
         info = json.loads(info_file.read_text(encoding="utf-8"))
         bootstrap, prefix = info["kafka_bootstrap"], info["topic_prefix"]
     topic = urgent_topic(prefix) if urgent else recipient_topic(prefix, recipient)
-    for message in read_messages(bootstrap, topic, wait):
+    try:
+        found = read_topic(bootstrap, topic, timeout=wait)
+    except UnknownTopic as exc:
+        raise fail(str(exc)) from None
+    except KafkaError as exc:
+        raise fail(f"cannot reach the broker at {bootstrap}: {exc}") from None
+    for message in found:
         if urgent and message["headers"].get("recipient") != recipient:
             continue
         typer.echo(json.dumps(message, sort_keys=True))
-
-
-def read_messages(bootstrap: str, topic: str, wait: float) -> list[dict]:
-    import json
-    import time
-
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
-    try:
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    except KafkaError as exc:
-        raise fail(f"cannot reach the broker at {bootstrap}: {exc}") from None
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        if not partitions:
-            raise fail(f"no topic {topic}")
-        consumer.assign(partitions)
-        consumer.seek_to_beginning(*partitions)
-        end = consumer.end_offsets(partitions)
-        found = []
-        deadline = time.monotonic() + wait
-        while time.monotonic() < deadline:
-            for records in consumer.poll(timeout_ms=200).values():
-                for r in records:
-                    found.append(
-                        {
-                            "partition": r.partition,
-                            "offset": r.offset,
-                            "headers": {k: v.decode() for k, v in r.headers},
-                            "value": json.loads(r.value),
-                        }
-                    )
-            if all(consumer.position(p) >= end[p] for p in partitions):
-                break
-        return found
-    finally:
-        consumer.close()
 
 
 def _store(data_dir: Path | None):

@@ -16,9 +16,9 @@ from typer.testing import CliRunner
 
 from gateway.broker import free_port
 from gateway.cli import app
+from gateway.delivery.reader import read_topic
 from gateway.store import Store
 from tests.conftest import EXAMPLES, TEST_KEY
-from tests.kafka_helpers import read_topic
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"

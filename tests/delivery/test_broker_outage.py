@@ -16,8 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.broker import EmbeddedBroker
+from gateway.delivery.reader import read_topic
 from tests.conftest import STORES, start_gateway
-from tests.kafka_helpers import read_topic
 
 OUTAGE_SECONDS = float(os.environ.get("ISG_FAULT_OUTAGE_SECONDS", "30"))
 PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}

@@ -24,9 +24,9 @@ import sqlalchemy as sa
 
 from gateway.audit.verify import verify_engine
 from gateway.broker import free_port
+from gateway.delivery.reader import read_topic
 from gateway.store import Store
 from tests.conftest import STORES, TEST_KEY
-from tests.kafka_helpers import read_topic
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = Path(sys.executable).parent / "gateway"

@@ -9,8 +9,8 @@ import pytest
 import yaml
 from fhir.resources.R4B.bundle import Bundle
 
+from gateway.delivery.reader import read_topic
 from tests.conftest import start_gateway
-from tests.kafka_helpers import read_topic
 
 PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
 

@@ -9,10 +9,10 @@ import json
 import pytest
 
 from contracts import Exchange
+from gateway.delivery.reader import read_topic
 from gateway.policy import decide, minimise_for
 from tests.adapters.helpers import ADAPTERS, samples
 from tests.conftest import ROOT, TEST_KEY, start_gateway
-from tests.kafka_helpers import read_topic
 
 SENDER = {
     "police": "cheshire-police",

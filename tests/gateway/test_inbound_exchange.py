@@ -8,7 +8,7 @@ import json
 import pytest
 
 from gateway.audit.verify import verify_engine
-from tests.kafka_helpers import read_topic
+from gateway.delivery.reader import read_topic
 
 PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
 CSV = {"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.kafka_helpers import read_topic
+from gateway.delivery.reader import read_topic
 from tests.kcat import kcat
 
 PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}

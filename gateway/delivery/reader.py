@@ -1,4 +1,4 @@
-"""Reading what the gateway published, with a plain Kafka consumer."""
+"""Reading a topic back from the beginning: for ``gateway messages`` and the tests."""
 
 from __future__ import annotations
 
@@ -9,6 +9,10 @@ from typing import Any
 from kafka import KafkaConsumer, TopicPartition
 
 
+class UnknownTopic(LookupError):
+    pass
+
+
 def read_topic(
     bootstrap: str,
     topic: str,
@@ -17,28 +21,27 @@ def read_topic(
     expect: int | None = None,
     timeout: float = 10.0,
 ) -> list[dict[str, Any]]:
-    """Every message on ``topic`` (optionally only one exchange's), as dicts.
+    """Every message on ``topic`` (only ``exchange_id``'s, if given), as dicts.
 
-    Waits until ``expect`` messages are seen or ``timeout`` passes. With
-    ``expect=0`` it reads up to the current end of the topic and stops, so the
-    caller must first let the relay drain (``RunningGateway.wait_drained``).
+    Stops once ``expect`` messages are found; without ``expect`` (or with 0),
+    once it has read up to where the topic ended when reading began, so a
+    caller expecting nothing must first let the relay drain; and in any case
+    after ``timeout`` seconds. A topic that does not exist is ``UnknownTopic``.
     """
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, consumer_timeout_ms=500
-    )
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
-        partitions = consumer.partitions_for_topic(topic) or set()
-        assigned = [TopicPartition(topic, p) for p in partitions]
-        consumer.assign(assigned)
-        consumer.seek_to_beginning(*assigned)
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        if not partitions:
+            raise UnknownTopic(f"no topic {topic}")
+        consumer.assign(partitions)
+        consumer.seek_to_beginning(*partitions)
+        end = consumer.end_offsets(partitions)
         found: list[dict[str, Any]] = []
-        end = consumer.end_offsets(assigned) if assigned else {}
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if expect == 0 and all(consumer.position(tp) >= end[tp] for tp in assigned):
+            if not expect and all(consumer.position(p) >= end[p] for p in partitions):
                 break
-            batch = consumer.poll(timeout_ms=300)
-            for records in batch.values():
+            for records in consumer.poll(timeout_ms=200).values():
                 for record in records:
                     headers = {k: v.decode() for k, v in record.headers}
                     if exchange_id and headers.get("exchange-id") != exchange_id:
