@@ -85,7 +85,8 @@ def serve(
             "--workers needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
             "the embedded store and broker belong to one process"
         )
-    runtime = _start(settings)
+    # With workers, this process only relays; the workers build their own pipelines.
+    runtime = _start(settings, run_api=workers == 1)
     _print_urls(runtime, host, port)
     try:
         if workers == 1:
@@ -115,11 +116,11 @@ def _configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _start(settings: Settings) -> Runtime:
+def _start(settings: Settings, run_api: bool = True) -> Runtime:
     """Start a runtime, or exit with a plain message saying why it cannot start."""
     from gateway.runtime import Runtime, StoreBehind
 
-    runtime = Runtime(settings)
+    runtime = Runtime(settings, run_api=run_api)
     try:
         return runtime.start()
     except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
@@ -161,7 +162,7 @@ def relay(
     settings = settings_for(data_dir)
     if not settings.external:
         raise fail("gateway relay needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP")
-    runtime = _start(settings)
+    runtime = _start(settings, run_api=False)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

@@ -59,10 +59,13 @@ class Runtime:
     side, e.g. ``serve --workers``); the outbox is then delivered by a
     separate ``gateway relay`` process, or by the ``serve`` parent. Relay
     workers coordinate through the store, so any number can run.
+    ``run_api=False`` makes a relay-only process: no pipeline, no group
+    committer.
     """
 
     settings: Settings
     run_relay: bool = True
+    run_api: bool = True
     registry: AdapterRegistry = field(default_factory=load_registry)
     store: Store = field(init=False)
     broker: EmbeddedBroker | None = field(init=False, default=None)
@@ -121,17 +124,18 @@ class Runtime:
             name="policy-watch",
             daemon=True,
         ).start()
-        self.pipeline = Pipeline(
-            registry=self.registry,
-            store=self.store,
-            policy=self.policy,
-            topic_prefix=settings.topic_prefix,
-            pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
-            webhooks=frozenset(webhooks),
-            renderers=renderers,
-            on_commit=self.relay.nudge,
-            committer=GroupCommitter(self.store),
-        )
+        if self.run_api:
+            self.pipeline = Pipeline(
+                registry=self.registry,
+                store=self.store,
+                policy=self.policy,
+                topic_prefix=settings.topic_prefix,
+                pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+                webhooks=frozenset(webhooks),
+                renderers=renderers,
+                on_commit=self.relay.nudge,
+                committer=GroupCommitter(self.store),
+            )
         if self.broker is not None:
             self._write_runtime_file()
         return self

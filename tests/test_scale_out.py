@@ -108,3 +108,30 @@ def test_workers_refuse_an_embedded_broker_beside_an_external_store(tmp_path, mo
         result = CliRunner().invoke(app, [*args, "--data-dir", str(tmp_path)])
         assert result.exit_code == 2
         assert "GATEWAY_KAFKA_BOOTSTRAP" in result.output
+
+
+def test_a_relay_only_runtime_builds_no_pipeline(broker, postgres, tmp_path):
+    """`gateway relay` and the `serve --workers` parent only relay: no pipeline, no
+    group-commit thread, but relay workers running."""
+    import threading
+
+    from gateway.runtime import Runtime
+    from gateway.settings import Settings
+
+    url = postgres.new()
+    Store.from_url(url).upgrade()
+    settings = Settings(
+        data_dir=tmp_path,
+        database_url=url,
+        kafka_bootstrap=broker.bootstrap,
+        topic_prefix=f"t{uuid.uuid4().hex[:8]}",
+        pseudonym_key=TEST_KEY,
+    )
+    committers_before = sum(t.name == "group-commit" for t in threading.enumerate())
+    runtime = Runtime(settings, run_api=False).start()
+    try:
+        assert not hasattr(runtime, "pipeline")
+        assert sum(t.name == "group-commit" for t in threading.enumerate()) == committers_before
+        assert runtime.relay._threads and all(t.is_alive() for t in runtime.relay._threads)
+    finally:
+        runtime.stop()
