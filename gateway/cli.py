@@ -98,14 +98,12 @@ def serve(
                 os.environ["GATEWAY_DATA_DIR"] = str(data_dir)
             if policy_dir is not None:
                 os.environ["GATEWAY_POLICY_DIR"] = str(policy_dir)
-            uvicorn.run(
-                "gateway.api.worker:app_from_environment",
-                factory=True,
-                host=host,
-                port=port,
-                workers=workers,
-                log_level="warning",
-            )
+            from gateway.api.workers import WorkersFailed, run_workers
+
+            try:
+                run_workers(host, port, workers)
+            except WorkersFailed as exc:
+                raise fail(str(exc)) from None
     finally:
         runtime.stop()
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
+from gateway.api.workers import QUICK_EXIT_SECONDS
 from gateway.broker import free_port
 from gateway.cli import app
 from gateway.delivery.reader import read_topic
@@ -69,23 +71,20 @@ def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert api.poll() is None and time.monotonic() < deadline
-            time.sleep(0.3)
+        _wait_ready(base, api)
         sample = (EXAMPLES / "police" / "stalking-crime.json").read_bytes()
-        with httpx.Client(base_url=base, timeout=30) as client:
+        # Each connection keeps to one worker; the kernel spreads them over both.
+        clients = [httpx.Client(base_url=base, timeout=30) for _ in range(12)]
+        try:
             ids = [
-                client.post("/v1/inbound/police", content=sample, headers=PARTNER).json()[
-                    "exchange_id"
-                ]
-                for _ in range(12)
+                c.post("/v1/inbound/police", content=sample, headers=PARTNER).json()["exchange_id"]
+                for c in clients
             ]
+            serving = _pids_serving(port)
+        finally:
+            for c in clients:
+                c.close()
+        assert len(serving) == 2, f"connections per worker pid: {serving}"
         topic = f"{prefix}.v1.deliveries.probation-spoc-north"
         seen = read_topic(broker.bootstrap, topic, expect=len(ids), timeout=30)
         assert sorted(m["headers"]["exchange-id"] for m in seen) == sorted(ids)
@@ -96,6 +95,75 @@ def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp
         for process in (api, relay):
             process.wait(timeout=30)
     assert relay.returncode == 0
+
+
+def _pids_serving(port: int) -> dict[int, int]:
+    """Established connections to ``port``, counted by the process holding them."""
+    listing = subprocess.run(
+        ["ss", "-Htnp", "state", "established", f"( sport = :{port} )"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    counts: dict[int, int] = {}
+    for pid in re.findall(r"pid=(\d+)", listing):
+        counts[int(pid)] = counts.get(int(pid), 0) + 1
+    return counts
+
+
+def _worker_pids(parent: int) -> set[int]:
+    children = Path(f"/proc/{parent}/task/{parent}/children").read_text().split()
+    return {
+        int(pid)
+        for pid in children
+        if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        and b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    }
+
+
+def test_a_worker_that_dies_is_started_again(postgres, broker, tmp_path):
+    url = postgres.new()
+    Store.from_url(url).upgrade()
+    env = _env(url, broker.bootstrap, f"w{uuid.uuid4().hex[:8]}", tmp_path)
+    port = free_port()
+    api = subprocess.Popen(
+        [str(GATEWAY), "serve", "--port", str(port), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", api)
+        workers = _worker_pids(api.pid)
+        assert len(workers) == 2
+        victim = min(workers)
+        time.sleep(QUICK_EXIT_SECONDS)  # past start-up: a crash, not a failing start
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while True:
+            now = _worker_pids(api.pid)
+            if len(now) == 2 and victim not in now:
+                break
+            assert api.poll() is None and time.monotonic() < deadline, now
+            time.sleep(0.3)
+        _wait_ready(f"http://127.0.0.1:{port}", api)
+    finally:
+        api.send_signal(signal.SIGTERM)
+        api.wait(timeout=30)
+    assert api.returncode == 0
+
+
+def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.3)
 
 
 def test_workers_refuse_an_embedded_broker_beside_an_external_store(tmp_path, monkeypatch):
