@@ -10,10 +10,10 @@ from typing import Annotated, Any
 import anyio.to_thread
 from fastapi import FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.engine import Connection
 
-from gateway import idempotency
+from gateway import idempotency, jsontext
 from gateway.api import problems
 from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound
 from gateway.pipeline import Accepted, Submission
@@ -155,7 +155,11 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
                 result = await run_in_threadpool(
                     runtime.pipeline.submit, fmt, body, media_type, x_partner_id
                 )
-            return JSONResponse(_accepted_body(result), status_code=202)
+            return Response(
+                jsontext.dumps_bytes(_accepted_body(result)),
+                status_code=202,
+                media_type="application/json",
+            )
         return await run_in_threadpool(
             _submit_idempotently, runtime, fmt, body, media_type, x_partner_id, idempotency_key
         )

@@ -15,7 +15,6 @@ workers, while different subjects go out in parallel.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gateway import jsontext
 from gateway.store.tables import dead_letters, insert_serialised, outbox
 
 
@@ -52,7 +52,7 @@ def outbox_rows(messages: list[OutboxMessage]) -> list[dict[str, Any]]:
     return [
         {
             **m.__dict__,
-            "headers": json.dumps(m.headers),
+            "headers": jsontext.dumps(m.headers),
             "status": "pending",
             "created_at": created,
         }

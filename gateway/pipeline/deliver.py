@@ -7,7 +7,6 @@ The relay then publishes the outbox rows; the API does not wait for Kafka.
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Connection
 
 from contracts import Exchange
+from gateway import jsontext
 from gateway.audit import AuditEntry, append
 from gateway.delivery.outbox import OutboxMessage, enqueue, outbox_rows
 from gateway.pipeline.minimise import Disclosure
@@ -72,14 +72,14 @@ def pending_commit(
             case_reference=exchange.case_reference,
             submitted_at=exchange.submitted_at,
             policy_version=policy_version,
-            envelope=json.dumps(envelope),
+            envelope=jsontext.dumps(envelope),
         ),
         decisions=[
             {
                 "exchange_id": exchange_id,
                 "recipient": d.recipient,
                 "effect": d.effect,
-                "record": json.dumps(
+                "record": jsontext.dumps(
                     {
                         **d.as_record(),
                         "disclosed": list(disclosed[d.recipient].disclosed)

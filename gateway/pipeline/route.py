@@ -13,13 +13,13 @@ adapter can carry the record, otherwise the canonical JSON envelope; the
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import uuid
 from collections.abc import Collection, Mapping
 
 from adapters import Adapter, Rendered
 from contracts import Exchange, Urgency
+from gateway import jsontext
 from gateway.delivery.outbox import OutboxMessage
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.pipeline.minimise import Disclosure
@@ -112,7 +112,7 @@ def _body(
         },
         "record": record,
     }
-    body = json.dumps(envelope, sort_keys=True, separators=(",", ":"))
+    body = jsontext.dumps(envelope, sort_keys=True)
     return body, {"content-type": "application/json", "isg-format": "canonical"}
 
 
