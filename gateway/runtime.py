@@ -8,6 +8,7 @@ a store whose migrations are behind (``gateway db upgrade`` first).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -138,6 +139,10 @@ class Runtime:
             )
         if self.broker is not None:
             self._write_runtime_file()
+        # What start loaded (modules, models, the policy bundle: ~136k objects) lives
+        # as long as the process. Frozen, the cyclic GC's full passes skip it: each
+        # took ~70 ms of a request's time and CPU, several times a minute under load.
+        gc.freeze()
         return self
 
     @property
