@@ -142,6 +142,16 @@ def mark_all_sent(conn: Connection, row_ids: list[int], worker: str) -> set[int]
     return set(result.scalars())
 
 
+def unclaim(conn: Connection, row_ids: list[int], worker: str) -> None:
+    """Hand back claimed rows that were never attempted (the claim counted one)."""
+    conn.execute(
+        outbox.update()
+        .where(outbox.c.id.in_(row_ids), outbox.c.claimed_by == worker)
+        .where(outbox.c.status == "pending")
+        .values(claimed_by=None, claimed_until=None, attempts=outbox.c.attempts - 1)
+    )
+
+
 def release(conn: Connection, row_id: int, worker: str, error: str, retry_in: timedelta) -> None:
     """Give a row back after a failed publish, to be retried after ``retry_in``."""
     conn.execute(

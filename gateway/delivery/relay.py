@@ -102,6 +102,7 @@ class Relay:
     # -- work ---------------------------------------------------------------
     def _run(self, channel: Channel, worker: str) -> None:
         last_topic_check = 0.0
+        rows: list[dict[str, Any]] = []  # claimed, not yet delivered
         while not self._stop.is_set():
             if (
                 channel.name == "kafka"
@@ -109,40 +110,63 @@ class Relay:
             ):
                 last_topic_check = time.monotonic()
                 self.refeed_if_broker_lost_data()
+            delivered = len(rows)
             try:
-                claimed = self.run_once(channel, worker)
+                if not rows:
+                    rows = self._claim(channel, worker)
+                    delivered = len(rows)
+                if rows:
+                    # The outcomes are recorded and the next batch claimed in one
+                    # transaction: one turn at the store's write lock, not two.
+                    rows = self._record(channel.deliver(rows), worker, claim_next=channel)
             except Exception as exc:  # one bad batch must not stop the relay
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("relay batch failed: %s", self.last_error)
-                claimed = 0
-            if claimed < SMALL_BATCH:
-                if not claimed:
+                rows = []  # their claims lapse and another turn retries them
+            if delivered < SMALL_BATCH and len(rows) < SMALL_BATCH:
+                if not delivered and not rows:
                     self._wake.wait(self.poll_seconds)
                     self._wake.clear()
                 # Let a burst gather: a batch of many rows costs little more than
                 # a batch of one (a claim, a flush, one turn at the audit lock).
                 self._stop.wait(self.linger_seconds)
+        if rows:
+            self._unclaim(rows, worker)
 
     def run_once(self, channel: Channel, worker: str) -> int:
         """Deliver one batch; return how many rows it claimed."""
+        rows = self._claim(channel, worker)
+        if rows:
+            self._record(channel.deliver(rows), worker)
+        return len(rows)
+
+    def _claim(self, channel: Channel, worker: str) -> list[dict[str, Any]]:
         try:
             with self.store.transaction() as conn:
-                rows = outbox.claim(
+                return outbox.claim(
                     conn, worker, channel.batch, channel.lease, channel=channel.name
                 )
         except ServiceUnavailable as exc:
             self.last_error = str(exc)
-            return 0
-        if not rows:
-            return 0
-        self._record(channel.deliver(rows), worker)
-        return len(rows)
+            return []
 
-    def _record(self, outcomes: list[Outcome], worker: str) -> None:
-        """Record a batch's outcomes in one transaction (one turn at the audit chain's lock)."""
+    def _unclaim(self, rows: list[dict[str, Any]], worker: str) -> None:
+        """On stop, hand back rows claimed for the next batch so no lease must lapse."""
+        try:
+            with self.store.transaction() as conn:
+                outbox.unclaim(conn, [r["id"] for r in rows], worker)
+        except Exception as exc:  # their leases lapse instead
+            log.warning("could not hand back %d claimed rows: %s", len(rows), exc)
+
+    def _record(
+        self, outcomes: list[Outcome], worker: str, claim_next: Channel | None = None
+    ) -> list[dict[str, Any]]:
+        """Record a batch's outcomes in one transaction (one turn at the audit chain's
+        lock); with ``claim_next``, claim that channel's next batch in it too."""
         # Entries built (and serialised) before the transaction, not under its lock.
         sent = {o.row["id"]: self._transmission(o.row, o.detail) for o in outcomes if o.delivered}
         dead = 0
+        following: list[dict[str, Any]] = []
         with self.store.transaction() as conn:
             held = outbox.mark_all_sent(conn, list(sent), worker)
             transmissions = [entry for row_id, entry in sent.items() if row_id in held]
@@ -161,10 +185,16 @@ class Relay:
                     outbox.release(
                         conn, row["id"], worker, outcome.error or "failed", outcome.retry_in
                     )
+            if claim_next is not None:
+                # After marking this batch sent: the subjects' next rows are queue heads now.
+                following = outbox.claim(
+                    conn, worker, claim_next.batch, claim_next.lease, channel=claim_next.name
+                )
             # Last, so the audit chain's lock is held only until the commit.
             append(conn, transmissions)
         self.delivered += len(transmissions)
         self.dead_lettered += dead
+        return following
 
     @staticmethod
     def _transmission(row: dict[str, Any], detail: dict[str, Any]) -> AuditEntry:

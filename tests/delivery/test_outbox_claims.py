@@ -10,7 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.delivery import outbox
+from gateway.delivery.channels import Outcome
 from gateway.delivery.outbox import OutboxMessage
+from gateway.delivery.relay import Relay
 from gateway.store import Store
 from gateway.store.tables import exchanges
 
@@ -122,3 +124,55 @@ def test_dead_letter_and_replay(store):
         assert outbox.replay(conn) == []  # replayed once only
     again = _claim(store, "w3")
     assert [r["id"] for r in again] == [row["id"]]
+
+
+class _Accepting:
+    """A channel that takes every row at once: the relay's bookkeeping under test."""
+
+    name = "kafka"
+    lease = LEASE
+    batch = 100
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+
+    def deliver(self, rows: list[dict]) -> list[Outcome]:
+        self.batches.append([r["delivery_id"] for r in rows])
+        return [Outcome(r, True, {"partition": 0, "offset": 0}) for r in rows]
+
+    def close(self) -> None:
+        pass
+
+
+def test_recording_a_batch_claims_the_next_queue_heads_in_the_same_transaction(store):
+    ids = _enqueue(store, ["k1", "k1", "k1"])
+    relay = Relay(store, [channel := _Accepting()])
+    transactions = 0
+    original = store.transaction
+
+    def counted():
+        nonlocal transactions
+        transactions += 1
+        return original()
+
+    store.transaction = counted  # type: ignore[method-assign]
+    rows = relay._claim(channel, "w1")
+    while rows:
+        rows = relay._record(channel.deliver(rows), "w1", claim_next=channel)
+    # One subject: one row at a time, in order, each batch recorded with the next claim.
+    assert channel.batches == [[ids[0]], [ids[1]], [ids[2]]]
+    assert transactions == 1 + 3
+    assert relay.delivered == 3
+    with store.transaction() as conn:
+        assert outbox.pending_count(conn) == 0
+
+
+def test_rows_claimed_for_a_batch_never_sent_are_handed_back(store):
+    _enqueue(store, ["k1", "k2"])
+    relay = Relay(store, [channel := _Accepting()])
+    rows = relay._claim(channel, "stopping-worker")
+    assert len(rows) == 2 and _claim(store, "w2") == []
+    relay._unclaim(rows, "stopping-worker")
+    again = _claim(store, "w2")  # at once: no lease to wait out
+    assert sorted(r["id"] for r in again) == sorted(r["id"] for r in rows)
+    assert [r["attempts"] for r in again] == [1, 1]  # the unsent claim did not count
