@@ -23,7 +23,7 @@ from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.pipeline import Pipeline
-from gateway.pipeline.deliver import GroupCommitter
+from gateway.pipeline.deliver import GroupCommitter, LoopCommitter
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
 from gateway.store import Store
@@ -136,6 +136,11 @@ class Runtime:
                 renderers=renderers,
                 on_commit=self.relay.nudge,
                 committer=GroupCommitter(self.store),
+                # SQLite writes are short and local: the event loop commits them itself.
+                # PostgreSQL's round trips would stall it; a thread waits them out.
+                loop_committer=LoopCommitter(self.store)
+                if self.store.dialect == "sqlite"
+                else None,
             )
         if self.broker is not None:
             self._write_runtime_file()

@@ -123,6 +123,10 @@ class Relay:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("relay batch failed: %s", self.last_error)
                 rows = []  # their claims lapse and another turn retries them
+            if len(rows) >= SMALL_BATCH:
+                # A backlog: wake the channel's other workers, so one delivers while
+                # another records (otherwise they sleep out their poll).
+                self._wake.set()
             if delivered < SMALL_BATCH and len(rows) < SMALL_BATCH:
                 if not delivered and not rows:
                     self._wake.wait(self.poll_seconds)

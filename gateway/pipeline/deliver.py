@@ -7,6 +7,7 @@ The relay then publishes the outbox rows; the API does not wait for Kafka.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from gateway.delivery.outbox import OutboxMessage, enqueue, outbox_rows
 from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 from gateway.store import Store
+from gateway.store.db import WriterBusy
 from gateway.store.tables import decisions as decisions_table
 from gateway.store.tables import exchanges, insert_serialised
 
@@ -96,9 +98,11 @@ def pending_commit(
     )
 
 
-def write_group(store: Store, group: list[PendingCommit]) -> None:
-    """Write several exchanges in one transaction: all of them are kept or none."""
-    with store.transaction() as conn:
+def write_group(store: Store, group: list[PendingCommit], *, wait: bool = True) -> None:
+    """Write several exchanges in one transaction: all of them are kept or none.
+
+    ``wait=False`` raises WriterBusy rather than wait for another SQLite writer."""
+    with store.transaction(wait=wait) as conn:
         conn.execute(_INSERT_EXCHANGE, [p.exchange for p in group])
         decision_rows = [row for p in group for row in p.decisions]
         if decision_rows:
@@ -171,3 +175,66 @@ class GroupCommitter:
             return
         for pending in group:
             pending.done.set_result(None)
+
+
+class LoopCommitter:
+    """Group commit on the event loop's own thread, for SQLite.
+
+    SQLite releases the GIL around every statement, so a commit thread and the
+    event loop handed the GIL back and forth a dozen times a group, and an
+    exchange cost ~1.5 times its serial CPU. Here the loop writes the group
+    itself, once the requests read in the same turn have queued theirs. The
+    write lock is only tried: while another process holds it, the loop goes on
+    serving and tries again shortly, and the group grows meanwhile.
+    """
+
+    def __init__(self, store: Store, max_group: int = 64, retry_seconds: float = 0.002) -> None:
+        self.store = store
+        self.max_group = max_group
+        self.retry_seconds = retry_seconds
+        self._waiting: list[tuple[PendingCommit, asyncio.Future[None]]] = []
+        self._scheduled = False
+
+    def enqueue(self, pending: PendingCommit) -> asyncio.Future[None]:
+        """Queue ``pending`` for the loop's next group; the future settles when it is
+        committed. Call from the event loop's thread."""
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._waiting.append((pending, done))
+        if not self._scheduled:
+            self._scheduled = True
+            loop.call_soon(self._flush, loop)
+        return done
+
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
+        group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
+        try:
+            write_group(self.store, [p for p, _ in group], wait=False)
+        except WriterBusy:
+            self._waiting[:0] = group  # first in line when the lock is free
+            loop.call_later(self.retry_seconds, self._flush, loop)
+            return
+        except Exception:
+            for pending, done in group:  # isolate the failure: one bad exchange fails alone
+                try:
+                    write_group(self.store, [pending])
+                except Exception as exc:
+                    _settle(done, exc)
+                else:
+                    _settle(done, None)
+        else:
+            for _, done in group:
+                _settle(done, None)
+        if self._waiting:
+            loop.call_soon(self._flush, loop)
+        else:
+            self._scheduled = False
+
+
+def _settle(done: asyncio.Future[None], failure: BaseException | None) -> None:
+    if done.cancelled():  # the client went away; the commit stands
+        return
+    if failure is None:
+        done.set_result(None)
+    else:
+        done.set_exception(failure)

@@ -21,7 +21,13 @@ from contracts import Exchange
 from gateway.errors import InvalidRecord, UnknownPartner
 from gateway.pipeline.audit import audit_entries
 from gateway.pipeline.decide import decide
-from gateway.pipeline.deliver import GroupCommitter, PendingCommit, pending_commit, write_group
+from gateway.pipeline.deliver import (
+    GroupCommitter,
+    LoopCommitter,
+    PendingCommit,
+    pending_commit,
+    write_group,
+)
 from gateway.pipeline.ingest import ingest
 from gateway.pipeline.minimise import minimise
 from gateway.pipeline.route import route
@@ -93,6 +99,8 @@ class Pipeline:
     on_commit: Callable[[], None] = lambda: None
     #: Shares transactions between concurrent requests; None commits each alone.
     committer: GroupCommitter | None = None
+    #: For requests on the event loop (SQLite): groups written by the loop itself.
+    loop_committer: LoopCommitter | None = None
 
     def submit(
         self,
@@ -114,14 +122,18 @@ class Pipeline:
     async def submit_async(
         self, fmt: str, body: bytes, media_type: str | None, source_partner: str
     ) -> Submission:
-        """``submit`` for the event loop: the stages run on the loop, and only the
-        commit happens elsewhere (in the group committer's thread). Handing every
-        request to a worker thread instead costs more than the stages themselves."""
+        """``submit`` for the event loop: the stages run on the loop, and so does the
+        commit on SQLite (``LoopCommitter``); on PostgreSQL the group committer's
+        thread waits out the round trips. Handing every request to a worker thread
+        instead costs more than the stages themselves."""
         prepared = self.prepare(fmt, body, media_type, source_partner)
-        if self.committer is None:
+        if self.loop_committer is not None:
+            futures = [self.loop_committer.enqueue(p) for p in prepared.pending]
+        elif self.committer is not None:
+            futures = [asyncio.wrap_future(self.committer.enqueue(p)) for p in prepared.pending]
+        else:
             await asyncio.to_thread(self.commit, prepared)
             return prepared.submission
-        futures = [asyncio.wrap_future(self.committer.enqueue(p)) for p in prepared.pending]
         if futures:
             await asyncio.wait(futures)
             self._committed(prepared, [f.exception() for f in futures])

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import json
 import os
 import threading
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -71,24 +70,37 @@ class WriterLock:
         self._fd: int | None = None
 
     def __enter__(self) -> None:
-        self._thread_lock.acquire()
+        self.acquire()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.release()
+
+    def acquire(self, blocking: bool = True) -> bool:
+        """Take the lock; with ``blocking=False`` return False at once if it is held."""
+        if not self._thread_lock.acquire(blocking):
+            return False
         try:
             if self._path is not None:
                 # Opened per hold, so no descriptor outlives the transaction.
                 self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self.release()
+            return False
         except BaseException:
-            self._release()
+            self.release()
             raise
+        return True
 
-    def __exit__(self, *_exc: object) -> None:
-        self._release()
-
-    def _release(self) -> None:
+    def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)  # closing it releases the flock
             self._fd = None
         self._thread_lock.release()
+
+
+class WriterBusy(Exception):
+    """Another writer holds the store (``transaction(wait=False)``); try again shortly."""
 
 
 class Store:
@@ -99,7 +111,7 @@ class Store:
         # SQLite lets one writer in at a time and makes the others sleep in its
         # busy handler (1, 2, 5 ... 100 ms naps). Queuing writers on a lock
         # instead hands the database over the moment it is free.
-        self._write_lock: AbstractContextManager[Any] = contextlib.nullcontext()
+        self._write_lock: WriterLock | None = None
         if engine.dialect.name == "sqlite":
             database = engine.url.database
             on_disk = database not in (None, "", ":memory:")
@@ -130,13 +142,23 @@ class Store:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self) -> Iterator[Connection]:
-        """One transaction; a store that cannot be reached is ServiceUnavailable."""
+    def transaction(self, *, wait: bool = True) -> Iterator[Connection]:
+        """One transaction; a store that cannot be reached is ServiceUnavailable.
+
+        ``wait=False`` raises WriterBusy instead of waiting for another SQLite
+        writer (an event loop must not block on one).
+        """
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(blocking=wait):
+            raise WriterBusy("another writer holds the store")
         try:
-            with self._write_lock, self.engine.begin() as conn:
+            with self.engine.begin() as conn:
                 yield conn
         except (OperationalError, SAInterfaceError) as exc:
             raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
+        finally:
+            if lock is not None:
+                lock.release()
 
     def ping(self) -> bool:
         try:

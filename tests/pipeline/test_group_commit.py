@@ -3,6 +3,7 @@ at all, and one bad exchange cannot fail its neighbours."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import uuid
 from datetime import UTC, datetime
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 
 from gateway.audit import AuditEntry
 from gateway.audit.verify import verify_engine
-from gateway.pipeline.deliver import GroupCommitter, PendingCommit
+from gateway.pipeline.deliver import GroupCommitter, LoopCommitter, PendingCommit
 from gateway.store import Store
 
 
@@ -89,3 +90,76 @@ def test_a_bad_exchange_fails_alone(store):
     assert isinstance(outcomes["again"], sa.exc.IntegrityError)
     assert _count(store, "exchanges") == 2
     assert verify_engine(store.engine).entries == 2  # nothing of the failed one was kept
+
+
+def test_the_event_loop_commits_a_turns_exchanges_in_one_transaction(store):
+    committer = LoopCommitter(store)
+    transactions = 0
+    original = store.transaction
+
+    def counted(**kwargs):
+        nonlocal transactions
+        transactions += 1
+        return original(**kwargs)
+
+    store.transaction = counted  # type: ignore[method-assign]
+
+    async def submit_all() -> None:
+        futures = [committer.enqueue(_pending(str(uuid.uuid4()))) for _ in range(20)]
+        await asyncio.gather(*futures)
+
+    asyncio.run(submit_all())
+    assert transactions == 1
+    assert _count(store, "exchanges") == 20
+    report = verify_engine(store.engine)
+    assert report.ok and report.entries == 20
+
+
+def test_the_event_loop_keeps_serving_while_another_writer_holds_the_store(tmp_path):
+    """A held write lock makes the loop's commit wait its turn, not the loop."""
+    store = Store.from_url(f"sqlite:///{tmp_path / 'gateway.db'}")
+    store.upgrade()
+    committer = LoopCommitter(store)
+    held = threading.Event()
+    release = threading.Event()
+
+    def hold() -> None:
+        with store.transaction():
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+
+    async def scenario() -> tuple[int, bool]:
+        done = committer.enqueue(_pending(str(uuid.uuid4())))
+        ticks = 0
+        for _ in range(20):  # the loop turns while the commit waits for the lock
+            await asyncio.sleep(0.005)
+            ticks += 1
+        waiting = not done.done()
+        release.set()
+        await asyncio.wait_for(done, 10)
+        return ticks, waiting
+
+    ticks, waited = asyncio.run(scenario())
+    holder.join(10)
+    assert ticks == 20 and waited
+    assert _count(store, "exchanges") == 1
+
+
+def test_on_the_event_loop_too_a_bad_exchange_fails_alone(store):
+    committer = LoopCommitter(store)
+    duplicate, good = str(uuid.uuid4()), str(uuid.uuid4())
+
+    async def scenario() -> list[BaseException | None]:
+        await committer.enqueue(_pending(duplicate))
+        futures = [committer.enqueue(_pending(duplicate)), committer.enqueue(_pending(good))]
+        await asyncio.wait(futures)
+        return [f.exception() for f in futures]
+
+    again, fine = asyncio.run(scenario())
+    assert isinstance(again, sa.exc.IntegrityError) and fine is None
+    assert _count(store, "exchanges") == 2
+    assert verify_engine(store.engine).entries == 2

@@ -7,13 +7,16 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
 from gateway.store import Store
+from gateway.store.db import WriterBusy
 
 HOLDER = """
 import sys, time
 from gateway.store import Store
+from gateway.store.db import WriterBusy
 store = Store.from_url(sys.argv[1])
 with store.transaction() as conn:
     print("holding", flush=True)
@@ -49,3 +52,25 @@ def test_in_memory_store_writes_without_a_lock_file() -> None:
         conn.execute(sa.text("INSERT INTO t VALUES (1)"))
     with store.transaction() as conn:
         assert conn.execute(sa.text("SELECT x FROM t")).scalar_one() == 1
+
+
+def test_a_writer_that_must_not_wait_is_told_the_store_is_busy(tmp_path: Path) -> None:
+    """``transaction(wait=False)`` (the event loop's commits) never sleeps on another
+    process's lock: it raises WriterBusy, and succeeds once the lock is free."""
+    url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    store = Store.from_url(url)
+    store.upgrade()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url, "1.0"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+        started = time.monotonic()
+        with pytest.raises(WriterBusy), store.transaction(wait=False):
+            pass
+        assert time.monotonic() - started < 0.5
+        assert holder.wait(timeout=10) == 0
+    finally:
+        holder.kill()
+    with store.transaction(wait=False) as conn:
+        assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
