@@ -229,3 +229,34 @@ def test_large_batch_is_prepared_off_the_event_loop_and_kept_whole(gateway):
     answer = response.json()
     assert answer["accepted"] == len(rows) * copies and answer["rejected"] == 0
     assert gateway.count_rows()["exchanges"] == before["exchanges"] + len(rows) * copies
+
+
+def test_a_partners_trace_context_reaches_the_recipients_message(gateway, police_sample):
+    """W3C trace context: the message carries the submitting request's trace id."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {**PARTNER, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    response = submit(gateway, police_sample, headers)
+    assert response.status_code == 202, response.text
+    (message,) = read_topic(
+        gateway.bootstrap,
+        gateway.topic("probation-spoc-north"),
+        exchange_id=response.json()["exchange_id"],
+        expect=1,
+    )
+    version, carried, span_id, _flags = message["headers"]["traceparent"].split("-")
+    assert (version, carried) == ("00", trace_id)
+    assert span_id != "00f067aa0ba902b7"  # the gateway's own span, a child of the partner's
+
+
+def test_without_a_trace_context_each_exchange_starts_its_own_trace(gateway, police_sample):
+    traces = set()
+    for _ in range(2):
+        response = submit(gateway, police_sample)
+        (message,) = read_topic(
+            gateway.bootstrap,
+            gateway.topic("probation-spoc-north"),
+            exchange_id=response.json()["exchange_id"],
+            expect=1,
+        )
+        traces.add(message["headers"]["traceparent"].split("-")[1])
+    assert len(traces) == 2 and "0" * 32 not in traces
