@@ -106,6 +106,24 @@ def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:
 _CANDIDATES, _TAKE, _READ_CLAIMED = _claim_statements()
 
 
+_READY = (
+    sa.select(outbox.c.id)
+    .where(outbox.c.status == "pending", outbox.c.channel == sa.bindparam("channel"))
+    .where(
+        sa.or_(
+            outbox.c.claimed_until.is_(None),
+            outbox.c.claimed_until < sa.bindparam("moment", type_=sa.DateTime(timezone=True)),
+        )
+    )
+    .limit(1)
+)
+
+
+def has_ready(conn: Connection, channel: str) -> bool:
+    """Whether a row of ``channel`` may be claimable now: a read, no lock taken."""
+    return conn.execute(_READY, {"channel": channel, "moment": now()}).first() is not None
+
+
 def claim(
     conn: Connection, worker: str, limit: int, lease: timedelta, channel: str = "kafka"
 ) -> list[dict[str, Any]]:

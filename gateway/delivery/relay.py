@@ -58,6 +58,7 @@ class Relay:
         topics: Callable[[], list[str]] | None = None,
         refeed_window: timedelta = timedelta(days=7),
         linger_seconds: float = 0.02,
+        peek_seconds: float = 0.02,
     ) -> None:
         self.store = store
         self.channels = channels
@@ -67,6 +68,7 @@ class Relay:
         self.topics = topics
         self.refeed_window = refeed_window
         self.linger_seconds = linger_seconds
+        self.peek_seconds = peek_seconds
         self.node = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -129,13 +131,31 @@ class Relay:
                 self._wake.set()
             if delivered < SMALL_BATCH and len(rows) < SMALL_BATCH:
                 if not delivered and not rows:
-                    self._wake.wait(self.poll_seconds)
-                    self._wake.clear()
+                    self._wait_for_work(channel)
                 # Let a burst gather: a batch of many rows costs little more than
                 # a batch of one (a claim, a flush, one turn at the audit lock).
                 self._stop.wait(self.linger_seconds)
         if rows:
             self._unclaim(rows, worker)
+
+    def _wait_for_work(self, channel: Channel) -> None:
+        """Idle until nudged (a commit in this process), until a cheap read sees a
+        row ready (committed by another process: ``serve --workers``), or until the
+        poll interval ends. The read takes no write lock, unlike a claim."""
+        deadline = time.monotonic() + self.poll_seconds
+        while not self._stop.is_set():
+            if self._wake.wait(min(self.peek_seconds, self.poll_seconds)):
+                self._wake.clear()
+                return
+            if time.monotonic() >= deadline or self._rows_ready(channel):
+                return
+
+    def _rows_ready(self, channel: Channel) -> bool:
+        try:
+            with self.store.engine.connect() as conn:
+                return outbox.has_ready(conn, channel.name)
+        except Exception:  # a store that is down: the claim after the poll says why
+            return False
 
     def run_once(self, channel: Channel, worker: str) -> int:
         """Deliver one batch; return how many rows it claimed."""

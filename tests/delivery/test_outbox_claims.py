@@ -4,6 +4,7 @@ deliveries to one recipient go out in order."""
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -176,3 +177,32 @@ def test_rows_claimed_for_a_batch_never_sent_are_handed_back(store):
     again = _claim(store, "w2")  # at once: no lease to wait out
     assert sorted(r["id"] for r in again) == sorted(r["id"] for r in rows)
     assert [r["attempts"] for r in again] == [1, 1]  # the unsent claim did not count
+
+
+def test_an_idle_relay_notices_rows_another_process_committed(store):
+    """No nudge crosses processes (``serve --workers``): a cheap read finds the rows
+    long before the poll interval ends."""
+    relay = Relay(store, [channel := _Accepting()], poll_seconds=30, peek_seconds=0.02)
+    relay.start()
+    try:
+        time.sleep(0.3)  # idle now, waiting for work
+        (delivery_id,) = _enqueue(store, ["k1"])  # committed without relay.nudge()
+        deadline = time.monotonic() + 5
+        while relay.delivered < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert relay.delivered == 1, "the row waited for the 30 s poll"
+        assert channel.batches == [[delivery_id]]
+    finally:
+        relay.stop()
+
+
+def test_rows_waiting_out_a_retry_delay_are_not_ready(store):
+    _enqueue(store, ["k1"])
+    (row,) = _claim(store, "w1")
+    with store.transaction() as conn:
+        outbox.release(conn, row["id"], "w1", "broker down", timedelta(minutes=5))
+    with store.engine.connect() as conn:
+        assert not outbox.has_ready(conn, "kafka")
+    _enqueue(store, ["k2"])
+    with store.engine.connect() as conn:
+        assert outbox.has_ready(conn, "kafka")
