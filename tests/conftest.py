@@ -4,6 +4,7 @@ and the gateway served by a real uvicorn on loopback."""
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 import uuid
@@ -143,6 +144,22 @@ class RunningGateway:
                 table: conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
                 for table in ("exchanges", "decisions", "audit_log", "outbox")
             }
+
+
+def wait_until_ready(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
+    """Poll ``/readyz`` of a gateway started as ``process``; fail with its output if it dies."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None:
+            output = process.stdout.read() if process.stdout else ""
+            raise AssertionError(f"the gateway exited with {process.returncode}: {output}")
+        assert time.monotonic() < deadline, f"{base} did not become ready"
+        time.sleep(0.3)
 
 
 def serve_in_thread(runtime: Runtime) -> tuple[uvicorn.Server, threading.Thread, str]:

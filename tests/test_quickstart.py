@@ -15,9 +15,8 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
-
 from gateway.broker import free_port
+from tests.conftest import wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -53,16 +52,7 @@ def test_quickstart_as_written(tmp_path):
         text=True,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert server.poll() is None, server.stdout.read()
-            assert time.monotonic() < deadline, "gateway serve did not become ready"
-            time.sleep(0.3)
+        wait_until_ready(f"http://127.0.0.1:{port}", server)
 
         curl = shutil.which("curl")
         assert curl, "curl is needed for the quick start"

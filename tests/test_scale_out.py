@@ -20,7 +20,7 @@ from gateway.broker import free_port
 from gateway.cli import app
 from gateway.delivery.reader import read_topic
 from gateway.store import Store
-from tests.conftest import EXAMPLES, TEST_KEY
+from tests.conftest import EXAMPLES, TEST_KEY, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"
@@ -40,6 +40,16 @@ def _env(url: str, bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str
     return env
 
 
+def _gateway(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [str(GATEWAY), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
 def test_workers_need_an_external_store_and_broker(tmp_path, monkeypatch):
     for key in list(os.environ):
         if key.startswith("GATEWAY_"):
@@ -55,23 +65,11 @@ def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp
     prefix = f"s{uuid.uuid4().hex[:8]}"
     env = _env(url, broker.bootstrap, prefix, tmp_path)
     port = free_port()
-    api = subprocess.Popen(
-        [str(GATEWAY), "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    relay = subprocess.Popen(
-        [str(GATEWAY), "relay"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    api = _gateway(env, "serve", "--port", str(port), "--workers", "2")
+    relay = _gateway(env, "relay")
     try:
         base = f"http://127.0.0.1:{port}"
-        _wait_ready(base, api)
+        wait_until_ready(base, api)
         sample = (EXAMPLES / "police" / "stalking-crime.json").read_bytes()
         # Each connection keeps to one worker; the kernel spreads them over both.
         clients = [httpx.Client(base_url=base, timeout=30) for _ in range(12)]
@@ -126,15 +124,9 @@ def test_a_worker_that_dies_is_started_again(postgres, broker, tmp_path):
     Store.from_url(url).upgrade()
     env = _env(url, broker.bootstrap, f"w{uuid.uuid4().hex[:8]}", tmp_path)
     port = free_port()
-    api = subprocess.Popen(
-        [str(GATEWAY), "serve", "--port", str(port), "--workers", "2"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    api = _gateway(env, "serve", "--port", str(port), "--workers", "2")
     try:
-        _wait_ready(f"http://127.0.0.1:{port}", api)
+        wait_until_ready(f"http://127.0.0.1:{port}", api)
         workers = _worker_pids(api.pid)
         assert len(workers) == 2
         victim = min(workers)
@@ -147,23 +139,11 @@ def test_a_worker_that_dies_is_started_again(postgres, broker, tmp_path):
                 break
             assert api.poll() is None and time.monotonic() < deadline, now
             time.sleep(0.3)
-        _wait_ready(f"http://127.0.0.1:{port}", api)
+        wait_until_ready(f"http://127.0.0.1:{port}", api)
     finally:
         api.send_signal(signal.SIGTERM)
         api.wait(timeout=30)
     assert api.returncode == 0
-
-
-def _wait_ready(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.3)
 
 
 def test_workers_refuse_an_embedded_broker_beside_an_external_store(tmp_path, monkeypatch):

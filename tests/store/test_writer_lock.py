@@ -24,15 +24,23 @@ with store.transaction() as conn:
 """
 
 
-def test_a_second_process_waits_for_the_writer_lock(tmp_path: Path) -> None:
+def _store_held_by_another_process(
+    tmp_path: Path, seconds: float
+) -> tuple[Store, subprocess.Popen[str]]:
+    """A migrated SQLite store, and a process that holds its write lock for ``seconds``."""
     url = f"sqlite:///{tmp_path / 'gateway.db'}"
     store = Store.from_url(url)
     store.upgrade()
     holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, url, "1.0"], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, url, str(seconds)], stdout=subprocess.PIPE, text=True
     )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    return store, holder
+
+
+def test_a_second_process_waits_for_the_writer_lock(tmp_path: Path) -> None:
+    store, holder = _store_held_by_another_process(tmp_path, seconds=1.0)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         started = time.monotonic()
         with store.transaction() as conn:
             waited = time.monotonic() - started
@@ -57,14 +65,8 @@ def test_in_memory_store_writes_without_a_lock_file() -> None:
 def test_a_writer_that_must_not_wait_is_told_the_store_is_busy(tmp_path: Path) -> None:
     """``transaction(wait=False)`` (the event loop's commits) never sleeps on another
     process's lock: it raises WriterBusy, and succeeds once the lock is free."""
-    url = f"sqlite:///{tmp_path / 'gateway.db'}"
-    store = Store.from_url(url)
-    store.upgrade()
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLDER, url, "1.0"], stdout=subprocess.PIPE, text=True
-    )
+    store, holder = _store_held_by_another_process(tmp_path, seconds=1.0)
     try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
         started = time.monotonic()
         with pytest.raises(WriterBusy), store.transaction(wait=False):
             pass
