@@ -1,8 +1,10 @@
 """Stage 7, deliver: commit the exchange, decisions, audit entries and outbox rows together.
 
 One transaction, before the 202: either all of it is kept or none of it is.
-Under load, concurrent requests share one transaction (``GroupCommitter``).
-The relay then publishes the outbox rows; the API does not wait for Kafka.
+Under load, concurrent requests share one transaction: written by a commit
+thread (``GroupCommitter``; PostgreSQL, and requests served in worker threads)
+or, on SQLite, by the event loop itself (``LoopCommitter``). The relay then
+publishes the outbox rows; the API does not wait for Kafka.
 """
 
 from __future__ import annotations
@@ -215,7 +217,9 @@ class LoopCommitter:
             loop.call_later(self.retry_seconds, self._flush, loop)
             return
         except Exception:
-            for pending, done in group:  # isolate the failure: one bad exchange fails alone
+            # Isolate the failure: one bad exchange fails alone. These commits wait
+            # for the lock (rare: a failed group), so they may hold up the loop briefly.
+            for pending, done in group:
                 try:
                     write_group(self.store, [pending])
                 except Exception as exc:
