@@ -4,6 +4,8 @@ and the gateway served by a real uvicorn on loopback."""
 from __future__ import annotations
 
 import os
+import random
+import socket
 import subprocess
 import threading
 import time
@@ -144,6 +146,27 @@ class RunningGateway:
                 table: conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
                 for table in ("exchanges", "decisions", "audit_log", "outbox")
             }
+
+
+def api_port() -> int:
+    """A free port below the kernel's ephemeral range, for a gateway's API.
+
+    A gateway on the embedded default starts its broker on a port the kernel
+    picks (``bind`` to port 0); a port from ``free_port()`` has just been handed
+    back to that same range, and once the broker was given it too."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    for _ in range(200):
+        port = random.randrange(max(1024, low - 12000), low)
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def wait_until_ready(base: str, process: subprocess.Popen, timeout: float = 60) -> None:

@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from gateway.broker import free_port
-from tests.conftest import wait_until_ready
+from tests.conftest import api_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -41,7 +40,7 @@ def _run(args: list[str], data_dir: Path) -> subprocess.CompletedProcess:
 
 
 def test_quickstart_as_written(tmp_path):
-    port = free_port()
+    port = api_port()
     data_dir = tmp_path / "data"
     server = subprocess.Popen(
         [str(BIN / "gateway"), "serve", "--port", str(port), "--data-dir", str(data_dir)],

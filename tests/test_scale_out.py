@@ -16,11 +16,10 @@ import httpx
 from typer.testing import CliRunner
 
 from gateway.api.workers import QUICK_EXIT_SECONDS
-from gateway.broker import free_port
 from gateway.cli import app
 from gateway.delivery.reader import read_topic
 from gateway.store import Store
-from tests.conftest import EXAMPLES, TEST_KEY, wait_until_ready
+from tests.conftest import EXAMPLES, TEST_KEY, api_port, wait_until_ready
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"
@@ -64,7 +63,7 @@ def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp
     Store.from_url(url).upgrade()
     prefix = f"s{uuid.uuid4().hex[:8]}"
     env = _env(url, broker.bootstrap, prefix, tmp_path)
-    port = free_port()
+    port = api_port()
     api = _gateway(env, "serve", "--port", str(port), "--workers", "2")
     relay = _gateway(env, "relay")
     try:
@@ -123,7 +122,7 @@ def test_a_worker_that_dies_is_started_again(postgres, broker, tmp_path):
     url = postgres.new()
     Store.from_url(url).upgrade()
     env = _env(url, broker.bootstrap, f"w{uuid.uuid4().hex[:8]}", tmp_path)
-    port = free_port()
+    port = api_port()
     api = _gateway(env, "serve", "--port", str(port), "--workers", "2")
     try:
         wait_until_ready(f"http://127.0.0.1:{port}", api)

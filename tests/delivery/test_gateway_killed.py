@@ -23,10 +23,9 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.audit.verify import verify_engine
-from gateway.broker import free_port
 from gateway.delivery.reader import read_topic
 from gateway.store import Store
-from tests.conftest import STORES, TEST_KEY
+from tests.conftest import STORES, TEST_KEY, api_port
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = Path(sys.executable).parent / "gateway"
@@ -71,7 +70,7 @@ def test_sigkill_mid_run_loses_and_duplicates_nothing(
         GATEWAY_TOPIC_PREFIX=prefix,
         GATEWAY_DATA_DIR=str(tmp_path),
     )
-    port = free_port()
+    port = api_port()
     process = _start(env, port)
     accepted: list[str] = []
     lock = threading.Lock()
