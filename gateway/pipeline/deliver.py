@@ -118,6 +118,34 @@ def write_group(store: Store, group: list[PendingCommit], *, wait: bool = True) 
         append(conn, [e for p in group for e in p.entries])
 
 
+def write_each(store: Store, group: list[PendingCommit]) -> list[BaseException | None]:
+    """Write each exchange in a transaction of its own; return what each raised.
+
+    How a failed group is retried: one bad exchange then fails alone."""
+    failures: list[BaseException | None] = []
+    for pending in group:
+        try:
+            write_group(store, [pending])
+            failures.append(None)
+        except Exception as exc:
+            failures.append(exc)
+    return failures
+
+
+def _write_or_isolate(
+    store: Store, group: list[PendingCommit], wait: bool
+) -> list[BaseException | None]:
+    """Write ``group`` in one transaction; if that fails, each member on its own.
+    WriterBusy (``wait=False``) passes through: then nothing was written."""
+    try:
+        write_group(store, group, wait=wait)
+    except WriterBusy:
+        raise
+    except Exception as exc:
+        return [exc] if len(group) == 1 else write_each(store, group)
+    return [None] * len(group)
+
+
 class GroupCommitter:
     """Commits the exchanges of concurrent requests together (group commit).
 
@@ -166,17 +194,13 @@ class GroupCommitter:
             self._commit(group)
 
     def _commit(self, group: list[PendingCommit]) -> None:
-        try:
-            write_group(self.store, group)
-        except Exception as exc:
-            if len(group) == 1:
-                group[0].done.set_exception(exc)
-                return
-            for pending in group:  # isolate the failure
-                self._commit([pending])
-            return
-        for pending in group:
-            pending.done.set_result(None)
+        for pending, failure in zip(
+            group, _write_or_isolate(self.store, group, wait=True), strict=True
+        ):
+            if failure is None:
+                pending.done.set_result(None)
+            else:
+                pending.done.set_exception(failure)
 
 
 class LoopCommitter:
@@ -211,24 +235,15 @@ class LoopCommitter:
     def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         group, self._waiting = self._waiting[: self.max_group], self._waiting[self.max_group :]
         try:
-            write_group(self.store, [p for p, _ in group], wait=False)
+            # Retrying a failed group member by member waits for the lock (rare),
+            # so that may hold up the loop briefly.
+            failures = _write_or_isolate(self.store, [p for p, _ in group], wait=False)
         except WriterBusy:
             self._waiting[:0] = group  # first in line when the lock is free
             loop.call_later(self.retry_seconds, self._flush, loop)
             return
-        except Exception:
-            # Isolate the failure: one bad exchange fails alone. These commits wait
-            # for the lock (rare: a failed group), so they may hold up the loop briefly.
-            for pending, done in group:
-                try:
-                    write_group(self.store, [pending])
-                except Exception as exc:
-                    _settle(done, exc)
-                else:
-                    _settle(done, None)
-        else:
-            for _, done in group:
-                _settle(done, None)
+        for (_, done), failure in zip(group, failures, strict=True):
+            _settle(done, failure)
         if self._waiting:
             loop.call_soon(self._flush, loop)
         else:

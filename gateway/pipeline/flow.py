@@ -26,7 +26,7 @@ from gateway.pipeline.deliver import (
     LoopCommitter,
     PendingCommit,
     pending_commit,
-    write_group,
+    write_each,
 )
 from gateway.pipeline.ingest import ingest
 from gateway.pipeline.minimise import minimise
@@ -143,13 +143,7 @@ class Pipeline:
         """Commit each accepted exchange (each in its own transaction, or its
         group's); raise the first failure once every commit has settled."""
         if self.committer is None:
-            failures: list[BaseException | None] = []
-            for pending in prepared.pending:
-                try:
-                    write_group(self.store, [pending])
-                    failures.append(None)
-                except Exception as exc:
-                    failures.append(exc)
+            failures = write_each(self.store, prepared.pending)
         else:
             futures = [self.committer.enqueue(p) for p in prepared.pending]
             failures = [f.exception() for f in futures]

@@ -69,12 +69,6 @@ class WriterLock:
         self._path = path
         self._fd: int | None = None
 
-    def __enter__(self) -> None:
-        self.acquire()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.release()
-
     def acquire(self, blocking: bool = True) -> bool:
         """Take the lock; with ``blocking=False`` return False at once if it is held."""
         if not self._thread_lock.acquire(blocking):
