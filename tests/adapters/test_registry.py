@@ -47,18 +47,3 @@ def test_a_format_says_what_it_cannot_carry():
     assert REGISTRY.get("fhir").can_render(health)
     for adapter in ("police", "probation", "marac", "mappa"):
         assert not REGISTRY.get(adapter).can_render(health)
-
-
-def test_the_public_surface():
-    import adapters
-
-    assert set(adapters.__all__) == {
-        "MAX_BATCH_ROWS",
-        "Adapter",
-        "AdapterRegistry",
-        "BatchTooLarge",
-        "IngestContext",
-        "Parsed",
-        "Rendered",
-        "load_registry",
-    }
