@@ -157,13 +157,6 @@ class Relay:
         except Exception:  # a store that is down: the claim after the poll says why
             return False
 
-    def run_once(self, channel: Channel, worker: str) -> int:
-        """Deliver one batch; return how many rows it claimed."""
-        rows = self._claim(channel, worker)
-        if rows:
-            self._record(channel.deliver(rows), worker)
-        return len(rows)
-
     def _claim(self, channel: Channel, worker: str) -> list[dict[str, Any]]:
         try:
             with self.store.transaction() as conn:
