@@ -172,6 +172,21 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def children_cpu(parent: int) -> float:
+    """CPU seconds of ``parent``'s child processes (``serve --workers``' API workers)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+            total += proc_cpu(int(entry.name))
+    return total
+
+
 def postgres_cpu() -> float:
     total = 0.0
     for entry in Path("/proc").iterdir():
@@ -198,11 +213,15 @@ def machine_busy() -> tuple[float, float]:
 class CpuMeter:
     pids: dict[str, int]
     with_postgres: bool = False
+    #: label -> pid whose child processes are counted together (the API workers)
+    children_of: dict[str, int] = field(default_factory=dict)
     start: dict[str, float] = field(default_factory=dict)
     used: dict[str, float] = field(default_factory=dict)
 
     def _sample(self) -> dict[str, float]:
         sample = {name: proc_cpu(pid) for name, pid in self.pids.items()}
+        for name, pid in self.children_of.items():
+            sample[name] = children_cpu(pid)
         sample["client (this process)"] = time.process_time()
         if self.with_postgres:
             sample["postgres (all backends)"] = postgres_cpu()
@@ -585,8 +604,12 @@ def run_gateway(
 
         payloads = bodies(args.requests)
         meter = CpuMeter(
-            {"gateway": process.pid, "broker": broker.process.pid},  # type: ignore[union-attr]
+            {
+                "gateway (relay)" if args.workers > 1 else "gateway": process.pid,
+                "broker": broker.process.pid,  # type: ignore[union-attr]
+            },
             with_postgres=store == "postgresql",
+            children_of={"gateway API workers": process.pid},
         )
         with meter:
             samples = load(url, payloads, args, args.duration)

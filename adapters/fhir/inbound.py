@@ -6,7 +6,6 @@ data about two people never travels in one record.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -41,6 +40,7 @@ from contracts import (
     Urgency,
     nhs_number_is_valid,
 )
+from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
 
@@ -461,7 +461,7 @@ def to_canonical(group: _Group, envelope: dict, context: IngestContext) -> Excha
         identifier.get("value") if identifier.get("system") == fx.CASE_REFERENCE_SYSTEM else None
     )
     return Exchange(
-        exchange_id=uuid.uuid4(),
+        exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=_category(built, health),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from adapters.base import (
@@ -25,6 +24,7 @@ from contracts import (
     Subject,
     SubjectRole,
 )
+from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
 FORMAT = "mappa/1"
@@ -70,7 +70,7 @@ def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
         )
     previous = note.previous
     return Exchange(
-        exchange_id=uuid.uuid4(),
+        exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=Category.MEETING_FEED

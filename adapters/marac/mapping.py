@@ -9,7 +9,6 @@ in fields the contract marks ``victim_location``.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from adapters.base import (
@@ -42,6 +41,7 @@ from contracts import (
     SubjectRole,
     nhs_number_is_valid,
 )
+from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
 FORMAT = "marac/1"
@@ -161,7 +161,7 @@ def referral_to_canonical(referral: MaracReferral, context: IngestContext) -> Ex
         if dash.ticks >= DASH_HIGH_RISK_TICKS and ReferralGround.VISIBLE_HIGH_RISK not in grounds:
             grounds.insert(0, ReferralGround.VISIBLE_HIGH_RISK)
     return Exchange(
-        exchange_id=uuid.uuid4(),
+        exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=Category.REFERRAL,
@@ -209,7 +209,7 @@ def check_case(case: NativeCase, index: int) -> None:
 
 def case_to_canonical(feed: MaracMeetingFeed, case: NativeCase, context: IngestContext) -> Exchange:
     return Exchange(
-        exchange_id=uuid.uuid4(),
+        exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=Category.MEETING_FEED,

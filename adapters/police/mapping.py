@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from adapters.base import (
@@ -35,6 +34,7 @@ from contracts import (
     RiskSection,
     Subject,
 )
+from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
 _ROLE = {"suspect": "suspect", "victim": "victim", "witness": "witness", "other": "other"}
@@ -128,7 +128,7 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
             assessed_at=record.risk.assessed,
         )
     return Exchange(
-        exchange_id=uuid.uuid4(),
+        exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=CATEGORY_BY_RECORD_TYPE[record.record_type],

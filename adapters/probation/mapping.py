@@ -7,7 +7,6 @@ every hop; a RoSH level is a risk section (tool ``RoSH``) a policy can test.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from adapters.base import (
@@ -35,6 +34,7 @@ from contracts import (
     Subject,
     SubjectRole,
 )
+from contracts.ids import new_id
 
 FORMAT = "probation-spoc/1"
 OFFENDER_REF = "O1"
@@ -100,7 +100,7 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
             recalled_on=note.recall.date, recall_type=note.recall.type, reason=note.recall.reason
         )
     return Exchange(
-        exchange_id=uuid.uuid4(),
+        exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=CATEGORY_BY_EVENT.get(note.event, Category.OFFENDER_MANAGEMENT),

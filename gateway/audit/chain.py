@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,6 +23,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from contracts.ids import new_id_text
 from gateway.store.tables import audit_head, audit_log
 
 HASH_ALG = "sha256"
@@ -59,7 +59,7 @@ class AuditEntry:
     details: dict[str, Any]
     exchange_id: str | None = None
     recipient: str | None = None
-    entry_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    entry_id: str = field(default_factory=new_id_text)
     recorded_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds")
     )

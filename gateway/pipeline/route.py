@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import uuid
 from collections.abc import Collection, Mapping
 
 from adapters import Adapter, Rendered
 from contracts import Exchange, Urgency
+from contracts.ids import new_id_text
 from gateway import jsontext
 from gateway.delivery.outbox import OutboxMessage
 from gateway.delivery.topics import recipient_topic, urgent_topic
@@ -126,7 +126,7 @@ def _message(
     renderer: Adapter | None,
 ) -> OutboxMessage:
     decision = disclosure.decision
-    delivery_id = str(uuid.uuid4())
+    delivery_id = new_id_text()
     body, body_headers = _body(disclosure, delivery_id, renderer)
     return OutboxMessage(
         delivery_id=delivery_id,

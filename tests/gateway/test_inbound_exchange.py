@@ -260,3 +260,30 @@ def test_without_a_trace_context_each_exchange_starts_its_own_trace(gateway, pol
         )
         traces.add(message["headers"]["traceparent"].split("-")[1])
     assert len(traces) == 2 and "0" * 32 not in traces
+
+
+def test_minted_ids_are_time_ordered(gateway, police_sample):
+    """Exchange, delivery and audit-entry ids are UUIDv7, so the store's indexes on
+    them grow at one end; ids minted later sort after earlier ones."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    first = submit(gateway, police_sample).json()["exchange_id"]
+    second = submit(gateway, police_sample).json()["exchange_id"]
+    assert uuid.UUID(first).version == uuid.UUID(second).version == 7
+    assert first < second
+    with gateway.store.engine.connect() as conn:
+        for column, table in (("delivery_id", "outbox"), ("entry_id", "audit_log")):
+            ids = conn.execute(
+                sa.text(f"SELECT {column} FROM {table} WHERE exchange_id IN (:a, :b)"),
+                {"a": first, "b": second},
+            ).scalars()
+            ids = list(ids)
+            assert ids and {uuid.UUID(i).version for i in ids} == {7}
+        ordered = conn.execute(
+            sa.text("SELECT entry_id FROM audit_log WHERE exchange_id IN (:a, :b) ORDER BY seq"),
+            {"a": first, "b": second},
+        ).scalars()
+        ordered = list(ordered)
+    assert ordered == sorted(ordered)  # appended in the order they were minted
