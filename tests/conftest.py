@@ -144,7 +144,7 @@ class RunningGateway:
         with self.store.engine.connect() as conn:
             return {
                 table: conn.execute(sa.text(f"SELECT COUNT(*) FROM {table}")).scalar_one()
-                for table in ("exchanges", "decisions", "audit_log", "outbox")
+                for table in ("exchanges", "audit_log", "outbox")
             }
 
 

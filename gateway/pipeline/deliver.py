@@ -1,4 +1,5 @@
-"""Stage 7, deliver: commit the exchange, decisions, audit entries and outbox rows together.
+"""Stage 7, deliver: commit the exchange (with its decisions), audit entries and outbox rows
+together.
 
 One transaction, before the 202: either all of it is kept or none of it is.
 Under load, concurrent requests share one transaction: written by a commit
@@ -27,11 +28,9 @@ from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 from gateway.store import Store
 from gateway.store.db import WriterBusy
-from gateway.store.tables import decisions as decisions_table
 from gateway.store.tables import exchanges, insert_serialised
 
-_INSERT_EXCHANGE = insert_serialised(exchanges, "envelope")
-_INSERT_DECISIONS = insert_serialised(decisions_table, "record")
+_INSERT_EXCHANGE = insert_serialised(exchanges, "envelope", "decisions")
 
 
 @dataclass
@@ -42,7 +41,6 @@ class PendingCommit:
     """
 
     exchange: dict[str, Any]
-    decisions: list[dict[str, Any]]
     outbox: list[dict[str, Any]]
     entries: list[AuditEntry]
     also: Callable[[Connection], None] | None = None
@@ -77,23 +75,18 @@ def pending_commit(
             submitted_at=exchange.submitted_at,
             policy_version=policy_version,
             envelope=jsontext.dumps(envelope),
-        ),
-        decisions=[
-            {
-                "exchange_id": exchange_id,
-                "recipient": d.recipient,
-                "effect": d.effect,
-                "record": jsontext.dumps(
+            decisions=jsontext.dumps(
+                [
                     {
                         **d.as_record(),
                         "disclosed": list(disclosed[d.recipient].disclosed)
                         if d.recipient in disclosed
                         else [],
                     }
-                ),
-            }
-            for d in decisions
-        ],
+                    for d in decisions
+                ]
+            ),
+        ),
         outbox=outbox_rows(messages),
         entries=entries,
         also=also,
@@ -106,9 +99,6 @@ def write_group(store: Store, group: list[PendingCommit], *, wait: bool = True) 
     ``wait=False`` raises WriterBusy rather than wait for another SQLite writer."""
     with store.transaction(wait=wait) as conn:
         conn.execute(_INSERT_EXCHANGE, [p.exchange for p in group])
-        decision_rows = [row for p in group for row in p.decisions]
-        if decision_rows:
-            conn.execute(_INSERT_DECISIONS, decision_rows)
         enqueue(conn, [row for p in group for row in p.outbox])
         for p in group:
             if p.also is not None:

@@ -190,15 +190,10 @@ class Store:
             query = query.where(tables.exchanges.c.submitted_at >= since)
         with self.engine.connect() as conn:
             for row in conn.execute(query).mappings():
-                decided = conn.execute(
-                    sa.select(tables.decisions.c.record)
-                    .where(tables.decisions.c.exchange_id == row["exchange_id"])
-                    .order_by(tables.decisions.c.id)
-                ).scalars()
                 envelope = row["envelope"]
                 if isinstance(envelope, str):
                     envelope = json.loads(envelope)
-                yield Exchange.model_validate(envelope), list(decided)
+                yield Exchange.model_validate(envelope), list(row["decisions"])
 
     def get_exchange(self, exchange_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
@@ -209,11 +204,4 @@ class Store:
                 .mappings()
                 .first()
             )
-            if row is None:
-                return None
-            decided = conn.execute(
-                sa.select(tables.decisions.c.record)
-                .where(tables.decisions.c.exchange_id == exchange_id)
-                .order_by(tables.decisions.c.id)
-            ).scalars()
-            return {**dict(row), "decisions": list(decided)}
+            return None if row is None else dict(row)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from datetime import UTC, datetime
+
 import pytest
 import sqlalchemy as sa
 from alembic import command
@@ -58,3 +61,55 @@ def test_embedded_default_migrates_itself(tmp_path, broker):
         assert (tmp_path / "gateway.db").exists()
     finally:
         runtime.stop()
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_decisions_move_onto_their_exchange_and_back(kind, store_url_factory):
+    """Migration 0004 copies each exchange's decision rows, in decided order, into its
+    ``decisions`` column; its downgrade puts the rows back."""
+    store = Store.from_url(store_url_factory(kind))
+    with store.engine.begin() as conn:
+        command.upgrade(store._alembic_config(conn), "0003")
+    exchange = {
+        "source_partner": "cheshire-police",
+        "format": "police",
+        "category": "crime_record",
+        "purpose": "stalking-risk-management",
+        "urgency": "routine",
+        "submitted_at": datetime(2026, 11, 1, tzinfo=UTC),
+        "policy_version": "v1",
+        "envelope": "{}",
+    }
+    records = [{"recipient": r, "effect": e} for r, e in (("b", "permit"), ("a", "deny"))]
+    with store.engine.begin() as conn:
+        for exchange_id in ("e1", "e2"):
+            conn.execute(
+                sa.text(
+                    "INSERT INTO exchanges (exchange_id, source_partner, format, category,"
+                    " purpose, urgency, submitted_at, policy_version, envelope) VALUES (:id,"
+                    " :source_partner, :format, :category, :purpose, :urgency, :submitted_at,"
+                    " :policy_version, :envelope)"
+                ),
+                {"id": exchange_id, **exchange},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO decisions (exchange_id, recipient, effect, record)"
+                " VALUES ('e1', :recipient, :effect, :record)"
+            ),
+            [{**r, "record": json.dumps(r)} for r in records],
+        )
+    with store.engine.begin() as conn:
+        command.upgrade(store._alembic_config(conn), "0004")
+    assert store.get_exchange("e1")["decisions"] == records
+    assert store.get_exchange("e2")["decisions"] == []
+    assert "decisions" not in sa.inspect(store.engine).get_table_names()
+
+    with store.engine.begin() as conn:
+        command.downgrade(store._alembic_config(conn), "0003")
+    with store.engine.connect() as conn:
+        back = conn.execute(
+            sa.text("SELECT exchange_id, recipient, effect FROM decisions ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in back] == [("e1", "b", "permit"), ("e1", "a", "deny")]
+    store.engine.dispose()
