@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Header, Request
+from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry import context as otel_context
@@ -25,6 +25,24 @@ THREADS = 32
 #: Bodies up to this size run the pipeline's stages on the event loop (well under
 #: a millisecond for one record); larger ones, batches, go to a worker thread.
 PREPARE_ON_LOOP_BYTES = 64 * 1024
+
+
+INBOUND_HEADERS = [
+    {
+        "name": "X-Partner-Id",
+        "in": "header",
+        "required": True,
+        "description": "The submitting partner (until OAuth2 client credentials name it).",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Your id for this request: a retry with it gets the original answer.",
+        "schema": {"type": "string", "maxLength": 255},
+    },
+]
 
 
 class PayloadTooLarge(ClientError):
@@ -142,19 +160,23 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     problems.install(app)
     max_body = runtime.settings.max_body_bytes
 
-    @app.post("/v1/inbound/{fmt}", status_code=202, tags=["exchange"])
-    async def inbound(
-        fmt: str,
-        request: Request,
-        x_partner_id: Annotated[str | None, Header()] = None,
-        idempotency_key: Annotated[str | None, Header()] = None,
-    ) -> Response:
+    @app.post(
+        "/v1/inbound/{fmt}",
+        status_code=202,
+        tags=["exchange"],
+        # The headers are read from the request rather than declared as parameters
+        # (FastAPI's parameter resolution cost ~5 % of an exchange); documented here.
+        openapi_extra={"parameters": INBOUND_HEADERS},
+    )
+    async def inbound(fmt: str, request: Request) -> Response:
         """Submit a partner record in its native format.
 
         The submitting partner is named by ``X-Partner-Id`` until OAuth2 client
         credentials replace it; it never comes from the body. With an
         ``Idempotency-Key`` a retried request gets the original answer.
         """
+        x_partner_id = request.headers.get("x-partner-id")
+        idempotency_key = request.headers.get("idempotency-key")
         if not x_partner_id:
             raise MissingPartner("send the X-Partner-Id header naming the submitting partner")
         declared = request.headers.get("content-length")
