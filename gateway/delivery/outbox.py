@@ -44,6 +44,9 @@ def now() -> datetime:
 
 
 _INSERT = insert_serialised(outbox, "headers")
+#: ``status = 'pending'`` written out, not bound: the outbox's queue indexes hold only
+#: pending rows, and a database uses such an index only for a query that says so.
+PENDING = outbox.c.status == sa.literal_column("'pending'")
 
 
 def outbox_rows(messages: list[OutboxMessage]) -> list[dict[str, Any]]:
@@ -72,13 +75,13 @@ def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:
     is_queue_head = ~sa.exists().where(
         earlier.c.destination == outbox.c.destination,
         earlier.c.message_key == outbox.c.message_key,
-        earlier.c.status == "pending",
+        earlier.c.status == sa.literal_column("'pending'"),
         earlier.c.id < outbox.c.id,
     )
     moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
     candidates = (
         sa.select(outbox.c.id)
-        .where(outbox.c.status == "pending", outbox.c.channel == sa.bindparam("channel"))
+        .where(PENDING, outbox.c.channel == sa.bindparam("channel"))
         .where(sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < moment))
         .where(is_queue_head)
         .order_by(outbox.c.priority.desc(), outbox.c.id)
@@ -108,7 +111,7 @@ _CANDIDATES, _TAKE, _READ_CLAIMED = _claim_statements()
 
 _READY = (
     sa.select(outbox.c.id)
-    .where(outbox.c.status == "pending", outbox.c.channel == sa.bindparam("channel"))
+    .where(PENDING, outbox.c.channel == sa.bindparam("channel"))
     .where(
         sa.or_(
             outbox.c.claimed_until.is_(None),
@@ -181,9 +184,7 @@ def release(conn: Connection, row_id: int, worker: str, error: str, retry_in: ti
 
 def pending_count(conn: Connection) -> int:
     return int(
-        conn.execute(
-            sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == "pending")
-        ).scalar_one()
+        conn.execute(sa.select(sa.func.count()).select_from(outbox).where(PENDING)).scalar_one()
     )
 
 

@@ -93,8 +93,26 @@ outbox = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("sent_at", sa.DateTime(timezone=True)),
     sa.Column("last_error", sa.Text),
-    sa.Index("ix_outbox_pending", "status", "priority", "id"),
-    sa.Index("ix_outbox_ordering", "destination", "message_key", "status", "id"),
+    # Both indexes hold pending rows only, so they stay as small as the backlog however
+    # long the outbox's history grows. The queue index is in claim order (most urgent
+    # first, then oldest), so a claim reads its batch off the front instead of sorting
+    # every pending row. Queries must say ``status = 'pending'`` as a literal (PENDING
+    # in outbox.py) for the database to use them.
+    sa.Index(
+        "ix_outbox_queue",
+        sa.text("priority DESC"),
+        "id",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
+    sa.Index(
+        "ix_outbox_subject_queue",
+        "destination",
+        "message_key",
+        "id",
+        sqlite_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status = 'pending'"),
+    ),
 )
 
 # Deliveries that ran out of attempts, with the reason; replay puts them back.
