@@ -2,7 +2,10 @@
 
 One *collection* entry, one *disclosure* entry per permitted recipient (with
 the paths disclosed and removed, never values), and one *refusal* entry
-listing every refused recipient with the rule and reason that refused it.
+listing every refused recipient with the rules and reason that refused it.
+The refusal entry states the purpose and policy version once and leaves out
+empty fields: most parties are refused most records, and repeating them made
+it the largest entry an exchange wrote.
 """
 
 from __future__ import annotations
@@ -11,6 +14,9 @@ from contracts import Exchange
 from gateway.audit import Action, AuditEntry
 from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
+
+#: The same for every refused recipient of an exchange (``effect`` is always deny).
+_STATED_ONCE_FOR_REFUSALS = frozenset({"effect", "purpose", "policy_version"})
 
 
 def audit_entries(
@@ -38,7 +44,13 @@ def audit_entries(
         details = decision.as_record()
         disclosure = by_recipient.get(decision.recipient)
         if disclosure is None:
-            refused.append(details)
+            refused.append(
+                {
+                    k: v
+                    for k, v in details.items()
+                    if v not in (None, "", []) and k not in _STATED_ONCE_FOR_REFUSALS
+                }
+            )
             continue
         details.update(disclosure.minimised.as_audit())
         entries.append(
@@ -57,7 +69,11 @@ def audit_entries(
                 action=Action.REFUSAL,
                 actor=exchange.source_partner,
                 exchange_id=exchange_id,
-                details={"refused": refused},
+                details={
+                    "purpose": exchange.purpose,
+                    "policy_version": decisions[0].policy_version,
+                    "refused": refused,
+                },
             )
         )
     return entries

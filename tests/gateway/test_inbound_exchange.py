@@ -99,7 +99,11 @@ def test_exchange_is_audited_and_chain_verifies(gateway, police_sample):
     (refusal,) = [json.loads(r.details) for r in rows if r.action == "refusal"]
     refused = {d["recipient"] for d in refusal["refused"]}
     assert refused == {r for r, e in effects.items() if e == "deny"}
-    assert all(d["rules"] for d in refusal["refused"])
+    assert all(d["rules"] and d["reason"] for d in refusal["refused"])
+    # Stated once for all refused recipients, and no empty fields repeated per recipient.
+    assert refusal["policy_version"] == stored["policy_version"]
+    assert refusal["purpose"] == "stalking-risk-management"
+    assert not any({"policy_version", "lawful_basis"} & d.keys() for d in refusal["refused"])
     disclosure = next(
         json.loads(r.details)
         for r in rows
