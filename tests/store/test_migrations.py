@@ -113,3 +113,27 @@ def test_decisions_move_onto_their_exchange_and_back(kind, store_url_factory):
         ).all()
     assert [tuple(r) for r in back] == [("e1", "b", "permit"), ("e1", "a", "deny")]
     store.engine.dispose()
+
+
+def test_postgresql_compresses_the_large_columns_with_lz4(store_url_factory):
+    store = Store.from_url(store_url_factory("postgresql"))
+    store.upgrade()
+    query = sa.text(
+        "SELECT c.relname || '.' || a.attname, a.attcompression FROM pg_attribute a"
+        " JOIN pg_class c ON c.oid = a.attrelid"
+        " WHERE c.relname IN ('exchanges', 'outbox', 'audit_log') AND a.attcompression <> ''"
+    )
+    with store.engine.connect() as conn:
+        methods = dict(conn.execute(query).all())
+    assert methods == {
+        "exchanges.envelope": "l",
+        "exchanges.decisions": "l",
+        "outbox.payload": "l",
+        "outbox.headers": "l",
+        "audit_log.details": "l",
+    }
+    with store.engine.begin() as conn:
+        command.downgrade(store._alembic_config(conn), "0005")
+    with store.engine.connect() as conn:
+        assert set(dict(conn.execute(query).all()).values()) == {"p"}
+    store.engine.dispose()
