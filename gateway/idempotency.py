@@ -3,8 +3,8 @@ the original answer and creates nothing new; the same key with another body is
 a conflict.
 
 The key is claimed before the pipeline runs (a row with no answer yet), so two
-concurrent requests with one key cannot both go through. For a single-record
-submission the answer is written in the same transaction as the exchange, so a
+concurrent requests with one key cannot both go through. The answer is written
+in the same transaction as the submission's exchanges (all of a batch's), so a
 crash can never leave an exchange kept without its answer. A client error
 releases the key (nothing was kept, so the partner may fix the body and retry).
 A claim with no answer after ``STALE_AFTER`` (a crash before any commit) is

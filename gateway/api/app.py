@@ -57,16 +57,12 @@ class MissingPartner(ClientError):
     status = 401
 
 
-def _single_answer(accepted: Accepted, policy_version: str) -> dict[str, Any]:
-    return {**accepted.as_dict(), "policy_version": policy_version}
-
-
 def _accepted_body(result: Submission) -> dict[str, Any]:
     """The 202 body: one exchange's decisions, or a batch's per-record results."""
     if not result.batch:
         (item,) = result.items
         assert isinstance(item, Accepted)
-        return _single_answer(item, result.policy_version)
+        return {**item.as_dict(), "policy_version": result.policy_version}
     if result.accepted == 0:
         raise InvalidRecord(
             "no record in the batch is valid",
@@ -96,26 +92,27 @@ def _accepted_body(result: Submission) -> dict[str, Any]:
 def _submit_idempotently(
     runtime: Runtime, fmt: str, body: bytes, media_type: str | None, partner: str, key: str
 ) -> JSONResponse:
+    """The exchanges and the answer a retry will get are committed in one transaction,
+    a batch's too: a crash cannot leave exchanges kept without their answer, which a
+    retry would submit again."""
     store = runtime.store
     previous = idempotency.claim(store, partner, key, idempotency.body_hash(fmt, media_type, body))
     if previous is not None:
         return JSONResponse(
             previous.body, status_code=previous.status_code, headers={"Idempotent-Replayed": "true"}
         )
-
-    def record_single(conn: Connection, accepted: Accepted, policy_version: str) -> None:
-        idempotency.record_answer(conn, partner, key, 202, _single_answer(accepted, policy_version))
-
     try:
-        result = runtime.pipeline.submit(fmt, body, media_type, partner, record_single)
-        answer = _accepted_body(result)
+        prepared = runtime.pipeline.prepare(fmt, body, media_type, partner)
+        answer = _accepted_body(prepared.submission)
+
+        def record(conn: Connection) -> None:
+            idempotency.record_answer(conn, partner, key, 202, answer)
+
+        runtime.pipeline.commit_together(prepared, record)
     except GatewayError:
         with contextlib.suppress(GatewayError):  # a store that is down keeps the stale claim
             idempotency.release(store, partner, key)
         raise
-    if result.batch:
-        with store.transaction() as conn:
-            idempotency.record_answer(conn, partner, key, 202, answer)
     return JSONResponse(answer, status_code=202)
 
 

@@ -43,7 +43,6 @@ class PendingCommit:
     exchange: dict[str, Any]
     outbox: list[dict[str, Any]]
     entries: list[AuditEntry]
-    also: Callable[[Connection], None] | None = None
     done: Future[None] = field(default_factory=Future)
 
 
@@ -56,11 +55,9 @@ def pending_commit(
     disclosures: list[Disclosure],
     entries: list[AuditEntry],
     messages: list[OutboxMessage],
-    also: Callable[[Connection], None] | None = None,
 ) -> PendingCommit:
     """The rows to write for one exchange; ``envelope`` is its JSON form (the
-    record the stages minimised). ``also`` runs inside its transaction (e.g. to
-    record the idempotent answer)."""
+    record the stages minimised)."""
     disclosed = {d.decision.recipient: d.minimised for d in disclosures}
     exchange_id = str(exchange.exchange_id)
     return PendingCommit(
@@ -89,20 +86,25 @@ def pending_commit(
         ),
         outbox=outbox_rows(messages),
         entries=entries,
-        also=also,
     )
 
 
-def write_group(store: Store, group: list[PendingCommit], *, wait: bool = True) -> None:
+def write_group(
+    store: Store,
+    group: list[PendingCommit],
+    *,
+    wait: bool = True,
+    also: Callable[[Connection], None] | None = None,
+) -> None:
     """Write several exchanges in one transaction: all of them are kept or none.
 
-    ``wait=False`` raises WriterBusy rather than wait for another SQLite writer."""
+    ``also(conn)`` runs inside it (an idempotent answer). ``wait=False`` raises
+    WriterBusy rather than wait for another SQLite writer."""
     with store.transaction(wait=wait) as conn:
         conn.execute(_INSERT_EXCHANGE, [p.exchange for p in group])
         enqueue(conn, [row for p in group for row in p.outbox])
-        for p in group:
-            if p.also is not None:
-                p.also(conn)
+        if also is not None:
+            also(conn)
         # Last: appending locks the audit chain's head until commit, so every
         # other write of this transaction happens before we take the lock.
         append(conn, [e for p in group for e in p.entries])

@@ -27,6 +27,7 @@ from gateway.pipeline.deliver import (
     PendingCommit,
     pending_commit,
     write_each,
+    write_group,
 )
 from gateway.pipeline.ingest import ingest
 from gateway.pipeline.minimise import minimise
@@ -103,19 +104,10 @@ class Pipeline:
     loop_committer: LoopCommitter | None = None
 
     def submit(
-        self,
-        fmt: str,
-        body: bytes,
-        media_type: str | None,
-        source_partner: str,
-        within_commit: Callable[[Connection, Accepted, str], None] | None = None,
+        self, fmt: str, body: bytes, media_type: str | None, source_partner: str
     ) -> Submission:
-        """Run a partner's body through every stage and commit what it kept.
-
-        ``within_commit(conn, accepted, policy_version)`` runs inside each
-        accepted exchange's commit transaction.
-        """
-        prepared = self.prepare(fmt, body, media_type, source_partner, within_commit)
+        """Run a partner's body through every stage and commit what it kept."""
+        prepared = self.prepare(fmt, body, media_type, source_partner)
         self.commit(prepared)
         return prepared.submission
 
@@ -149,6 +141,13 @@ class Pipeline:
             failures = [f.exception() for f in futures]
         self._committed(prepared, failures)
 
+    def commit_together(self, prepared: Prepared, also: Callable[[Connection], None]) -> None:
+        """Commit every accepted exchange of ``prepared`` and ``also(conn)`` in one
+        transaction: all of it is kept or none. For an idempotent submission, whose
+        stored answer must never exist without its exchanges, nor they without it."""
+        write_group(self.store, prepared.pending, also=also)
+        self.on_commit()
+
     def _committed(self, prepared: Prepared, failures: list[BaseException | None]) -> None:
         if len(failures) > failures.count(None):
             self.on_commit()
@@ -162,7 +161,6 @@ class Pipeline:
         body: bytes,
         media_type: str | None,
         source_partner: str,
-        within_commit: Callable[[Connection, Accepted, str], None] | None = None,
     ) -> Prepared:
         """Stages 1-6 for every record in the body; no store access."""
         bundle = self.policy()
@@ -185,18 +183,14 @@ class Pipeline:
                     raise
                 items.append(problem)
                 continue
-            accepted, rows = self._process(item, fmt, bundle, within_commit)
+            accepted, rows = self._process(item, fmt, bundle)
             items.append(accepted)
             pending.append(rows)
         submission = Submission(items=items, batch=parsed.batch, policy_version=bundle.version)
         return Prepared(submission, pending)
 
     def _process(
-        self,
-        exchange: Exchange,
-        fmt: str,
-        bundle: PolicyBundle,
-        within_commit: Callable[[Connection, Accepted, str], None] | None,
+        self, exchange: Exchange, fmt: str, bundle: PolicyBundle
     ) -> tuple[Accepted, PendingCommit]:
         # One span per exchange: its trace context goes into every message's headers.
         with tracer.start_as_current_span("exchange", attributes={"isg.format": fmt}):
@@ -213,13 +207,7 @@ class Pipeline:
                 self.renderers,
             )
         accepted = Accepted(str(exchange.exchange_id), decisions)
-        also = None
-        if within_commit is not None:
-
-            def also(conn: Connection) -> None:
-                within_commit(conn, accepted, bundle.version)
-
         rows = pending_commit(
-            exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages, also
+            exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages
         )
         return accepted, rows

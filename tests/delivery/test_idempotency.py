@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import uuid
 
+from gateway import idempotency
+from gateway.errors import ServiceUnavailable
+from tests.conftest import EXAMPLES
+
 PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
 
 
@@ -60,3 +64,49 @@ def test_keys_belong_to_one_partner(gateway, police_sample):
             headers={**PARTNER, "X-Partner-Id": "cwp-mental-health", "Idempotency-Key": key},
         )
     assert "idempotent-replayed" not in other.headers
+
+
+def _post_batch(gateway, key: str):
+    body = (EXAMPLES / "police" / "daily-screening-with-bad-rows.csv").read_bytes()
+    with gateway.client() as client:
+        return client.post(
+            "/v1/inbound/police",
+            content=body,
+            headers={**PARTNER, "Content-Type": "text/csv", "Idempotency-Key": key},
+        )
+
+
+def test_a_batch_retry_returns_the_original_answer_and_creates_nothing(gateway):
+    key = str(uuid.uuid4())
+    before = gateway.count_rows()
+    first = _post_batch(gateway, key)
+    assert first.status_code == 202, first.text
+    after_first = gateway.count_rows()
+    assert after_first["exchanges"] == before["exchanges"] + first.json()["accepted"]
+    again = _post_batch(gateway, key)
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    assert gateway.count_rows() == after_first
+
+
+def test_a_batch_is_kept_only_with_its_answer(gateway, monkeypatch):
+    """Exchanges and the stored answer commit together: when the answer cannot be
+    written, none of the batch is kept, so the partner's retry creates each once."""
+    key = str(uuid.uuid4())
+    before = gateway.count_rows()
+
+    record_answer = idempotency.record_answer
+
+    def store_lost_at_the_batch_answer(conn, partner, key, status_code, body) -> None:
+        if "results" in body:  # the batch's answer, not a single record's
+            raise ServiceUnavailable("the store went away")
+        record_answer(conn, partner, key, status_code, body)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(idempotency, "record_answer", store_lost_at_the_batch_answer)
+        failed = _post_batch(gateway, key)
+    assert failed.status_code == 503
+    assert gateway.count_rows() == before
+
+    retried = _post_batch(gateway, key)
+    assert retried.status_code == 202 and "idempotent-replayed" not in retried.headers
+    assert gateway.count_rows()["exchanges"] == before["exchanges"] + retried.json()["accepted"]
