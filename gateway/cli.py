@@ -292,13 +292,44 @@ def dlq_replay(
     all_: Annotated[bool, typer.Option("--all", help="Replay every open dead letter.")] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Put dead letters back in the outbox; a running gateway delivers them."""
+    """Put dead letters back in the outbox; a running gateway delivers them.
+
+    Each replay is audited (``redelivery``) with the operator's login name."""
+    import getpass
+
+    import sqlalchemy as sa
+
+    from gateway.audit import Action, AuditEntry, append
     from gateway.delivery import outbox
+    from gateway.store.tables import dead_letters
 
     if (dead_letter_id is None) == (not all_):
         raise fail("give a dead letter id or --all (not both)")
     with _store(data_dir).transaction() as conn:
         replayed = outbox.replay(conn, dead_letter_id)
+        rows = conn.execute(
+            sa.select(dead_letters)
+            .where(dead_letters.c.id.in_(replayed))
+            .order_by(dead_letters.c.id)
+        ).mappings()
+        append(
+            conn,
+            [
+                AuditEntry(
+                    action=Action.REDELIVERY,
+                    actor=f"operator:{getpass.getuser()}",
+                    recipient=row["recipient"],
+                    exchange_id=row["exchange_id"],
+                    details={
+                        "delivery_id": row["delivery_id"],
+                        "channel": row["channel"],
+                        "destination": row["destination"],
+                        "dead_letter": row["id"],
+                    },
+                )
+                for row in rows
+            ],
+        )
     if dead_letter_id is not None and not replayed:
         raise fail(f"no open dead letter {dead_letter_id}")
     typer.echo(f"replayed {len(replayed)} dead letter(s): {', '.join(map(str, replayed)) or '-'}")

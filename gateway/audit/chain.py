@@ -47,6 +47,8 @@ class Action:
     DISCLOSURE = "disclosure"  # a permit: the record will be disclosed
     REFUSAL = "refusal"  # a deny: the recipient gets nothing
     TRANSMISSION = "transmission"  # the disclosed record left the gateway
+    UNDELIVERED = "undelivered"  # a permitted disclosure given up on (dead-lettered)
+    REDELIVERY = "redelivery"  # an operator put a dead letter back to be delivered
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,7 @@ class Relay:
         lock); with ``claim_next``, claim that channel's next batch in it too."""
         # Entries built (and serialised) before the transaction, not under its lock.
         sent = {o.row["id"]: self._transmission(o.row, o.detail) for o in outcomes if o.delivered}
-        dead = 0
+        undelivered: list[AuditEntry] = []
         following: list[dict[str, Any]] = []
         with self.store.transaction() as conn:
             held = outbox.mark_all_sent(conn, list(sent), worker)
@@ -192,11 +192,10 @@ class Relay:
                 if outcome.delivered:
                     continue
                 if outcome.dead:
-                    if outbox.dead_letter(conn, row, worker, outcome.error or "failed"):
-                        dead += 1
-                        log.warning(
-                            "delivery %s dead-lettered: %s", row["delivery_id"], outcome.error
-                        )
+                    reason = outcome.error or "failed"
+                    if outbox.dead_letter(conn, row, worker, reason):
+                        undelivered.append(self._undelivered(row, reason))
+                        log.warning("delivery %s dead-lettered: %s", row["delivery_id"], reason)
                 else:
                     self.last_error = outcome.error
                     outbox.release(
@@ -208,9 +207,9 @@ class Relay:
                     conn, worker, claim_next.batch, claim_next.lease, channel=claim_next.name
                 )
             # Last, so the audit chain's lock is held only until the commit.
-            append(conn, transmissions)
+            append(conn, transmissions + undelivered)
         self.delivered += len(transmissions)
-        self.dead_lettered += dead
+        self.dead_lettered += len(undelivered)
         return following
 
     @staticmethod
@@ -225,6 +224,23 @@ class Relay:
                 "channel": row["channel"],
                 "destination": row["destination"],
                 **detail,
+            },
+        )
+
+    @staticmethod
+    def _undelivered(row: dict[str, Any], reason: str) -> AuditEntry:
+        """A disclosure that was decided but never reached its recipient: a DPO asking
+        who received what must see it did not arrive, and why."""
+        return AuditEntry(
+            action=Action.UNDELIVERED,
+            actor="gateway",
+            recipient=row["recipient"],
+            exchange_id=row["exchange_id"],
+            details={
+                "delivery_id": row["delivery_id"],
+                "channel": row["channel"],
+                "destination": row["destination"],
+                "reason": reason[:500],
             },
         )
 

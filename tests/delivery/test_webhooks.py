@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import pytest
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 import yaml
 from typer.testing import CliRunner
 
+from gateway.audit.verify import verify_engine
 from gateway.cli import app as cli
 from gateway.delivery.channels import CircuitBreaker
 from gateway.delivery.signing import sign, verify
@@ -139,7 +141,21 @@ def test_failing_peer_is_retried_then_dead_lettered_then_replayed(
             ),
             {"e": exchange_id, "d": f"%{row['delivery_id']}%"},
         ).scalar_one()
+        trail = conn.execute(
+            sa.text(
+                "SELECT action, actor, details FROM audit_log WHERE exchange_id = :e"
+                " AND action IN ('undelivered', 'redelivery') ORDER BY seq"
+            ),
+            {"e": exchange_id},
+        ).all()
     assert transmissions == 1
+    # The DPO's view: the disclosure was given up on, why, and who put it back.
+    assert [r.action for r in trail] == ["undelivered", "redelivery"]
+    undelivered, redelivery = (json.loads(r.details) for r in trail)
+    assert undelivered["delivery_id"] == redelivery["delivery_id"] == row["delivery_id"]
+    assert undelivered["reason"].startswith("gave up after 3 attempts")
+    assert trail[0].actor == "gateway" and trail[1].actor.startswith("operator:")
+    assert verify_engine(gateway.store.engine).ok
 
 
 def test_retry_after_is_honoured(push_gateway, police_sample):
