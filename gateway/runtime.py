@@ -141,7 +141,9 @@ class Runtime:
                 committer=GroupCommitter(self.store),
                 # SQLite writes are short and local: the event loop commits them itself.
                 # PostgreSQL's round trips would stall it; a thread waits them out.
-                loop_committer=LoopCommitter(self.store)
+                loop_committer=LoopCommitter(
+                    self.store, give_up_seconds=settings.store_busy_seconds
+                )
                 if self.store.dialect == "sqlite"
                 else None,
             )

@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         description="Share of exchanges whose pipeline spans are recorded (trace ids are "
         "always propagated).",
     )
+    store_busy_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long an API process keeps a request waiting for a SQLite store "
+        "another writer holds before answering 503.",
+    )
     max_body_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest request body accepted."
     )

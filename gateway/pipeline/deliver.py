@@ -24,6 +24,7 @@ from contracts import Exchange
 from gateway import jsontext
 from gateway.audit import AuditEntry, append
 from gateway.delivery.outbox import OutboxMessage, enqueue, outbox_rows
+from gateway.errors import ServiceUnavailable
 from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 from gateway.store import Store
@@ -203,15 +204,27 @@ class LoopCommitter:
     exchange cost ~1.5 times its serial CPU. Here the loop writes the group
     itself, once the requests read in the same turn have queued theirs. The
     write lock is only tried: while another process holds it, the loop goes on
-    serving and tries again shortly, and the group grows meanwhile.
+    serving and tries again shortly, and the group grows meanwhile. A store
+    held for longer than ``give_up_seconds`` (a writer that hangs, a program
+    holding SQLite's lock) fails the waiting requests with ServiceUnavailable
+    rather than keep them forever, and so does every group until a write
+    gets through again.
     """
 
-    def __init__(self, store: Store, max_group: int = 64, retry_seconds: float = 0.002) -> None:
+    def __init__(
+        self,
+        store: Store,
+        max_group: int = 64,
+        retry_seconds: float = 0.002,
+        give_up_seconds: float = 10.0,
+    ) -> None:
         self.store = store
         self.max_group = max_group
         self.retry_seconds = retry_seconds
+        self.give_up_seconds = give_up_seconds
         self._waiting: list[tuple[PendingCommit, asyncio.Future[None]]] = []
         self._scheduled = False
+        self._busy_since: float | None = None  # loop time the store was first found held
 
     def enqueue(self, pending: PendingCommit) -> asyncio.Future[None]:
         """Queue ``pending`` for the loop's next group; the future settles when it is
@@ -230,10 +243,17 @@ class LoopCommitter:
             # Retrying a failed group member by member waits for the lock (rare),
             # so that may hold up the loop briefly.
             failures = _write_or_isolate(self.store, [p for p, _ in group], wait=False)
-        except WriterBusy:
-            self._waiting[:0] = group  # first in line when the lock is free
-            loop.call_later(self.retry_seconds, self._flush, loop)
-            return
+            self._busy_since = None
+        except WriterBusy as busy:
+            if self._busy_since is None:
+                self._busy_since = loop.time()
+            held = loop.time() - self._busy_since
+            if held < self.give_up_seconds:
+                self._waiting[:0] = group  # first in line when the lock is free
+                loop.call_later(self.retry_seconds, self._flush, loop)
+                return
+            unavailable = ServiceUnavailable(f"the store has been busy for {held:.0f} s: {busy}")
+            failures = [unavailable] * len(group)
         for (_, done), failure in zip(group, failures, strict=True):
             _settle(done, failure)
         if self._waiting:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +27,8 @@ from gateway.errors import ServiceUnavailable
 from gateway.store import tables
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
+#: How long a waiting SQLite writer sleeps in SQLite's busy handler before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 def _sqlite_engine(url: str) -> Engine:
@@ -44,7 +47,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -93,6 +96,22 @@ class WriterLock:
         self._thread_lock.release()
 
 
+@contextmanager
+def _sqlite_busy_timeout(conn: Connection, milliseconds: int) -> Iterator[None]:
+    """SQLite's busy handler set to ``milliseconds`` for a moment, on this connection only."""
+    raw = conn.connection.driver_connection
+    raw.execute(f"PRAGMA busy_timeout={milliseconds}")
+    try:
+        yield
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+
+
+def _sqlite_busy(exc: OperationalError) -> bool:
+    code = getattr(exc.orig, "sqlite_errorcode", None)
+    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+
+
 class WriterBusy(Exception):
     """Another writer holds the store (``transaction(wait=False)``); try again shortly."""
 
@@ -137,15 +156,27 @@ class Store:
         """One transaction; a store that cannot be reached is ServiceUnavailable.
 
         ``wait=False`` raises WriterBusy instead of waiting for another SQLite
-        writer (an event loop must not block on one).
+        writer (an event loop must not block on one): a gateway process holding
+        the writer lock file, or any other program holding SQLite's own lock.
         """
         lock = self._write_lock
         if lock is not None and not lock.acquire(blocking=wait):
             raise WriterBusy("another writer holds the store")
         try:
-            with self.engine.begin() as conn:
-                yield conn
-        except (OperationalError, SAInterfaceError) as exc:
+            with self.engine.connect() as conn:
+                if lock is not None and not wait:
+                    # BEGIN IMMEDIATE then fails at once, rather than waits, if SQLite is locked.
+                    with _sqlite_busy_timeout(conn, 0):
+                        transaction = conn.begin()
+                else:
+                    transaction = conn.begin()
+                with transaction:
+                    yield conn
+        except OperationalError as exc:
+            if not wait and _sqlite_busy(exc):
+                raise WriterBusy("another program holds SQLite's write lock") from exc
+            raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
+        except SAInterfaceError as exc:
             raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
         finally:
             if lock is not None:
