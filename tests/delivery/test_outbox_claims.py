@@ -9,6 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from gateway.delivery import outbox
 from gateway.delivery.channels import Outcome
@@ -227,3 +228,34 @@ def test_a_claim_reads_its_batch_off_the_pending_queue_index(store):
             plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
             assert "Sort" not in plan
     assert "ix_outbox_queue" in plan and "ix_outbox_subject_queue" in plan
+    # The earlier-row check goes by subject, never by scanning the queue by id.
+    assert "ix_outbox_queue on outbox earlier" not in plan
+    assert "ix_outbox_queue (" not in plan.split("CORRELATED")[-1]
+
+
+def test_marking_a_batch_sent_goes_by_primary_key(store):
+    """Marking sent finds its rows by id. PostgreSQL once served it from a pending-only
+    queue index whose first column is not the id, reading that whole index per id."""
+    _enqueue(store, ["k1", "k2"])
+    ids = [r["id"] for r in _claim(store, "w1")]
+    executed: list[tuple[str, object]] = []
+
+    def capture(_conn, _cursor, statement, parameters, _context, _many) -> None:
+        if statement.lstrip().startswith("UPDATE outbox SET status"):
+            executed.append((statement, parameters))
+
+    sa.event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        with store.transaction() as conn:
+            assert outbox.mark_all_sent(conn, ids, "w1") == set(ids)
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", capture)
+    ((statement, parameters),) = executed
+    explain = "EXPLAIN QUERY PLAN" if store.dialect == "sqlite" else "EXPLAIN"
+    with store.engine.connect() as conn:
+        if store.dialect == "postgresql":
+            conn.exec_driver_sql("SET enable_seqscan = off")  # a tiny table is read whole
+        rows = conn.exec_driver_sql(f"{explain} {statement}", parameters)
+        plan = " | ".join(str(row[-1]) for row in rows)
+    assert "ix_outbox_queue" not in plan and "ix_outbox_subject_queue" not in plan
+    assert ("outbox_pkey" if store.dialect == "postgresql" else "PRIMARY KEY") in plan, plan
