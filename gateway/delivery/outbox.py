@@ -76,11 +76,7 @@ def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:
         earlier.c.destination == outbox.c.destination,
         earlier.c.message_key == outbox.c.message_key,
         earlier.c.status == sa.literal_column("'pending'"),
-        # "+ 0" keeps the id comparison off every index, so only the subject index
-        # (destination, message_key) can find earlier rows. Given a bare id,
-        # PostgreSQL sometimes probed the queue index by id instead, reading every
-        # older pending row for each candidate.
-        earlier.c.id + sa.literal_column("0") < outbox.c.id,
+        earlier.c.id < outbox.c.id,
     )
     moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
     candidates = (
