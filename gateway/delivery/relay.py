@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 TOPIC_CHECK_SECONDS = 5.0
 SMALL_BATCH = 20
+#: How often an idle worker reads whether another process committed rows for it.
+PEEK_SECONDS = 0.02
 
 
 class Channel(Protocol):
@@ -58,7 +60,7 @@ class Relay:
         topics: Callable[[], list[str]] | None = None,
         refeed_window: timedelta = timedelta(days=7),
         linger_seconds: float = 0.02,
-        peek_seconds: float = 0.02,
+        peek_seconds: float = PEEK_SECONDS,
     ) -> None:
         self.store = store
         self.channels = channels

@@ -204,11 +204,10 @@ class LoopCommitter:
     exchange cost ~1.5 times its serial CPU. Here the loop writes the group
     itself, once the requests read in the same turn have queued theirs. The
     write lock is only tried: while another process holds it, the loop goes on
-    serving and tries again shortly, and the group grows meanwhile. A store
-    held for longer than ``give_up_seconds`` (a writer that hangs, a program
-    holding SQLite's lock) fails the waiting requests with ServiceUnavailable
-    rather than keep them forever, and so does every group until a write
-    gets through again.
+    serving and tries again shortly, and the group grows meanwhile. A request
+    that has waited ``give_up_seconds`` for a store held all that time (a writer
+    that hangs, a program holding SQLite's lock) fails with ServiceUnavailable
+    rather than wait forever; the others keep their turn.
     """
 
     def __init__(
@@ -222,16 +221,16 @@ class LoopCommitter:
         self.max_group = max_group
         self.retry_seconds = retry_seconds
         self.give_up_seconds = give_up_seconds
-        self._waiting: list[tuple[PendingCommit, asyncio.Future[None]]] = []
+        #: (rows, the request's future, loop time it was queued)
+        self._waiting: list[tuple[PendingCommit, asyncio.Future[None], float]] = []
         self._scheduled = False
-        self._busy_since: float | None = None  # loop time the store was first found held
 
     def enqueue(self, pending: PendingCommit) -> asyncio.Future[None]:
         """Queue ``pending`` for the loop's next group; the future settles when it is
         committed. Call from the event loop's thread."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._waiting.append((pending, done))
+        self._waiting.append((pending, done, loop.time()))
         if not self._scheduled:
             self._scheduled = True
             loop.call_soon(self._flush, loop)
@@ -242,22 +241,36 @@ class LoopCommitter:
         try:
             # Retrying a failed group member by member waits for the lock (rare),
             # so that may hold up the loop briefly.
-            failures = _write_or_isolate(self.store, [p for p, _ in group], wait=False)
-            self._busy_since = None
+            failures = _write_or_isolate(self.store, [p for p, _, _ in group], wait=False)
         except WriterBusy as busy:
-            if self._busy_since is None:
-                self._busy_since = loop.time()
-            held = loop.time() - self._busy_since
-            if held < self.give_up_seconds:
-                self._waiting[:0] = group  # first in line when the lock is free
-                loop.call_later(self.retry_seconds, self._flush, loop)
-                return
-            unavailable = ServiceUnavailable(f"the store has been busy for {held:.0f} s: {busy}")
-            failures = [unavailable] * len(group)
-        for (_, done), failure in zip(group, failures, strict=True):
+            self._still_busy(loop, group, busy)
+            return
+        for (_, done, _), failure in zip(group, failures, strict=True):
             _settle(done, failure)
         if self._waiting:
             loop.call_soon(self._flush, loop)
+        else:
+            self._scheduled = False
+
+    def _still_busy(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: list[tuple[PendingCommit, asyncio.Future[None], float]],
+        busy: WriterBusy,
+    ) -> None:
+        """Nothing was written: fail the requests that have waited too long, put the
+        rest first in line, and try again shortly."""
+        now = loop.time()
+        waiting = []
+        for pending, done, queued in group:
+            if now - queued < self.give_up_seconds:
+                waiting.append((pending, done, queued))
+            else:
+                unavailable = f"the store stayed busy for {self.give_up_seconds:g} s: {busy}"
+                _settle(done, ServiceUnavailable(unavailable))
+        self._waiting[:0] = waiting
+        if self._waiting:
+            loop.call_later(self.retry_seconds, self._flush, loop)
         else:
             self._scheduled = False
 
