@@ -299,8 +299,9 @@ def dlq_replay(
 
     import sqlalchemy as sa
 
-    from gateway.audit import Action, AuditEntry, append
+    from gateway.audit import Action, append
     from gateway.delivery import outbox
+    from gateway.delivery.relay import delivery_audit
     from gateway.store.tables import dead_letters
 
     if (dead_letter_id is None) == (not all_):
@@ -312,21 +313,11 @@ def dlq_replay(
             .where(dead_letters.c.id.in_(replayed))
             .order_by(dead_letters.c.id)
         ).mappings()
+        operator = f"operator:{getpass.getuser()}"
         append(
             conn,
             [
-                AuditEntry(
-                    action=Action.REDELIVERY,
-                    actor=f"operator:{getpass.getuser()}",
-                    recipient=row["recipient"],
-                    exchange_id=row["exchange_id"],
-                    details={
-                        "delivery_id": row["delivery_id"],
-                        "channel": row["channel"],
-                        "destination": row["destination"],
-                        "dead_letter": row["id"],
-                    },
-                )
+                delivery_audit(Action.REDELIVERY, operator, row, dead_letter=row["id"])
                 for row in rows
             ],
         )

@@ -48,6 +48,23 @@ class Channel(Protocol):
     def close(self) -> None: ...
 
 
+def delivery_audit(action: str, actor: str, row: dict[str, Any], **details: Any) -> AuditEntry:
+    """An audit entry about one delivery (an outbox or dead-letter row): what happened
+    to it, with the delivery id, channel and destination that identify it."""
+    return AuditEntry(
+        action=action,
+        actor=actor,
+        recipient=row["recipient"],
+        exchange_id=row["exchange_id"],
+        details={
+            "delivery_id": row["delivery_id"],
+            "channel": row["channel"],
+            "destination": row["destination"],
+            **details,
+        },
+    )
+
+
 class Relay:
     def __init__(
         self,
@@ -183,7 +200,11 @@ class Relay:
         """Record a batch's outcomes in one transaction (one turn at the audit chain's
         lock); with ``claim_next``, claim that channel's next batch in it too."""
         # Entries built (and serialised) before the transaction, not under its lock.
-        sent = {o.row["id"]: self._transmission(o.row, o.detail) for o in outcomes if o.delivered}
+        sent = {
+            o.row["id"]: delivery_audit(Action.TRANSMISSION, "gateway", o.row, **o.detail)
+            for o in outcomes
+            if o.delivered
+        }
         undelivered: list[AuditEntry] = []
         following: list[dict[str, Any]] = []
         with self.store.transaction() as conn:
@@ -196,7 +217,10 @@ class Relay:
                 if outcome.dead:
                     reason = outcome.error or "failed"
                     if outbox.dead_letter(conn, row, worker, reason):
-                        undelivered.append(self._undelivered(row, reason))
+                        # Decided but never delivered: the trail must say so, and why.
+                        undelivered.append(
+                            delivery_audit(Action.UNDELIVERED, "gateway", row, reason=reason[:500])
+                        )
                         log.warning("delivery %s dead-lettered: %s", row["delivery_id"], reason)
                 else:
                     self.last_error = outcome.error
@@ -213,38 +237,6 @@ class Relay:
         self.delivered += len(transmissions)
         self.dead_lettered += len(undelivered)
         return following
-
-    @staticmethod
-    def _transmission(row: dict[str, Any], detail: dict[str, Any]) -> AuditEntry:
-        return AuditEntry(
-            action=Action.TRANSMISSION,
-            actor="gateway",
-            recipient=row["recipient"],
-            exchange_id=row["exchange_id"],
-            details={
-                "delivery_id": row["delivery_id"],
-                "channel": row["channel"],
-                "destination": row["destination"],
-                **detail,
-            },
-        )
-
-    @staticmethod
-    def _undelivered(row: dict[str, Any], reason: str) -> AuditEntry:
-        """A disclosure that was decided but never reached its recipient: a DPO asking
-        who received what must see it did not arrive, and why."""
-        return AuditEntry(
-            action=Action.UNDELIVERED,
-            actor="gateway",
-            recipient=row["recipient"],
-            exchange_id=row["exchange_id"],
-            details={
-                "delivery_id": row["delivery_id"],
-                "channel": row["channel"],
-                "destination": row["destination"],
-                "reason": reason[:500],
-            },
-        )
 
     def refeed_if_broker_lost_data(self) -> int:
         """Recreate missing topics and re-send what was sent to them recently.
