@@ -297,33 +297,26 @@ def dlq_replay(
     Each replay is audited (``redelivery``) with the operator's login name."""
     import getpass
 
-    import sqlalchemy as sa
-
     from gateway.audit import Action, append
     from gateway.delivery import outbox
     from gateway.delivery.relay import delivery_audit
-    from gateway.store.tables import dead_letters
 
     if (dead_letter_id is None) == (not all_):
         raise fail("give a dead letter id or --all (not both)")
     with _store(data_dir).transaction() as conn:
         replayed = outbox.replay(conn, dead_letter_id)
-        rows = conn.execute(
-            sa.select(dead_letters)
-            .where(dead_letters.c.id.in_(replayed))
-            .order_by(dead_letters.c.id)
-        ).mappings()
         operator = f"operator:{getpass.getuser()}"
         append(
             conn,
             [
                 delivery_audit(Action.REDELIVERY, operator, row, dead_letter=row["id"])
-                for row in rows
+                for row in replayed
             ],
         )
     if dead_letter_id is not None and not replayed:
         raise fail(f"no open dead letter {dead_letter_id}")
-    typer.echo(f"replayed {len(replayed)} dead letter(s): {', '.join(map(str, replayed)) or '-'}")
+    ids = ", ".join(str(row["id"]) for row in replayed) or "-"
+    typer.echo(f"replayed {len(replayed)} dead letter(s): {ids}")
 
 
 @db_app.command("upgrade")

@@ -46,7 +46,8 @@ def now() -> datetime:
 _INSERT = insert_serialised(outbox, "headers")
 #: ``status = 'pending'`` written out, not bound: the outbox's queue indexes hold only
 #: pending rows, and a database uses such an index only for a query that says so.
-PENDING = outbox.c.status == sa.literal_column("'pending'")
+_PENDING_VALUE = sa.literal_column("'pending'")
+PENDING = outbox.c.status == _PENDING_VALUE
 
 
 def outbox_rows(messages: list[OutboxMessage]) -> list[dict[str, Any]]:
@@ -75,7 +76,7 @@ def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:
     is_queue_head = ~sa.exists().where(
         earlier.c.destination == outbox.c.destination,
         earlier.c.message_key == outbox.c.message_key,
-        earlier.c.status == sa.literal_column("'pending'"),
+        earlier.c.status == _PENDING_VALUE,
         earlier.c.id < outbox.c.id,
     )
     moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
@@ -141,15 +142,22 @@ def claim(
     return [dict(r) for r in conn.execute(_READ_CLAIMED, {"ids": ids}).mappings()]
 
 
+def _held_by(worker: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:
+    """Rows ``worker`` has claimed and that are still pending.
+
+    Said without naming the status: a claim sets claimed_until, and every way out
+    of pending (sent, dead, handed back) clears it. With status = 'pending' in a
+    by-id statement, PostgreSQL served it from a pending-only index whose first
+    column is not the id, reading that whole index once per id (over two thousand
+    index scans a second under load, when marking batches sent).
+    """
+    return sa.and_(outbox.c.claimed_by == worker, outbox.c.claimed_until.is_not(None))
+
+
 _MARK_SENT = (
     outbox.update()
     .where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)))
-    # "Still pending and still ours", said without naming the status: a claim sets
-    # claimed_until, and every way out of pending (sent, dead, handed back) clears
-    # it. Naming status = 'pending' let PostgreSQL serve this by-id update from a
-    # pending-only index, whose first column is not the id: it read the whole index
-    # once per id, over two thousand index scans a second under load.
-    .where(outbox.c.claimed_by == sa.bindparam("worker"), outbox.c.claimed_until.is_not(None))
+    .where(_held_by(sa.bindparam("worker")))
     .values(
         status="sent",
         sent_at=sa.bindparam("sent_at", type_=sa.DateTime(timezone=True)),
@@ -172,8 +180,7 @@ def unclaim(conn: Connection, row_ids: list[int], worker: str) -> None:
     """Hand back claimed rows that were never attempted (the claim counted one)."""
     conn.execute(
         outbox.update()
-        .where(outbox.c.id.in_(row_ids), outbox.c.claimed_by == worker)
-        .where(outbox.c.status == "pending")
+        .where(outbox.c.id.in_(row_ids), _held_by(worker))
         .values(claimed_by=None, claimed_until=None, attempts=outbox.c.attempts - 1)
     )
 
@@ -197,9 +204,7 @@ def dead_letter(conn: Connection, row: dict[str, Any], worker: str, reason: str)
     """Move a claimed row to the dead-letter table after its last attempt."""
     moved = conn.execute(
         outbox.update()
-        .where(
-            outbox.c.id == row["id"], outbox.c.claimed_by == worker, outbox.c.status == "pending"
-        )
+        .where(outbox.c.id == row["id"], _held_by(worker))
         .values(status="dead", claimed_until=None, last_error=reason[:2000])
     ).rowcount
     if moved != 1:
@@ -220,24 +225,22 @@ def dead_letter(conn: Connection, row: dict[str, Any], worker: str, reason: str)
     return True
 
 
-def replay(conn: Connection, dead_letter_id: int | None = None) -> list[int]:
-    """Put dead letters (one, or every open one) back in the outbox; return their ids."""
-    query = sa.select(dead_letters.c.id, dead_letters.c.outbox_id).where(
-        dead_letters.c.replayed_at.is_(None)
-    )
+def replay(conn: Connection, dead_letter_id: int | None = None) -> list[sa.RowMapping]:
+    """Put dead letters (one, or every open one) back in the outbox; return their rows."""
+    query = sa.select(dead_letters).where(dead_letters.c.replayed_at.is_(None))
     if dead_letter_id is not None:
         query = query.where(dead_letters.c.id == dead_letter_id)
-    rows = conn.execute(query.order_by(dead_letters.c.id)).all()
+    rows = conn.execute(query.order_by(dead_letters.c.id)).mappings().all()
     for row in rows:
         conn.execute(
             outbox.update()
-            .where(outbox.c.id == row.outbox_id, outbox.c.status == "dead")
+            .where(outbox.c.id == row["outbox_id"], outbox.c.status == "dead")
             .values(status="pending", attempts=0, claimed_by=None, claimed_until=None)
         )
         conn.execute(
-            dead_letters.update().where(dead_letters.c.id == row.id).values(replayed_at=now())
+            dead_letters.update().where(dead_letters.c.id == row["id"]).values(replayed_at=now())
         )
-    return [row.id for row in rows]
+    return list(rows)
 
 
 def requeue_sent(conn: Connection, destinations: list[str], since: datetime) -> int:

@@ -73,6 +73,9 @@ audit_head = sa.Table(
     sa.Column("hash", sa.String(128), nullable=False),
 )
 
+#: The outbox's partial indexes cover pending rows only.
+_PENDING_ONLY = sa.text("status = 'pending'")
+
 outbox = sa.Table(
     "outbox",
     metadata,
@@ -102,16 +105,16 @@ outbox = sa.Table(
         "ix_outbox_queue",
         sa.text("priority DESC"),
         "id",
-        sqlite_where=sa.text("status = 'pending'"),
-        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=_PENDING_ONLY,
+        postgresql_where=_PENDING_ONLY,
     ),
     sa.Index(
         "ix_outbox_subject_queue",
         "destination",
         "message_key",
         "id",
-        sqlite_where=sa.text("status = 'pending'"),
-        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=_PENDING_ONLY,
+        postgresql_where=_PENDING_ONLY,
     ),
 )
 
