@@ -658,7 +658,7 @@ async def inbound(fmt: str, request: Request) -> JSONResponse:
 async def readyz() -> dict:
     return {"status": "ready"}
 
-uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="info")
+uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
 
 
