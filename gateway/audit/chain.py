@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from contracts.ids import new_id_text
-from gateway.store.tables import audit_head, audit_log
+from gateway.store.tables import audit_head, audit_log, insert_rows
 
 HASH_ALG = "sha256"
 # Built once: statements reused with parameters skip SQLAlchemy's per-call construction.
@@ -136,6 +136,6 @@ def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
             }
         )
         prev_hash = digest
-    conn.execute(_INSERT_ENTRIES, rows)
+    insert_rows(conn, _INSERT_ENTRIES, rows)
     conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
     return [r["seq"] for r in rows]

