@@ -69,8 +69,10 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
     insert_rows(conn, _INSERT, rows)
 
 
-def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:
-    """The claim's three statements, built once and reused with parameters."""
+def _claim_statements() -> tuple[sa.Select, sa.Update]:
+    """The claim, built once and reused with parameters: the candidates (queue
+    heads, most urgent first, oldest first, rows locked by another worker skipped)
+    and the one UPDATE that takes them and returns them."""
     earlier = outbox.alias("earlier")
     is_queue_head = ~sa.exists().where(
         earlier.c.destination == outbox.c.destination,
@@ -81,32 +83,27 @@ def _claim_statements() -> tuple[sa.Select, sa.Update, sa.Select]:
     moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
     candidates = (
         sa.select(outbox.c.id)
-        .where(PENDING, outbox.c.channel == sa.bindparam("channel"))
+        .where(PENDING, outbox.c.channel == sa.bindparam("of_channel"))
         .where(sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < moment))
         .where(is_queue_head)
         .order_by(outbox.c.priority.desc(), outbox.c.id)
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .with_for_update(skip_locked=True)
     )
-    ids = sa.bindparam("ids", expanding=True)
     take = (
         outbox.update()
-        .where(outbox.c.id.in_(ids))
+        .where(outbox.c.id.in_(candidates.scalar_subquery()))
         .values(
             claimed_by=sa.bindparam("worker"),
             claimed_until=sa.bindparam("until", type_=sa.DateTime(timezone=True)),
             attempts=outbox.c.attempts + 1,
         )
+        .returning(*outbox.c)
     )
-    read = (
-        sa.select(outbox)
-        .where(outbox.c.id.in_(ids))
-        .order_by(outbox.c.priority.desc(), outbox.c.id)
-    )
-    return candidates, take, read
+    return candidates, take
 
 
-_CANDIDATES, _TAKE, _READ_CLAIMED = _claim_statements()
+_CANDIDATES, _TAKE = _claim_statements()
 
 
 _READY = (
@@ -132,13 +129,23 @@ def claim(
 ) -> list[dict[str, Any]]:
     """Claim up to ``limit`` queue heads of ``channel``, most urgent first, oldest first."""
     moment = now()
-    ids = list(
-        conn.execute(_CANDIDATES, {"moment": moment, "channel": channel, "limit": limit}).scalars()
+    taken = conn.execute(
+        _TAKE,
+        {
+            "moment": moment,
+            "of_channel": channel,
+            "limit": limit,
+            "worker": worker,
+            "until": moment + lease,
+        },
     )
-    if not ids:
-        return []
-    conn.execute(_TAKE, {"ids": ids, "worker": worker, "until": moment + lease})
-    return [dict(r) for r in conn.execute(_READ_CLAIMED, {"ids": ids}).mappings()]
+    # One statement takes and returns the rows, in no particular order: put them in
+    # claim order again.
+    return sorted((dict(r) for r in taken.mappings()), key=_claim_order)
+
+
+def _claim_order(row: dict[str, Any]) -> tuple[int, int]:
+    return -row["priority"], row["id"]
 
 
 def _held_by(worker: str | sa.BindParameter[str]) -> sa.ColumnElement[bool]:

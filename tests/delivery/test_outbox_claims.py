@@ -213,21 +213,27 @@ def test_a_claim_reads_its_batch_off_the_pending_queue_index(store):
     """A claim takes its order from ix_outbox_queue (pending rows only, most urgent then
     oldest first) rather than sorting the whole backlog; the subject check uses the
     pending-only subject index. Binding 'pending' as a parameter would lose both."""
-    dialect = store.engine.dialect
-    sql = str(outbox._CANDIDATES.compile(dialect=dialect))
-    params = {"channel": "kafka", "moment": datetime.now(UTC), "limit": 200, "param_1": 0}
+    compiled = outbox._TAKE.compile(dialect=store.engine.dialect)
+    params = {
+        **compiled.params,
+        "of_channel": "kafka",
+        "moment": datetime.now(UTC),
+        "limit": 200,
+        "worker": "w1",
+        "until": datetime.now(UTC),
+    }
     with store.engine.connect() as conn:
         if store.dialect == "sqlite":
-            ordered = [params[name] for name in ("channel", "moment", "limit", "param_1")]
+            ordered = tuple(params[name] for name in compiled.positiontup)
             plan = " | ".join(
-                row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", tuple(ordered))
+                row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}", ordered)
             )
             assert "TEMP B-TREE" not in plan
         else:
             conn.exec_driver_sql("SET enable_seqscan = off")
-            plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {sql}", params))
+            plan = " | ".join(row[0] for row in conn.exec_driver_sql(f"EXPLAIN {compiled}", params))
             assert "Sort" not in plan
-    assert "ix_outbox_queue" in plan and "ix_outbox_subject_queue" in plan
+    assert "ix_outbox_queue" in plan and "ix_outbox_subject_queue" in plan, plan
 
 
 def test_marking_a_batch_sent_goes_by_primary_key(store):
