@@ -6,6 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from opentelemetry import trace
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from gateway.audit.verify import verify_engine
 from gateway.delivery.reader import read_topic
@@ -250,6 +253,37 @@ def test_a_partners_trace_context_reaches_the_recipients_message(gateway, police
     version, carried, span_id, _flags = message["headers"]["traceparent"].split("-")
     assert (version, carried) == ("00", trace_id)
     assert span_id != "00f067aa0ba902b7"  # the gateway's own span, a child of the partner's
+
+
+def test_a_sampled_partner_trace_records_the_pipelines_spans_under_it(gateway, police_sample):
+    """With a sampled traceparent the ingest and exchange spans are recorded as children
+    of the partner's span, and the message names the exchange span as its parent."""
+    provider = trace.get_tracer_provider()
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    try:
+        trace_id = "5bf92f3577b34da6a3ce929d0e0e4737"
+        headers = {**PARTNER, "traceparent": f"00-{trace_id}-10f067aa0ba902b8-01"}
+        response = submit(gateway, police_sample, headers)
+        assert response.status_code == 202, response.text
+        (message,) = read_topic(
+            gateway.bootstrap,
+            gateway.topic("probation-spoc-north"),
+            exchange_id=response.json()["exchange_id"],
+            expect=1,
+        )
+        spans = {
+            s.name: s
+            for s in exporter.get_finished_spans()
+            if f"{s.context.trace_id:032x}" == trace_id
+        }
+    finally:
+        exporter.shutdown()
+    assert set(spans) == {"ingest", "exchange"}
+    assert all(f"{s.parent.span_id:016x}" == "10f067aa0ba902b8" for s in spans.values())
+    assert all(s.attributes["isg.format"] == "police" for s in spans.values())
+    _version, _trace, span_id, flags = message["headers"]["traceparent"].split("-")
+    assert span_id == f"{spans['exchange'].context.span_id:016x}" and flags == "01"
 
 
 def test_without_a_trace_context_each_exchange_starts_its_own_trace(gateway, police_sample):
