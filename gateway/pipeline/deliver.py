@@ -147,19 +147,39 @@ class GroupCommitter:
     insert per table serve every request that arrived meanwhile. If a group
     fails, its members are retried one by one, so one bad exchange cannot
     fail its neighbours.
+
+    Requests prepared on the event loop are handed over once per loop turn
+    (``enqueue_from_loop``): handed over one by one, the commit thread woke for
+    the first and committed it nearly alone while the loop prepared the rest
+    (groups of ~6 at 16 requests in flight; a PostgreSQL transaction costs
+    ~1.4 ms of the committing process's CPU whatever it holds).
     """
 
     def __init__(self, store: Store, max_group: int = 64) -> None:
         self.store = store
         self.max_group = max_group
-        self._queue: queue.SimpleQueue[PendingCommit | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[PendingCommit] | None] = queue.SimpleQueue()
+        #: Prepared in the current loop turn, not yet handed to the commit thread.
+        self._this_turn: list[PendingCommit] = []
         self._thread = threading.Thread(target=self._run, name="group-commit", daemon=True)
         self._thread.start()
 
     def enqueue(self, pending: PendingCommit) -> Future[None]:
         """Queue ``pending`` for the next group; the future settles when it is committed."""
-        self._queue.put(pending)
+        self._queue.put([pending])
         return pending.done
+
+    def enqueue_from_loop(self, pending: PendingCommit) -> asyncio.Future[None]:
+        """``enqueue`` for the event loop's thread: the requests read in one loop turn
+        reach the commit thread together, when the turn ends."""
+        if not self._this_turn:
+            asyncio.get_running_loop().call_soon(self._hand_over)
+        self._this_turn.append(pending)
+        return asyncio.wrap_future(pending.done)
+
+    def _hand_over(self) -> None:
+        turn, self._this_turn = self._this_turn, []
+        self._queue.put(turn)
 
     def commit(self, pending: PendingCommit) -> None:
         """Block until ``pending`` is committed; raise what its commit raised."""
@@ -174,17 +194,21 @@ class GroupCommitter:
             first = self._queue.get()
             if first is None:
                 return
-            group = [first]
+            group = first
             while len(group) < self.max_group:
                 try:
-                    item = self._queue.get_nowait()
+                    more = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                if item is None:
-                    self._commit(group)
+                if more is None:
+                    self._commit_all(group)
                     return
-                group.append(item)
-            self._commit(group)
+                group.extend(more)
+            self._commit_all(group)
+
+    def _commit_all(self, pending: list[PendingCommit]) -> None:
+        for start in range(0, len(pending), self.max_group):
+            self._commit(pending[start : start + self.max_group])
 
     def _commit(self, group: list[PendingCommit]) -> None:
         for pending, failure in zip(

@@ -145,7 +145,7 @@ class Pipeline:
         if self.loop_committer is not None:
             futures = [self.loop_committer.enqueue(p) for p in prepared.pending]
         elif self.committer is not None:
-            futures = [asyncio.wrap_future(self.committer.enqueue(p)) for p in prepared.pending]
+            futures = [self.committer.enqueue_from_loop(p) for p in prepared.pending]
         else:
             await asyncio.to_thread(self.commit, prepared)
             return prepared.submission

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -112,6 +113,33 @@ def test_the_event_loop_commits_a_turns_exchanges_in_one_transaction(store):
     assert _count(store, "exchanges") == 20
     report = verify_engine(store.engine)
     assert report.ok and report.entries == 20
+
+
+def test_the_commit_thread_gets_a_loop_turns_exchanges_together(store):
+    """Handed over one by one, the commit thread started on the first exchange of a turn
+    while the loop was still preparing the others."""
+    committer = GroupCommitter(store)
+    groups: list[int] = []
+    original = committer._commit
+
+    def counted(group):
+        groups.append(len(group))
+        original(group)
+
+    committer._commit = counted  # type: ignore[method-assign]
+
+    async def submit_all() -> None:
+        futures = []
+        for _ in range(20):
+            futures.append(committer.enqueue_from_loop(_pending(str(uuid.uuid4()))))
+            time.sleep(0.002)  # preparing the next request; the commit thread may run meanwhile
+        await asyncio.gather(*futures)
+
+    asyncio.run(submit_all())
+    committer.stop()
+    assert groups == [20]
+    assert _count(store, "exchanges") == 20
+    assert verify_engine(store.engine).ok
 
 
 def test_the_event_loop_keeps_serving_while_another_writer_holds_the_store(tmp_path):
