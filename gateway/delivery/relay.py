@@ -33,7 +33,11 @@ from gateway.store import Store
 log = logging.getLogger(__name__)
 
 TOPIC_CHECK_SECONDS = 5.0
-SMALL_BATCH = 20
+#: Below this many rows a worker lingers before its next claim, so that a batch gathers.
+#: Each batch costs a transaction and a produce round trip whatever its size. At 20,
+#: batches under load stayed near 20; at 64 they grow, and relay and broker spent
+#: ~10 % less CPU per exchange, for no more waiting than the linger already adds.
+SMALL_BATCH = 64
 #: How often an idle worker reads whether another process committed rows for it.
 PEEK_SECONDS = 0.02
 
