@@ -201,12 +201,14 @@ def postgres_cpu() -> float:
     return total
 
 
-def machine_busy() -> tuple[float, float]:
-    """(busy, total) CPU seconds of the whole machine since boot."""
+def machine_busy() -> tuple[float, float, float]:
+    """(busy, total, stolen) CPU seconds of the whole machine since boot. Stolen is
+    time the hypervisor gave another guest while this one wanted the CPU: on a
+    shared host it is one reason two identical runs differ."""
     values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
     idle = values[3] + values[4]
     total = sum(values[:8])
-    return (total - idle) / CLK_TCK, total / CLK_TCK
+    return (total - idle) / CLK_TCK, total / CLK_TCK, values[7] / CLK_TCK
 
 
 @dataclass
@@ -225,7 +227,7 @@ class CpuMeter:
         sample["client (this process)"] = time.process_time()
         if self.with_postgres:
             sample["postgres (all backends)"] = postgres_cpu()
-        sample["machine busy"], sample["machine total"] = machine_busy()
+        sample["machine busy"], sample["machine total"], sample["stolen"] = machine_busy()
         return sample
 
     def __enter__(self) -> CpuMeter:
@@ -539,13 +541,15 @@ def print_result(result: Result) -> None:
         cpu = dict(result.cpu)
         busy = cpu.pop("machine busy", 0.0)
         total = cpu.pop("machine total", 0.0)
+        stolen = cpu.pop("stolen", 0.0)
         parts = ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
         print(f"    CPU seconds over the run ({wall:.1f} s wall): {parts}", flush=True)
         if total > 0:
-            others = max(0.0, busy - sum(cpu.values()))
+            others = max(0.0, busy - stolen - sum(cpu.values()))
             print(
                 f"    machine busy {busy:.1f} of {total:.1f} CPU-s ({100 * busy / total:.0f}%), "
-                f"of which other processes (not this benchmark's) {others:.1f}",
+                f"of which other processes (not this benchmark's) {others:.1f}, "
+                f"stolen by the hypervisor {stolen:.1f}",
                 flush=True,
             )
 
