@@ -164,7 +164,10 @@ def relay(
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    typer.echo(f"relay running: {settings.relay_workers} worker(s) per channel")
+    counts = ", ".join(
+        f"{c.name} {settings.relay_workers or c.workers}" for c in runtime.relay.channels
+    )
+    typer.echo(f"relay running, worker threads per channel: {counts}")
     try:
         stop.wait()
     finally:

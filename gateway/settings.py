@@ -49,8 +49,13 @@ class Settings(BaseSettings):
         default=None,
         description="Partner delivery settings (webhooks). Unset: Kafka topics only.",
     )
-    relay_workers: int = Field(
-        default=2, ge=1, le=32, description="Relay worker threads per delivery channel."
+    relay_workers: int | None = Field(
+        default=None,
+        ge=1,
+        le=32,
+        description="Relay worker threads per delivery channel. Unset: each channel's own "
+        "(Kafka 1: one worker fills bigger batches; webhooks 2: a peer being retried "
+        "holds a worker).",
     )
     relay_poll_seconds: float = Field(
         default=0.5, gt=0, description="How often the outbox relay looks for work when idle."

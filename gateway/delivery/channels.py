@@ -63,6 +63,11 @@ class KafkaChannel:
     #: that dies holding rows leaves them to another worker after this long.
     lease = timedelta(seconds=20)
     batch = 200
+    #: One worker: publishing is quick and never waits out a retry, and a second
+    #: worker halved every batch. Each batch costs a transaction and a produce round
+    #: trip whatever its size: with one worker relay, broker and database spent
+    #: ~0.3 ms less CPU per exchange (alternating runs, PostgreSQL).
+    workers = 1
 
     def __init__(self, bootstrap: str) -> None:
         self.bootstrap = bootstrap
@@ -199,6 +204,9 @@ class WebhookChannel:
     #: Long enough for every attempt of a batch with backoff and Retry-After.
     lease = timedelta(minutes=10)
     batch = 20
+    #: A peer being retried (backoff, Retry-After) holds its worker meanwhile: a
+    #: second worker keeps the other endpoints' deliveries moving.
+    workers = 2
 
     def __init__(self, webhooks: dict[str, WebhookConfig]) -> None:
         self.webhooks = webhooks

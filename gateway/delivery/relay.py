@@ -46,6 +46,7 @@ class Channel(Protocol):
     name: str
     lease: timedelta  # how long a claim holds before another worker may take the rows
     batch: int  # rows claimed at once
+    workers: int  # worker threads unless the relay is told otherwise
 
     def deliver(self, rows: list[dict[str, Any]]) -> list[Outcome]: ...
 
@@ -75,7 +76,7 @@ class Relay:
         store: Store,
         channels: list[Channel],
         *,
-        workers: int = 1,
+        workers: int | None = None,
         poll_seconds: float = 0.5,
         bootstrap: str | None = None,
         topics: Callable[[], list[str]] | None = None,
@@ -104,7 +105,7 @@ class Relay:
     # -- lifecycle ----------------------------------------------------------
     def start(self) -> None:
         for channel in self.channels:
-            for n in range(self.workers):
+            for n in range(self.workers or channel.workers):
                 worker = f"{self.node}:{channel.name}:{n}"
                 thread = threading.Thread(
                     target=self._run, args=(channel, worker), name=worker, daemon=True

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from gateway.delivery import outbox
-from gateway.delivery.channels import Outcome
+from gateway.delivery.channels import KafkaChannel, Outcome, WebhookChannel
 from gateway.delivery.outbox import OutboxMessage
 from gateway.delivery.relay import Relay
 from gateway.store import Store
@@ -134,6 +134,7 @@ class _Accepting:
     name = "kafka"
     lease = LEASE
     batch = 100
+    workers = 1
 
     def __init__(self) -> None:
         self.batches: list[list[str]] = []
@@ -262,3 +263,34 @@ def test_marking_a_batch_sent_goes_by_primary_key(store):
         plan = " | ".join(str(row[-1]) for row in rows)
     assert "ix_outbox_queue" not in plan and "ix_outbox_subject_queue" not in plan
     assert ("outbox_pkey" if store.dialect == "postgresql" else "PRIMARY KEY") in plan, plan
+
+
+class _SlowPeers(_Accepting):
+    name = "webhook"
+    workers = 2
+
+
+def _threads_per_channel(relay: Relay) -> dict[str, int]:
+    relay.start()
+    try:
+        counts: dict[str, int] = {}
+        for thread in relay._threads:
+            channel = thread.name.split(":")[-2]
+            counts[channel] = counts.get(channel, 0) + 1
+        return counts
+    finally:
+        relay.stop()
+
+
+def test_each_channel_runs_its_own_number_of_workers_unless_told(store):
+    """Kafka publishes with one worker (bigger batches); webhooks keep two, so a peer
+    being retried does not hold up every other endpoint. A configured number wins."""
+    assert _threads_per_channel(Relay(store, [_Accepting(), _SlowPeers()])) == {
+        "kafka": 1,
+        "webhook": 2,
+    }
+    assert _threads_per_channel(Relay(store, [_Accepting(), _SlowPeers()], workers=3)) == {
+        "kafka": 3,
+        "webhook": 3,
+    }
+    assert KafkaChannel.workers == 1 and WebhookChannel.workers == 2
