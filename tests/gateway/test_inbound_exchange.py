@@ -238,11 +238,10 @@ def test_large_batch_is_prepared_off_the_event_loop_and_kept_whole(gateway):
     assert gateway.count_rows()["exchanges"] == before["exchanges"] + len(rows) * copies
 
 
-def test_a_partners_trace_context_reaches_the_recipients_message(gateway, police_sample):
-    """W3C trace context: the message carries the submitting request's trace id."""
-    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
-    headers = {**PARTNER, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
-    response = submit(gateway, police_sample, headers)
+def _delivered_traceparent(gateway, body: bytes, headers=PARTNER) -> list[str]:
+    """Submit ``body`` and return the parts of the ``traceparent`` its probation message
+    carries: version, trace id, parent span id, flags."""
+    response = submit(gateway, body, headers)
     assert response.status_code == 202, response.text
     (message,) = read_topic(
         gateway.bootstrap,
@@ -250,7 +249,14 @@ def test_a_partners_trace_context_reaches_the_recipients_message(gateway, police
         exchange_id=response.json()["exchange_id"],
         expect=1,
     )
-    version, carried, span_id, _flags = message["headers"]["traceparent"].split("-")
+    return message["headers"]["traceparent"].split("-")
+
+
+def test_a_partners_trace_context_reaches_the_recipients_message(gateway, police_sample):
+    """W3C trace context: the message carries the submitting request's trace id."""
+    trace_id = "4bf92f3577b34da6a3ce929d0e0e4736"
+    headers = {**PARTNER, "traceparent": f"00-{trace_id}-00f067aa0ba902b7-01"}
+    version, carried, span_id, _flags = _delivered_traceparent(gateway, police_sample, headers)
     assert (version, carried) == ("00", trace_id)
     assert span_id != "00f067aa0ba902b7"  # the gateway's own span, a child of the partner's
 
@@ -264,14 +270,7 @@ def test_a_sampled_partner_trace_records_the_pipelines_spans_under_it(gateway, p
     try:
         trace_id = "5bf92f3577b34da6a3ce929d0e0e4737"
         headers = {**PARTNER, "traceparent": f"00-{trace_id}-10f067aa0ba902b8-01"}
-        response = submit(gateway, police_sample, headers)
-        assert response.status_code == 202, response.text
-        (message,) = read_topic(
-            gateway.bootstrap,
-            gateway.topic("probation-spoc-north"),
-            exchange_id=response.json()["exchange_id"],
-            expect=1,
-        )
+        _version, _trace, span_id, flags = _delivered_traceparent(gateway, police_sample, headers)
         spans = {
             s.name: s
             for s in exporter.get_finished_spans()
@@ -282,21 +281,13 @@ def test_a_sampled_partner_trace_records_the_pipelines_spans_under_it(gateway, p
     assert set(spans) == {"ingest", "exchange"}
     assert all(f"{s.parent.span_id:016x}" == "10f067aa0ba902b8" for s in spans.values())
     assert all(s.attributes["isg.format"] == "police" for s in spans.values())
-    _version, _trace, span_id, flags = message["headers"]["traceparent"].split("-")
     assert span_id == f"{spans['exchange'].context.span_id:016x}" and flags == "01"
 
 
 def test_without_a_trace_context_each_exchange_starts_its_own_trace(gateway, police_sample):
     traces = set()
     for _ in range(2):
-        response = submit(gateway, police_sample)
-        (message,) = read_topic(
-            gateway.bootstrap,
-            gateway.topic("probation-spoc-north"),
-            exchange_id=response.json()["exchange_id"],
-            expect=1,
-        )
-        traces.add(message["headers"]["traceparent"].split("-")[1])
+        traces.add(_delivered_traceparent(gateway, police_sample)[1])
     assert len(traces) == 2 and "0" * 32 not in traces
 
 
