@@ -7,6 +7,10 @@ before a request sees it.
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+
+import pytest
 import sqlalchemy as sa
 
 from gateway.store import Store, db
@@ -29,6 +33,21 @@ def _backend_pid(store: Store) -> int:
         return conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
 
 
+def _terminate(admin: sa.Engine, pid: int) -> None:
+    """End a server backend and wait until it is gone (termination is asynchronous)."""
+    with admin.connect() as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            alive = conn.execute(
+                sa.text("SELECT count(*) FROM pg_stat_activity WHERE pid = :pid"), {"pid": pid}
+            ).scalar_one()
+            if not alive:
+                return
+            time.sleep(0.02)
+    raise AssertionError(f"backend {pid} did not end")
+
+
 def test_a_connection_in_steady_use_is_not_pinged(postgres, monkeypatch):
     store = Store.from_url(postgres.new())
     try:
@@ -48,13 +67,52 @@ def test_an_idle_connection_whose_server_side_died_is_replaced_unseen(postgres, 
     try:
         pings = _count_pings(store, monkeypatch)
         first = _backend_pid(store)
-        with admin.connect() as conn:
-            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        _terminate(admin, first)
         monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
         # The dead connection is pinged, discarded, and a new one used: no error.
         second = _backend_pid(store)
         assert second != first
         assert len(pings) >= 1
+    finally:
+        store.engine.dispose()
+        admin.dispose()
+
+
+def test_a_connection_lost_during_a_bulk_insert_is_a_store_outage_then_replaced(postgres):
+    """PostgreSQL bulk inserts (COPY) bypass SQLAlchemy's execute: a connection that
+    dies under one must still surface as the store being unavailable (a 503 upstream,
+    nothing kept) and leave the pool able to serve the next transaction."""
+    from gateway.errors import ServiceUnavailable
+    from gateway.store.tables import exchanges, insert_rows, insert_serialised
+
+    url = postgres.new()
+    store = Store.from_url(url)
+    store.upgrade()
+    admin = sa.create_engine(url)
+    row = {
+        "exchange_id": "00000000-0000-7000-8000-000000000001",
+        "source_partner": "p",
+        "format": "police",
+        "category": "crime_record",
+        "purpose": "x",
+        "urgency": "routine",
+        "case_reference": None,
+        "submitted_at": datetime.now(UTC),
+        "policy_version": "v",
+        "envelope": "{}",
+        "decisions": "[]",
+    }
+    insert = insert_serialised(exchanges, "envelope", "decisions")
+    try:
+        with pytest.raises(ServiceUnavailable), store.transaction() as conn:
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
+            _terminate(admin, pid)
+            insert_rows(conn, insert, [row])
+        with store.transaction() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 0
+            insert_rows(conn, insert, [row])
+        with store.engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 1
     finally:
         store.engine.dispose()
         admin.dispose()
