@@ -7,8 +7,19 @@ disclosed and removed are recorded, never field values.
 
 Entries form a hash chain: ``hash = SHA-256(prev_hash || canonical_json(entry))``
 where the entry is every column but ``seq`` and ``hash``. The algorithm is named
-in each entry (``hash_alg``) so a later algorithm can take over mid-chain.
-The verifier (``gateway.audit.verify``) re-implements this independently.
+in each entry (``hash_alg``) so a later algorithm can take over mid-chain:
+
+- ``sha256`` (the first): ``details`` is hashed as parsed JSON, so a verifier
+  had to re-serialise arbitrary nested details exactly as Python's ``json``
+  does, floats included;
+- ``sha256-text`` (since): ``details`` is hashed as the text stored in the
+  column, a JSON string in the canonical entry. Every hashed field is then a
+  string or null, which any verifier, in any language, canonicalises the same
+  way; the writer may serialise details however it likes (orjson, ~5x faster
+  than ``json.dumps``), and a change of so much as a space in the stored text
+  shows.
+
+The verifier (``gateway.audit.verify``) re-implements both independently.
 """
 
 from __future__ import annotations
@@ -26,7 +37,7 @@ from sqlalchemy.engine import Connection
 from contracts.ids import new_id_text
 from gateway.store.tables import audit_head, audit_log, insert_rows
 
-HASH_ALG = "sha256"
+HASH_ALG = "sha256-text"
 # Built once: statements reused with parameters skip SQLAlchemy's per-call construction.
 _INSERT_ENTRIES = audit_log.insert()
 _LOCK_HEAD = (
@@ -65,19 +76,19 @@ class AuditEntry:
     recorded_at: str = field(
         default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds")
     )
-    #: canonical JSON of ``details``, and of every hashed field split where
-    #: ``prev_hash`` goes (known only under the lock)
+    #: ``details`` as stored (JSON, keys sorted), and the canonical JSON of every
+    #: hashed field split where ``prev_hash`` goes (known only under the lock)
     details_json: str = field(init=False, repr=False, compare=False)
     _before_prev: str = field(init=False, repr=False, compare=False)
     _after_prev: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        details = canonical_json(self.details)
-        # canonical_json of the hashed fields, keys in sorted order; the
-        # verifier recomputes it independently with json.dumps.
+        details = details_text(self.details)
+        # canonical_json of the hashed fields, keys in sorted order, details as a
+        # string; the verifier recomputes it independently with json.dumps.
         before = (
             f'{{"action":{_scalar(self.action)},"actor":{_scalar(self.actor)},'
-            f'"details":{details},"entry_id":{_scalar(self.entry_id)},'
+            f'"details":{_scalar(details)},"entry_id":{_scalar(self.entry_id)},'
             f'"exchange_id":{_scalar(self.exchange_id)},"hash_alg":{_scalar(HASH_ALG)},'
             '"prev_hash":'
         )
@@ -96,6 +107,17 @@ class AuditEntry:
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def details_text(details: dict[str, Any]) -> str:
+    """The stored (and hashed) text of an entry's details: JSON with sorted keys.
+
+    orjson where it can; what it refuses (keys that are not strings, integers
+    over 64 bits, lone surrogates) goes through ``json``."""
+    try:
+        return orjson.dumps(details, option=orjson.OPT_SORT_KEYS).decode()
+    except orjson.JSONEncodeError:
+        return canonical_json(details)
 
 
 def _scalar(value: str | None) -> str:

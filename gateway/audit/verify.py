@@ -5,9 +5,11 @@ with plain SQL and recomputes each hash from the documented rule
 
     hash = hex(SHA-256(prev_hash + canonical_json(entry)))
 
-where ``entry`` holds every column except ``seq`` and ``hash`` (``details``
-parsed as JSON) and canonical JSON has sorted keys, no spaces, UTF-8. So a bug
-in the writer cannot hide itself from the verifier.
+where ``entry`` holds every column except ``seq`` and ``hash`` and canonical
+JSON has sorted keys, no spaces, UTF-8. Each entry names its algorithm
+(``hash_alg``): under ``sha256`` the ``details`` column is parsed as JSON first;
+under ``sha256-text`` it is hashed as the stored text. So a bug in the writer
+cannot hide itself from the verifier.
 
 It names the first bad entry and what happened to it:
 
@@ -31,7 +33,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-_ALGORITHMS = {"sha256": hashlib.sha256}
+#: hash_alg -> (hash function, whether ``details`` is hashed as its stored text)
+_ALGORITHMS = {"sha256": (hashlib.sha256, False), "sha256-text": (hashlib.sha256, True)}
 _GENESIS = "0" * 64
 
 
@@ -54,9 +57,10 @@ class VerifyReport:
 
 
 def _recompute(row: dict[str, Any]) -> str | None:
-    algorithm = _ALGORITHMS.get(row["hash_alg"])
-    if algorithm is None:
+    known = _ALGORITHMS.get(row["hash_alg"])
+    if known is None:
         return None
+    algorithm, details_as_text = known
     entry = {
         "entry_id": row["entry_id"],
         "recorded_at": row["recorded_at"],
@@ -64,7 +68,7 @@ def _recompute(row: dict[str, Any]) -> str | None:
         "actor": row["actor"],
         "recipient": row["recipient"],
         "exchange_id": row["exchange_id"],
-        "details": json.loads(row["details"]),
+        "details": row["details"] if details_as_text else json.loads(row["details"]),
         "hash_alg": row["hash_alg"],
         "prev_hash": row["prev_hash"],
     }
