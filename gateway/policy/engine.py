@@ -8,6 +8,7 @@ conditions and consent hold decides; otherwise the default deny.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cached_property
@@ -49,8 +50,14 @@ class Decision:
         """JSON form stored with the exchange and written into the audit entry.
 
         Built once per decision (the store, the audit and every message ask for
-        it); each call gets its own shallow copy to add keys to."""
-        return dict(self._record)
+        it, and a refusal serves many exchanges); each call gets its own copy,
+        lists included, to change as it likes."""
+        return {
+            **self._record,
+            "rules": list(self.rules),
+            "conditions": list(self.conditions),
+            "obligations": list(self.obligations),
+        }
 
     @cached_property
     def _record(self) -> dict[str, Any]:
@@ -71,13 +78,23 @@ class Decision:
 
 
 def _deny(exchange: Exchange, bundle: PolicyBundle, recipient: str, rule: str, reason: str):
+    return _deny_decision(recipient, rule, reason, exchange.purpose, bundle.version)
+
+
+@functools.lru_cache(maxsize=4096)
+def _deny_decision(
+    recipient: str, rule: str, reason: str, purpose: str, policy_version: str
+) -> Decision:
+    """Refusals repeat: most parties are refused most records, for the same reason.
+    A Decision is immutable, so one object (and its record, built once) serves
+    every exchange it fits; the policy version is part of the key."""
     return Decision(
         recipient=recipient,
         effect="deny",
         rules=(rule,),
         reason=reason,
-        purpose=exchange.purpose,
-        policy_version=bundle.version,
+        purpose=purpose,
+        policy_version=policy_version,
     )
 
 

@@ -86,3 +86,18 @@ def test_an_explicit_deny_beats_a_permit_that_also_applies(cheshire):
     decision = by_recipient(cheshire, exchange)["hru-evaluation"]
     assert decision.rules == ("children-never-to-evaluation",)
     assert not decision.permitted
+
+
+def test_a_repeated_refusal_is_one_shared_decision_whose_records_are_copies(cheshire):
+    """Most parties refuse most records for the same reason: the Decision (immutable)
+    is built once and shared, and each caller still gets a record of its own."""
+    first = by_recipient(cheshire, crime_exchange())["probation-spoc-east"]
+    again = by_recipient(cheshire, crime_exchange(case_reference="HRU-2026-0999"))
+    assert again["probation-spoc-east"] is first
+    record = first.as_record()
+    record["rules"].append("mutated by a caller")
+    record["extra"] = True
+    assert first.as_record()["rules"] == [DEFAULT_DENY] and "extra" not in first.as_record()
+    other_purpose = by_recipient(cheshire, crime_exchange(purpose="marketing"))
+    assert other_purpose["probation-spoc-east"] is not first
+    assert other_purpose["probation-spoc-east"].purpose == "marketing"
