@@ -62,6 +62,11 @@ class Action:
     REDELIVERY = "redelivery"  # an operator put a dead letter back to be delivered
 
 
+def now_text() -> str:
+    """The time an entry is recorded, as stored: ISO 8601, UTC, microseconds."""
+    return datetime.now(UTC).isoformat(timespec="microseconds")
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     """One s62 log entry. It is serialised once, when created: what is hashed is
@@ -73,9 +78,7 @@ class AuditEntry:
     exchange_id: str | None = None
     recipient: str | None = None
     entry_id: str = field(default_factory=new_id_text)
-    recorded_at: str = field(
-        default_factory=lambda: datetime.now(UTC).isoformat(timespec="microseconds")
-    )
+    recorded_at: str = field(default_factory=now_text)
     #: ``details`` as stored (JSON, keys sorted), and the canonical JSON of every
     #: hashed field split where ``prev_hash`` goes (known only under the lock)
     details_json: str = field(init=False, repr=False, compare=False)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from contracts import Exchange
 from gateway.audit import Action, AuditEntry
+from gateway.audit.chain import now_text
 from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 
@@ -23,12 +24,14 @@ def audit_entries(
     exchange: Exchange, fmt: str, decisions: list[Decision], disclosures: list[Disclosure]
 ) -> list[AuditEntry]:
     exchange_id = str(exchange.exchange_id)
+    recorded_at = now_text()  # the entries of one exchange are recorded together
     by_recipient = {d.decision.recipient: d for d in disclosures}
     entries = [
         AuditEntry(
             action=Action.COLLECTION,
             actor=exchange.source_partner,
             exchange_id=exchange_id,
+            recorded_at=recorded_at,
             details={
                 "format": fmt,
                 "category": exchange.category,
@@ -59,6 +62,7 @@ def audit_entries(
                 actor=exchange.source_partner,
                 recipient=decision.recipient,
                 exchange_id=exchange_id,
+                recorded_at=recorded_at,
                 details=details,
             )
         )
@@ -69,6 +73,7 @@ def audit_entries(
                 action=Action.REFUSAL,
                 actor=exchange.source_partner,
                 exchange_id=exchange_id,
+                recorded_at=recorded_at,
                 details={
                     "purpose": exchange.purpose,
                     "policy_version": decisions[0].policy_version,
