@@ -19,10 +19,20 @@ from adapters.police.native import (
 )
 from adapters.police.offences import classify
 from contracts import (
+    Address,
+    ArrestEvent,
     Category,
+    CivilOrder,
     CivilOrderKind,
+    ConditionCompliance,
+    CrimeSection,
+    Disposal,
     Exchange,
     IdentifierSystem,
+    Offence,
+    Payload,
+    RiskSection,
+    Subject,
 )
 from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
@@ -46,10 +56,10 @@ ORDER_KIND = {
 ORDER_TYPE = {v.value: k for k, v in ORDER_KIND.items()}
 
 
-def _address(native: NativeAddress | None) -> dict[str, Any] | None:
+def _address(native: NativeAddress | None) -> Address | None:
     if native is None:
         return None
-    return dict(
+    return Address(
         lines=native.lines,
         town=native.town,
         postcode=native.postcode,
@@ -57,8 +67,8 @@ def _address(native: NativeAddress | None) -> dict[str, Any] | None:
     )
 
 
-def _subject(person: NativePerson) -> dict[str, Any]:
-    return dict(
+def _subject(person: NativePerson) -> Subject:
+    return Subject(
         ref=person.ref,
         role=_ROLE[person.role],
         identifiers=collect_identifiers(
@@ -80,8 +90,8 @@ def _legislation(act: str | None, section: str | None) -> str | None:
     return act or (f"s{section}" if section else None)
 
 
-def _condition(native: NativeCondition) -> dict[str, Any]:
-    return dict(
+def _condition(native: NativeCondition) -> ConditionCompliance:
+    return ConditionCompliance(
         text=native.text,
         kind=native.type,
         compliance=native.compliance,
@@ -108,93 +118,85 @@ def check_person_refs(record: PoliceCrimeRecord, row: int | None = None) -> None
 
 
 def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
-    """The canonical exchange, built as plain data and validated once.
-
-    Police records are the busiest feed; built from a dozen nested model
-    constructors (each validating on its own) the mapping took 79 µs, as one
-    ``model_validate`` 34 µs. The validation is the same; a failure now names
-    the field's whole path (``payload.crime.offence.code``)."""
     occ = record.occurrence
     risk = None
     if record.risk:
-        risk = dict(
+        risk = RiskSection(
             tool=record.risk.tool,
             level=record.risk.level,
             score=record.risk.score,
             assessed_at=record.risk.assessed,
         )
-    return Exchange.model_validate(
-        dict(
-            exchange_id=new_id(),
-            source_partner=context.source_partner,
-            submitted_at=context.received_at,
-            category=CATEGORY_BY_RECORD_TYPE[record.record_type],
-            purpose=record.purpose,
-            urgency=record.urgency,
-            case_reference=record.case_reference,
-            subjects=[_subject(p) for p in record.persons],
-            payload=dict(
-                crime=dict(
-                    occurrence_number=occ.number,
-                    offence=dict(
-                        code=occ.offence.ho_code,
-                        legislation=_legislation(occ.offence.act, occ.offence.section),
-                        description=occ.offence.title,
-                        offence_class=classify(
-                            occ.offence.act, occ.offence.section, occ.offence.classification
-                        ),
+    return Exchange(
+        exchange_id=new_id(),
+        source_partner=context.source_partner,
+        submitted_at=context.received_at,
+        category=CATEGORY_BY_RECORD_TYPE[record.record_type],
+        purpose=record.purpose,
+        urgency=record.urgency,
+        case_reference=record.case_reference,
+        subjects=[_subject(p) for p in record.persons],
+        payload=Payload(
+            crime=CrimeSection(
+                occurrence_number=occ.number,
+                offence=Offence(
+                    code=occ.offence.ho_code,
+                    legislation=_legislation(occ.offence.act, occ.offence.section),
+                    description=occ.offence.title,
+                    offence_class=classify(
+                        occ.offence.act, occ.offence.section, occ.offence.classification
                     ),
-                    reported_at=occ.reported,
-                    occurred_from=occ.committed_from,
-                    occurred_to=occ.committed_to,
-                    status=occ.status,
-                    summary=occ.circumstances,
-                    officer_in_case=occ.officer_in_case,
                 ),
-                risk=risk,
-                arrests=[
-                    dict(
-                        subject_ref=a.person_ref,
-                        arrested_at=a.arrested,
-                        reason=a.reason,
-                        custody_number=a.custody_number,
-                        custody_suite=a.custody_suite,
-                        released_at=a.released,
-                        outcome=a.outcome,
-                        bail_conditions=a.bail_conditions,
-                        bail_return_on=a.bail_return,
-                    )
-                    for a in record.arrests
-                ],
-                disposals=[
-                    dict(
-                        subject_ref=d.person_ref,
-                        kind=d.type,
-                        decided_at=d.decided,
-                        offence_code=d.ho_code,
-                        court=d.court,
-                        first_hearing_on=d.first_hearing,
-                        conditions=[_condition(c) for c in d.conditions],
-                    )
-                    for d in record.disposals
-                ],
-                orders=[
-                    dict(
-                        subject_ref=o.person_ref,
-                        kind=ORDER_KIND[o.type],
-                        stage=o.stage,
-                        reference=o.order_ref,
-                        court=o.court,
-                        applied_on=o.applied,
-                        decided_on=o.decided,
-                        expires_on=o.expires,
-                        prohibitions=[_condition(c) for c in o.prohibitions],
-                        requirements=[_condition(c) for c in o.requirements],
-                    )
-                    for o in record.orders
-                ],
+                reported_at=occ.reported,
+                occurred_from=occ.committed_from,
+                occurred_to=occ.committed_to,
+                status=occ.status,
+                summary=occ.circumstances,
+                officer_in_case=occ.officer_in_case,
             ),
-        )
+            risk=risk,
+            arrests=[
+                ArrestEvent(
+                    subject_ref=a.person_ref,
+                    arrested_at=a.arrested,
+                    reason=a.reason,
+                    custody_number=a.custody_number,
+                    custody_suite=a.custody_suite,
+                    released_at=a.released,
+                    outcome=a.outcome,
+                    bail_conditions=a.bail_conditions,
+                    bail_return_on=a.bail_return,
+                )
+                for a in record.arrests
+            ],
+            disposals=[
+                Disposal(
+                    subject_ref=d.person_ref,
+                    kind=d.type,
+                    decided_at=d.decided,
+                    offence_code=d.ho_code,
+                    court=d.court,
+                    first_hearing_on=d.first_hearing,
+                    conditions=[_condition(c) for c in d.conditions],
+                )
+                for d in record.disposals
+            ],
+            orders=[
+                CivilOrder(
+                    subject_ref=o.person_ref,
+                    kind=ORDER_KIND[o.type],
+                    stage=o.stage,
+                    reference=o.order_ref,
+                    court=o.court,
+                    applied_on=o.applied,
+                    decided_on=o.decided,
+                    expires_on=o.expires,
+                    prohibitions=[_condition(c) for c in o.prohibitions],
+                    requirements=[_condition(c) for c in o.requirements],
+                )
+                for o in record.orders
+            ],
+        ),
     )
 
 
