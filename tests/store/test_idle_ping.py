@@ -34,9 +34,14 @@ def _backend_pid(store: Store) -> int:
 
 
 def _terminate(admin: sa.Engine, pid: int) -> None:
-    """End a server backend and wait until it is gone (termination is asynchronous)."""
-    with admin.connect() as conn:
-        conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+    """End a server backend and wait until it is gone (termination is asynchronous).
+
+    Each check runs in its own transaction: inside one, PostgreSQL answers
+    pg_stat_activity from a snapshot taken at its first read, so a backend
+    seen alive once would look alive until the deadline.
+    """
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("SELECT pg_terminate_backend(:pid, 5000)"), {"pid": pid})
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             alive = conn.execute(
