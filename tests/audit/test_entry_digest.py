@@ -49,11 +49,22 @@ ENTRIES = [
         },
     ),
     AuditEntry(action="refusal", actor="x\u2028y", details={"emoji": "\U0001f600", "ctl": "\x00"}),
+    # The canonical text is split where prev_hash goes: details spelling it must not fool that.
+    AuditEntry(
+        action="disclosure",
+        actor="p",
+        recipient='"prev_hash":null',
+        details={"prev_hash": None, "text": '"prev_hash":null', "end": '\\"prev_hash":null'},
+    ),
 ]
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=["empty", "nested-unicode", "separators"])
-@pytest.mark.parametrize("prev_hash", ["0" * 64, hashlib.sha256(b"x").hexdigest()])
+@pytest.mark.parametrize(
+    "entry", ENTRIES, ids=["empty", "nested-unicode", "separators", "prev-hash-lookalike"]
+)
+@pytest.mark.parametrize(
+    "prev_hash", ["0" * 64, hashlib.sha256(b"x").hexdigest(), 'not hex, "quoted" \u00e9']
+)
 def test_digest_matches_the_plain_definition(entry: AuditEntry, prev_hash: str) -> None:
     assert entry.digest(prev_hash) == _plain_digest(entry, prev_hash)
 
