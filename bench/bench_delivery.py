@@ -546,6 +546,12 @@ def print_result(result: Result) -> None:
         stolen = cpu.pop("stolen", 0.0)
         parts = ", ".join(f"{k} {v:.1f}" for k, v in cpu.items())
         print(f"    CPU seconds over the run ({wall:.1f} s wall): {parts}", flush=True)
+        if result.accepted:
+            # What the targets come down to: every process's CPU for one exchange
+            # (or one bare request), comparable across machines of different speeds.
+            each = ", ".join(f"{k} {1000 * v / result.accepted:.2f}" for k, v in cpu.items())
+            whole = 1000 * sum(cpu.values()) / result.accepted
+            print(f"    CPU ms per request: {each}; in all {whole:.2f}", flush=True)
         if total > 0:
             others = max(0.0, busy - stolen - sum(cpu.values()))
             print(
