@@ -31,6 +31,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["prepare", "ingest", "decide", "minimise", "audit", "route", "rows", "spans"]
@@ -43,16 +44,16 @@ def build_stages(tree: Path) -> dict[str, Callable[[], object]]:
     """One call per stage for the sample record; inputs are made once, outside the count."""
     sys.path.insert(0, str(tree))
     from adapters import IngestContext, load_registry
+    from gateway import runtime
     from gateway.delivery.partners import load_partners
     from gateway.pipeline import flow
     from gateway.policy import load_bundle
-    from gateway.runtime import _install_tracer_provider
     from gateway.settings import Settings
 
     settings = Settings()
-    _install_tracer_provider(settings.trace_sample_ratio)
+    runtime._install_tracer_provider(settings.trace_sample_ratio)
     registry = load_registry()
-    bundle = load_bundle(settings.policy_dir)
+    bundle = load_bundle(tree / settings.policy_dir)  # the tree's, wherever this runs
     partners = load_partners(settings.partners_file)
     renderers = {r: registry.get(f) for r, f in partners.formats().items()}
     webhooks = frozenset(partners.webhooks())
@@ -80,6 +81,7 @@ def build_stages(tree: Path) -> dict[str, Callable[[], object]]:
         from gateway.pipeline.minimise import minimise
         from gateway.pipeline.route import route
     except ImportError:
+        _as_a_started_gateway(runtime)
         return stages
     context = IngestContext(source_partner=PARTNER, received_at=datetime.now(UTC))
     (exchange,) = ingest(registry, "police", body, "application/json", context).items
@@ -110,7 +112,16 @@ def build_stages(tree: Path) -> dict[str, Callable[[], object]]:
                 flow.trace_context(span)
 
         stages["spans"] = spans
+    _as_a_started_gateway(runtime)
     return stages
+
+
+def _as_a_started_gateway(runtime: ModuleType) -> None:
+    """GC settings as ``Runtime.start`` leaves them: what start loaded frozen, young
+    collections rare (older checkouts may not set them)."""
+    gc.freeze()
+    if hasattr(runtime, "GC_THRESHOLDS"):
+        gc.set_threshold(*runtime.GC_THRESHOLDS)
 
 
 def _count(on: bool) -> None:
@@ -130,8 +141,6 @@ def run_inner(tree: Path, stage: str, exchanges: int, counted: bool) -> None:
     call = stages[stage]
     for _ in range(5):
         call()
-    gc.freeze()  # as a started gateway does
-    gc.set_threshold(50_000, 50, 100)
     if counted:
         _count(True)
     for _ in range(exchanges):
