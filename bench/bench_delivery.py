@@ -137,6 +137,9 @@ def gateway_env(database_url: str, bootstrap: str, prefix: str, data_dir: Path) 
         GATEWAY_PSEUDONYM_KEY="bench",
         GATEWAY_TOPIC_PREFIX=prefix,
         GATEWAY_DATA_DIR=str(data_dir),
+        # The gateway runs from this checkout, wherever the venv's editable install
+        # points (a ``git worktree`` of an older commit shares the main venv).
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     return env
 
