@@ -21,6 +21,7 @@ The gateway runs from each checkout (``PYTHONPATH``); make the other with
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import sys
 import tempfile
@@ -42,8 +43,32 @@ class Gateway:
     label: str
     url: str
     pid: int
+    database: str | None  # PostgreSQL's database name; None on SQLite
     watcher: bd.DeliveryWatcher
     next_body: int = 0
+
+    def cpu(self) -> dict[str, float]:
+        """CPU seconds so far of this gateway's processes and database backends."""
+        used = {"relay": bd.proc_cpu(self.pid), "API workers": bd.children_cpu(self.pid)}
+        if self.database is not None:
+            used["postgres backends"] = sum(bd.proc_cpu(p) for p in backends(self.database))
+        return used
+
+
+def backends(database: str) -> list[int]:
+    """The server processes connected to ``database`` now."""
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(bd.PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            rows = conn.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                {"name": database},
+            )
+            return [row[0] for row in rows]
+    finally:
+        admin.dispose()
 
 
 def start(
@@ -51,10 +76,12 @@ def start(
 ) -> Gateway:
     data_dir = workdir / label
     data_dir.mkdir()
+    database: str | None = None
     if store == "sqlite":
         database_url = f"sqlite:///{data_dir / 'gateway.db'}"
     else:
         database_url = stack.enter_context(bd.postgres_database())
+        database = database_url.rsplit("/", 1)[1]
     prefix = f"ab{label}{uuid.uuid4().hex[:6]}"
     env = bd.gateway_env(database_url, broker.bootstrap, prefix, data_dir)
     env["PYTHONPATH"] = str(tree)
@@ -80,32 +107,38 @@ def start(
     watcher.ready.wait(40)
     if watcher.error:
         raise RuntimeError(f"consumer failed: {watcher.error!r}")
-    return Gateway(label, f"{base}/v1/inbound/{bd.FORMAT}", process.pid, watcher)
+    return Gateway(label, f"{base}/v1/inbound/{bd.FORMAT}", process.pid, database, watcher)
 
 
-def slice_cpu(
-    gateway: Gateway, broker: bd.EmbeddedBroker, requests: int, args: argparse.Namespace
-) -> dict[str, float]:
-    """CPU ms an exchange, per process group, for ``requests`` exchanges delivered."""
-    payloads = bd.bodies(requests, first=gateway.next_body)
-    gateway.next_body += requests
-    meter = bd.CpuMeter(
-        {"relay": gateway.pid, "broker": broker.process.pid},  # type: ignore[union-attr]
-        with_postgres=args.store == "postgresql",
-        children_of={"API workers": gateway.pid},
-    )
-    with meter:
-        samples = bd.load(gateway.url, payloads, args, duration=600)
+async def _load_both(
+    gateways: list[Gateway], requests: int, concurrency: int
+) -> list[list[bd.Sample]]:
+    loads = []
+    for gateway in gateways:
+        payloads = bd.bodies(requests, first=gateway.next_body)
+        gateway.next_body += requests
+        loads.append(bd._load(gateway.url, payloads, concurrency, 600, "raw"))
+    return list(await asyncio.gather(*loads))
+
+
+def one_round(gateways: list[Gateway], requests: int, concurrency: int) -> list[dict[str, float]]:
+    """Load every gateway at once with ``requests`` exchanges; per gateway, the CPU
+    ms an exchange of its processes, counted until every message is delivered."""
+    before = [g.cpu() for g in gateways]
+    results = asyncio.run(_load_both(gateways, requests, concurrency))
+    figures = []
+    for gateway, samples in zip(gateways, results, strict=True):
         accepted = {s.exchange_id for s in samples if s.exchange_id and s.status == 202}
         gateway.watcher.wait_for(accepted, timeout=120)
-    delivered = gateway.watcher.count(accepted)
-    if len(accepted) != requests or delivered != requests:
-        raise RuntimeError(f"{gateway.label}: {len(accepted)} accepted, {delivered} delivered")
-    used = {k: v for k, v in meter.used.items() if k not in ("machine busy", "machine total")}
-    used.pop("stolen", None)
-    per_exchange = {k: 1000 * v / requests for k, v in used.items()}
-    per_exchange["in all"] = sum(per_exchange.values())
-    return per_exchange
+        delivered = gateway.watcher.count(accepted)
+        if len(accepted) != requests or delivered != requests:
+            raise RuntimeError(f"{gateway.label}: {len(accepted)} accepted, {delivered} delivered")
+    for gateway, start_cpu in zip(gateways, before, strict=True):
+        end_cpu = gateway.cpu()
+        per_exchange = {k: 1000 * (end_cpu[k] - start_cpu[k]) / requests for k in end_cpu}
+        per_exchange["in all"] = sum(per_exchange.values())
+        figures.append(per_exchange)
+    return figures
 
 
 WORKERS = 2
@@ -117,13 +150,14 @@ def main() -> int:
     parser.add_argument("--this", type=Path, default=ROOT, help="checkout A (default: this one)")
     parser.add_argument("--other", type=Path, required=True, help="checkout B")
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="postgresql")
-    parser.add_argument("--rounds", type=int, default=6, help="slices per checkout")
-    parser.add_argument("--requests", type=int, default=1000, help="exchanges per slice")
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--requests", type=int, default=1000, help="exchanges per gateway a round")
     parser.add_argument("--warmup", type=int, default=300, help="exchanges before the first")
-    parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
+    parser.add_argument(
+        "--concurrency", type=int, default=32, help="requests in flight to each gateway"
+    )
     parser.add_argument("--workers", type=int, default=2, help="API processes per gateway")
     args = parser.parse_args()
-    args.client = "raw"
     WORKERS = args.workers
     trees = {"A": args.this.resolve(), "B": args.other.resolve()}
     for label, tree in trees.items():
@@ -132,33 +166,32 @@ def main() -> int:
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="isg-ab-")))
         broker = stack.enter_context(bd.EmbeddedBroker())
-        gateways = {
-            label: start(label, tree, args.store, broker, workdir, stack)
-            for label, tree in trees.items()
-        }
-        for gateway in gateways.values():
-            slice_cpu(gateway, broker, args.warmup, args)
-        figures: dict[str, list[dict[str, float]]] = {"A": [], "B": []}
+        gateways = [
+            start(label, tree, args.store, broker, workdir, stack) for label, tree in trees.items()
+        ]
+        one_round(gateways, args.warmup, args.concurrency)
+        figures: list[list[dict[str, float]]] = []
         for round_ in range(args.rounds):
-            order = "AB" if round_ % 2 == 0 else "BA"
-            for label in order:
-                figures[label].append(slice_cpu(gateways[label], broker, args.requests, args))
-            a, b = figures["A"][-1]["in all"], figures["B"][-1]["in all"]
+            # Whose load starts first alternates, in case going first matters.
+            if round_ % 2:
+                b, a = one_round(gateways[::-1], args.requests, args.concurrency)
+            else:
+                a, b = one_round(gateways, args.requests, args.concurrency)
+            figures.append([a, b])
             print(
-                f"round {round_ + 1} ({order}): A {a:.2f}, B {b:.2f} CPU-ms an exchange;"
-                f" B/A {b / a:.3f}",
+                f"round {round_ + 1}: A {a['in all']:.3f}, B {b['in all']:.3f} CPU-ms an exchange;"
+                f" B/A {b['in all'] / a['in all']:.3f}",
                 flush=True,
             )
 
-    print(
-        f"\nCPU ms an exchange, median of {args.rounds} slices of {args.requests} ({args.store}):"
-    )
-    keys = list(figures["A"][0])
-    print(f"{'':24}" + "".join(f"{k[:22]:>24}" for k in keys))
-    for label in "AB":
-        medians = [statistics.median(f[k] for f in figures[label]) for k in keys]
-        print(f"{label:24}" + "".join(f"{m:24.3f}" for m in medians))
-    ratios = [b["in all"] / a["in all"] for a, b in zip(figures["A"], figures["B"], strict=True)]
+    slices = f"{args.rounds} rounds of {args.requests} exchanges each"
+    print(f"\nCPU ms an exchange, median of {slices} ({args.store}):")
+    keys = list(figures[0][0])
+    print(f"{'':4}" + "".join(f"{k:>20}" for k in keys))
+    for index, label in enumerate("AB"):
+        medians = [statistics.median(f[index][k] for f in figures) for k in keys]
+        print(f"{label:4}" + "".join(f"{m:20.3f}" for m in medians))
+    ratios = [b["in all"] / a["in all"] for a, b in figures]
     print(
         f"B/A per round: {', '.join(f'{r:.3f}' for r in ratios)}; "
         f"median {statistics.median(ratios):.3f}"
