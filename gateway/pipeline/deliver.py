@@ -129,11 +129,15 @@ def _write_or_isolate(
     store: Store, group: list[PendingCommit], wait: bool
 ) -> list[BaseException | None]:
     """Write ``group`` in one transaction; if that fails, each member on its own.
-    WriterBusy (``wait=False``) passes through: then nothing was written."""
+    WriterBusy (``wait=False``) passes through: then nothing was written. A store
+    that cannot be reached fails every member at once: tried member by member,
+    each would wait out its own connection timeout."""
     try:
         write_group(store, group, wait=wait)
     except WriterBusy:
         raise
+    except ServiceUnavailable as unavailable:
+        return [unavailable] * len(group)
     except Exception as exc:
         return [exc] if len(group) == 1 else write_each(store, group)
     return [None] * len(group)

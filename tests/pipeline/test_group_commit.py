@@ -4,6 +4,7 @@ at all, and one bad exchange cannot fail its neighbours."""
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 import uuid
@@ -14,6 +15,7 @@ import sqlalchemy as sa
 
 from gateway.audit import AuditEntry
 from gateway.audit.verify import verify_engine
+from gateway.errors import ServiceUnavailable
 from gateway.pipeline.deliver import GroupCommitter, LoopCommitter, PendingCommit
 from gateway.store import Store
 
@@ -190,3 +192,32 @@ def test_on_the_event_loop_too_a_bad_exchange_fails_alone(store):
     assert isinstance(again, sa.exc.IntegrityError) and fine is None
     assert _count(store, "exchanges") == 2
     assert verify_engine(store.engine).entries == 2
+
+
+def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
+    """Retried member by member, each exchange of the group would wait out its own
+    connection timeout (5 s each against a database behind a dropped network)."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store = Store.from_url(f"postgresql+psycopg://gateway@127.0.0.1:{port}/gateway")
+    committer = GroupCommitter(store)
+    attempts = 0
+    original = store.transaction
+
+    def counted(**kwargs):
+        nonlocal attempts
+        attempts += 1
+        return original(**kwargs)
+
+    store.transaction = counted  # type: ignore[method-assign]
+
+    async def submit_all() -> list[BaseException | None]:
+        futures = [committer.enqueue_from_loop(_pending(str(uuid.uuid4()))) for _ in range(5)]
+        await asyncio.wait(futures)
+        return [f.exception() for f in futures]
+
+    failures = asyncio.run(submit_all())
+    committer.stop()
+    assert attempts == 1
+    assert all(isinstance(f, ServiceUnavailable) for f in failures)
