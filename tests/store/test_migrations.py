@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -11,10 +12,12 @@ from alembic import command
 from typer.testing import CliRunner
 
 from gateway.cli import app
+from gateway.delivery import outbox
+from gateway.delivery.outbox import OutboxMessage
 from gateway.runtime import Runtime, StoreBehind
 from gateway.settings import Settings
 from gateway.store import Store
-from gateway.store.tables import metadata
+from gateway.store.tables import exchanges, metadata
 from tests.conftest import STORES, TEST_KEY
 
 
@@ -136,4 +139,41 @@ def test_postgresql_compresses_the_large_columns_with_lz4(store_url_factory):
         command.downgrade(store._alembic_config(conn), "0005")
     with store.engine.connect() as conn:
         assert set(dict(conn.execute(query).all()).values()) == {"p"}
+    store.engine.dispose()
+
+
+def test_postgresql_claims_update_outbox_rows_in_place(store_url_factory):
+    """Pages of the outbox are left half empty (fillfactor 50), so a claim's update
+    fits beside the row it replaces: a heap-only update, with no new entry in the
+    outbox's four indexes. Packed full by COPY, every claim moved its row."""
+    store = Store.from_url(store_url_factory("postgresql"))
+    store.upgrade()
+    with store.transaction() as conn:
+        exchange_id = str(uuid.uuid4())
+        conn.execute(
+            exchanges.insert().values(
+                exchange_id=exchange_id,
+                source_partner="p",
+                format="police",
+                category="crime_record",
+                purpose="x",
+                urgency="routine",
+                submitted_at=datetime.now(UTC),
+                policy_version="v",
+                envelope={},
+            )
+        )
+        payload = json.dumps({"text": "x" * 1500})  # a rendered record's size
+        messages = [
+            OutboxMessage(str(uuid.uuid4()), exchange_id, "r", "kafka", "t", f"k{i}", payload, {})
+            for i in range(40)
+        ]
+        outbox.enqueue(conn, outbox.outbox_rows(messages))
+    with store.transaction() as conn:
+        claimed = outbox.claim(conn, "w", 100, timedelta(seconds=30))
+        in_place = conn.execute(
+            sa.text("SELECT pg_stat_get_xact_tuples_hot_updated('outbox'::regclass)")
+        ).scalar_one()
+    assert len(claimed) == 40
+    assert in_place == 40
     store.engine.dispose()
