@@ -35,7 +35,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from contracts.ids import new_id_text
-from gateway.store.tables import audit_head, audit_log, insert_rows
+from gateway.store import postgres
+from gateway.store.tables import audit_head, audit_log
 
 HASH_ALG = "sha256-text"
 # Built once: statements reused with parameters skip SQLAlchemy's per-call construction.
@@ -48,6 +49,8 @@ _MOVE_HEAD = (
     .where(audit_head.c.id == 1)
     .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
 )
+_LOCK_HEAD_TEXT = postgres.as_text(_LOCK_HEAD)
+_MOVE_HEAD_TEXT = postgres.as_text(_MOVE_HEAD)
 GENESIS = "0" * 64
 
 
@@ -144,10 +147,30 @@ def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
     The head row (seeded by migration 0003) is locked with ``FOR UPDATE``;
     SQLite's ``BEGIN IMMEDIATE`` does the same. So concurrent writers extend
     the chain one after another, and the lock is held for one batch insert.
+    On PostgreSQL the lock is the one answer waited for: the entries and the
+    head's move go with the statements after it (``postgres.shared_round_trips``).
     """
     if not entries:
         return []
-    seq, prev_hash = conn.execute(_LOCK_HEAD).one()
+    if conn.dialect.name == "postgresql":
+        with postgres.shared_round_trips(conn):
+            seq, prev_hash = postgres.fetch_one(conn, _LOCK_HEAD_TEXT)
+            rows, new_head = chain_rows(entries, seq, prev_hash)
+            postgres.insert_rows(conn, audit_log, rows)
+            postgres.execute(conn, _MOVE_HEAD_TEXT, **new_head)
+    else:
+        seq, prev_hash = conn.execute(_LOCK_HEAD).one()
+        rows, new_head = chain_rows(entries, seq, prev_hash)
+        conn.execute(_INSERT_ENTRIES, rows)
+        conn.execute(_MOVE_HEAD, new_head)
+    return [r["seq"] for r in rows]
+
+
+def chain_rows(
+    entries: list[AuditEntry], seq: int, prev_hash: str
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The ``audit_log`` rows for ``entries`` after the head ``(seq, prev_hash)``, and
+    the head's new values (``_MOVE_HEAD``'s parameters)."""
     rows = []
     for entry in entries:
         seq += 1
@@ -168,6 +191,4 @@ def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
             }
         )
         prev_hash = digest
-    insert_rows(conn, _INSERT_ENTRIES, rows)
-    conn.execute(_MOVE_HEAD, {"new_seq": seq, "new_hash": prev_hash})
-    return [r["seq"] for r in rows]
+    return rows, {"new_seq": seq, "new_hash": prev_hash}

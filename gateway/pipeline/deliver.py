@@ -29,6 +29,7 @@ from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 from gateway.store import Store
 from gateway.store.db import WriterBusy
+from gateway.store.postgres import shared_round_trips
 from gateway.store.tables import exchanges, insert_rows, insert_serialised
 
 _INSERT_EXCHANGE = insert_serialised(exchanges, "envelope", "decisions")
@@ -102,13 +103,14 @@ def write_group(
     ``also(conn)`` runs inside it (an idempotent answer). ``wait=False`` raises
     WriterBusy rather than wait for another SQLite writer."""
     with store.transaction(wait=wait) as conn:
-        insert_rows(conn, _INSERT_EXCHANGE, [p.exchange for p in group])
-        enqueue(conn, [row for p in group for row in p.outbox])
         if also is not None:
             also(conn)
-        # Last: appending locks the audit chain's head until commit, so every
-        # other write of this transaction happens before we take the lock.
-        append(conn, [e for p in group for e in p.entries])
+        with shared_round_trips(conn):
+            insert_rows(conn, _INSERT_EXCHANGE, [p.exchange for p in group])
+            enqueue(conn, [row for p in group for row in p.outbox])
+            # Last: appending locks the audit chain's head until commit, so every
+            # other write of this transaction happens before we take the lock.
+            append(conn, [e for p in group for e in p.entries])
 
 
 def write_each(store: Store, group: list[PendingCommit]) -> list[BaseException | None]:
