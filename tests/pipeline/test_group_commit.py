@@ -4,6 +4,7 @@ at all, and one bad exchange cannot fail its neighbours."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import socket
 import threading
 import time
@@ -15,8 +16,9 @@ import sqlalchemy as sa
 
 from gateway.audit import AuditEntry
 from gateway.audit.verify import verify_engine
+from gateway.delivery.outbox import OutboxMessage, outbox_rows
 from gateway.errors import ServiceUnavailable
-from gateway.pipeline.deliver import GroupCommitter, LoopCommitter, PendingCommit
+from gateway.pipeline.deliver import GroupCommitter, LoopCommitter, PendingCommit, write_group
 from gateway.store import Store
 
 
@@ -221,3 +223,48 @@ def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
     committer.stop()
     assert attempts == 1
     assert all(isinstance(f, ServiceUnavailable) for f in failures)
+
+
+def test_on_postgresql_a_group_waits_for_the_server_four_times(postgres, tmp_path):
+    """BEGIN, the rows and the audit head's lock, the entries and the head's move,
+    COMMIT: however many exchanges, outbox rows and entries the group holds (it
+    was ten round trips, the head locked for five of them)."""
+    store = Store.from_url(postgres.new())
+    store.upgrade()
+    group = []
+    for _ in range(10):
+        pending = _pending(str(uuid.uuid4()))
+        pending.outbox = outbox_rows(
+            [
+                OutboxMessage(
+                    str(uuid.uuid4()),
+                    pending.exchange["exchange_id"],
+                    r,
+                    "kafka",
+                    f"topic-{r}",
+                    "k",
+                    "{}",
+                    {"h": "v"},
+                )
+                for r in ("a", "b")
+            ]
+        )
+        group.append(pending)
+    trace_file = tmp_path / "libpq.trace"
+
+    with trace_file.open("w") as trace:
+
+        @sa.event.listens_for(store.engine, "begin")
+        def _trace(conn) -> None:
+            conn.connection.driver_connection.pgconn.trace(trace.fileno())
+
+        write_group(store, group)
+        sa.event.remove(store.engine, "begin", _trace)
+        store.engine.dispose()  # closing the connection ends the trace
+    # A round trip is where the conversation turns from the client to the server.
+    fields = [line.split("\t") for line in trace_file.read_text().splitlines()]
+    senders = [f[1] for f in fields if len(f) > 3 and f[1] in ("F", "B")]
+    round_trips = sum(1 for pair in itertools.pairwise(senders) if pair == ("F", "B"))
+    assert round_trips == 4
+    assert _count(store, "exchanges") == 10 and _count(store, "outbox") == 20
+    assert verify_engine(store.engine).entries == 10
