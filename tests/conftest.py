@@ -12,7 +12,9 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -32,6 +34,23 @@ PG_ADMIN_URL = os.environ.get("ISG_TEST_PG_ADMIN", "postgresql+psycopg:///postgr
 TEST_KEY = "test-pseudonym-key"
 
 STORES = ["sqlite", "postgresql"]
+
+
+def exchange_row(exchange_id: str) -> dict[str, Any]:
+    """The columns an ``exchanges`` row needs, for tests that write the store
+    directly (``envelope`` a value, as ``exchanges.insert()`` takes it)."""
+    return dict(
+        exchange_id=exchange_id,
+        source_partner="p",
+        format="police",
+        category="crime_record",
+        purpose="x",
+        urgency="routine",
+        case_reference=None,
+        submitted_at=datetime.now(UTC),
+        policy_version="v",
+        envelope={},
+    )
 
 
 @pytest.fixture(scope="session")

@@ -17,6 +17,7 @@ from gateway.delivery.outbox import OutboxMessage
 from gateway.delivery.relay import Relay
 from gateway.store import Store
 from gateway.store.tables import exchanges
+from tests.conftest import exchange_row
 
 LEASE = timedelta(seconds=30)
 
@@ -28,19 +29,7 @@ def store(fresh_store: Store) -> Store:
 
 def _exchange(conn) -> str:
     exchange_id = str(uuid.uuid4())
-    conn.execute(
-        exchanges.insert().values(
-            exchange_id=exchange_id,
-            source_partner="p",
-            format="police",
-            category="crime_record",
-            purpose="x",
-            urgency="routine",
-            submitted_at=datetime.now(UTC),
-            policy_version="v",
-            envelope={},
-        )
-    )
+    conn.execute(exchanges.insert().values(**exchange_row(exchange_id)))
     return exchange_id
 
 

@@ -9,7 +9,6 @@ import socket
 import threading
 import time
 import uuid
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -20,6 +19,7 @@ from gateway.delivery.outbox import OutboxMessage, outbox_rows
 from gateway.errors import ServiceUnavailable
 from gateway.pipeline.deliver import GroupCommitter, LoopCommitter, PendingCommit, write_group
 from gateway.store import Store
+from tests.conftest import exchange_row
 
 
 @pytest.fixture
@@ -29,22 +29,28 @@ def store(fresh_store: Store) -> Store:
 
 def _pending(exchange_id: str) -> PendingCommit:
     return PendingCommit(
-        exchange=dict(
-            exchange_id=exchange_id,
-            source_partner="p",
-            format="police",
-            category="crime_record",
-            purpose="x",
-            urgency="routine",
-            case_reference=None,
-            submitted_at=datetime.now(UTC),
-            policy_version="v",
-            envelope="{}",
-            decisions='[{"recipient": "r", "effect": "deny"}]',
-        ),
+        exchange={
+            **exchange_row(exchange_id),
+            # serialised already, as pending_commit leaves them
+            "envelope": "{}",
+            "decisions": '[{"recipient": "r", "effect": "deny"}]',
+        },
         outbox=[],
         entries=[AuditEntry(action="collection", actor="p", exchange_id=exchange_id, details={})],
     )
+
+
+def _count_transactions(store: Store) -> list[int]:
+    """Count the transactions ``store`` starts from now on (in the list's one item)."""
+    started = [0]
+    original = store.transaction
+
+    def counted(**kwargs):
+        started[0] += 1
+        return original(**kwargs)
+
+    store.transaction = counted  # type: ignore[method-assign]
+    return started
 
 
 def _count(store: Store, table: str) -> int:
@@ -98,22 +104,14 @@ def test_a_bad_exchange_fails_alone(store):
 
 def test_the_event_loop_commits_a_turns_exchanges_in_one_transaction(store):
     committer = LoopCommitter(store)
-    transactions = 0
-    original = store.transaction
-
-    def counted(**kwargs):
-        nonlocal transactions
-        transactions += 1
-        return original(**kwargs)
-
-    store.transaction = counted  # type: ignore[method-assign]
+    transactions = _count_transactions(store)
 
     async def submit_all() -> None:
         futures = [committer.enqueue(_pending(str(uuid.uuid4()))) for _ in range(20)]
         await asyncio.gather(*futures)
 
     asyncio.run(submit_all())
-    assert transactions == 1
+    assert transactions == [1]
     assert _count(store, "exchanges") == 20
     report = verify_engine(store.engine)
     assert report.ok and report.entries == 20
@@ -204,15 +202,7 @@ def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
         port = probe.getsockname()[1]
     store = Store.from_url(f"postgresql+psycopg://gateway@127.0.0.1:{port}/gateway")
     committer = GroupCommitter(store)
-    attempts = 0
-    original = store.transaction
-
-    def counted(**kwargs):
-        nonlocal attempts
-        attempts += 1
-        return original(**kwargs)
-
-    store.transaction = counted  # type: ignore[method-assign]
+    attempts = _count_transactions(store)
 
     async def submit_all() -> list[BaseException | None]:
         futures = [committer.enqueue_from_loop(_pending(str(uuid.uuid4()))) for _ in range(5)]
@@ -221,7 +211,7 @@ def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
 
     failures = asyncio.run(submit_all())
     committer.stop()
-    assert attempts == 1
+    assert attempts == [1]
     assert all(isinstance(f, ServiceUnavailable) for f in failures)
 
 

@@ -18,7 +18,7 @@ from gateway.runtime import Runtime, StoreBehind
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.tables import exchanges, metadata
-from tests.conftest import STORES, TEST_KEY
+from tests.conftest import STORES, TEST_KEY, exchange_row
 
 
 @pytest.mark.parametrize("kind", STORES)
@@ -150,19 +150,7 @@ def test_postgresql_claims_update_outbox_rows_in_place(store_url_factory):
     store.upgrade()
     with store.transaction() as conn:
         exchange_id = str(uuid.uuid4())
-        conn.execute(
-            exchanges.insert().values(
-                exchange_id=exchange_id,
-                source_partner="p",
-                format="police",
-                category="crime_record",
-                purpose="x",
-                urgency="routine",
-                submitted_at=datetime.now(UTC),
-                policy_version="v",
-                envelope={},
-            )
-        )
+        conn.execute(exchanges.insert().values(**exchange_row(exchange_id)))
         payload = json.dumps({"text": "x" * 1500})  # a rendered record's size
         messages = [
             OutboxMessage(str(uuid.uuid4()), exchange_id, "r", "kafka", "t", f"k{i}", payload, {})
