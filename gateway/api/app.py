@@ -14,9 +14,11 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import idempotency, jsontext
 from gateway.api import problems
+from gateway.delivery import outbox
 from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
@@ -256,6 +258,16 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         lines = []
         for name, (help_text, value) in counters.items():
             lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
+        # Read from the store, so it counts every relay's backlog, not this process's.
+        # A store that cannot answer leaves the gauge out rather than fail the scrape.
+        with contextlib.suppress(SQLAlchemyError):
+            with runtime.store.engine.connect() as conn:
+                pending = outbox.pending_count(conn)
+            lines += [
+                "# HELP isg_outbox_pending Deliveries waiting in the outbox",
+                "# TYPE isg_outbox_pending gauge",
+                f"isg_outbox_pending {pending}",
+            ]
         return "\n".join(lines) + "\n"
 
     @app.get("/healthz", tags=["meta"])
