@@ -7,13 +7,14 @@ before a request sees it.
 
 from __future__ import annotations
 
+import contextlib
 import time
-from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
 
 from gateway.store import Store, db
+from tests.conftest import exchange_row
 
 
 def _count_pings(store: Store, monkeypatch) -> list[int]:
@@ -83,41 +84,43 @@ def test_an_idle_connection_whose_server_side_died_is_replaced_unseen(postgres, 
         admin.dispose()
 
 
-def test_a_connection_lost_during_a_bulk_insert_is_a_store_outage_then_replaced(postgres):
-    """PostgreSQL bulk inserts (COPY) bypass SQLAlchemy's execute: a connection that
-    dies under one must still surface as the store being unavailable (a 503 upstream,
-    nothing kept) and leave the pool able to serve the next transaction."""
+@pytest.mark.parametrize("pipelined", [False, True], ids=["alone", "in-a-pipeline"])
+def test_a_connection_lost_during_a_bulk_insert_is_a_store_outage_then_replaced(
+    postgres, pipelined
+):
+    """PostgreSQL's bulk inserts and the audit append go to psycopg's connection, past
+    SQLAlchemy's execute (in a group commit, inside a pipeline): a connection that
+    dies under them must still surface as the store being unavailable (a 503
+    upstream, nothing kept) and leave the pool able to serve the next transaction."""
+    from gateway.audit import AuditEntry, append
     from gateway.errors import ServiceUnavailable
+    from gateway.store.postgres import shared_round_trips
     from gateway.store.tables import exchanges, insert_rows, insert_serialised
 
     url = postgres.new()
     store = Store.from_url(url)
     store.upgrade()
     admin = sa.create_engine(url)
-    row = {
-        "exchange_id": "00000000-0000-7000-8000-000000000001",
-        "source_partner": "p",
-        "format": "police",
-        "category": "crime_record",
-        "purpose": "x",
-        "urgency": "routine",
-        "case_reference": None,
-        "submitted_at": datetime.now(UTC),
-        "policy_version": "v",
-        "envelope": "{}",
-        "decisions": "[]",
-    }
+    exchange_id = "00000000-0000-7000-8000-000000000001"
+    row = {**exchange_row(exchange_id), "envelope": "{}", "decisions": "[]"}
     insert = insert_serialised(exchanges, "envelope", "decisions")
+
+    def write(conn) -> None:
+        with shared_round_trips(conn) if pipelined else contextlib.nullcontext():
+            insert_rows(conn, insert, [row])
+            append(conn, [AuditEntry("collection", "p", {}, exchange_id=exchange_id)])
+
     try:
         with pytest.raises(ServiceUnavailable), store.transaction() as conn:
             pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar_one()
             _terminate(admin, pid)
-            insert_rows(conn, insert, [row])
+            write(conn)
         with store.transaction() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 0
-            insert_rows(conn, insert, [row])
+            write(conn)
         with store.engine.connect() as conn:
             assert conn.execute(sa.text("SELECT count(*) FROM exchanges")).scalar_one() == 1
+            assert conn.execute(sa.text("SELECT count(*) FROM audit_log")).scalar_one() == 1
     finally:
         store.engine.dispose()
         admin.dispose()
