@@ -218,7 +218,7 @@ def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
 def test_on_postgresql_a_group_waits_for_the_server_four_times(postgres, tmp_path):
     """BEGIN, the rows and the audit head's lock, the entries and the head's move,
     COMMIT: however many exchanges, outbox rows and entries the group holds (it
-    was ten round trips, the head locked for five of them)."""
+    was ten round trips, the head locked across four of them)."""
     store = Store.from_url(postgres.new())
     store.upgrade()
     group = []
