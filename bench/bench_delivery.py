@@ -20,6 +20,7 @@ end, on error too. Usage::
 
     .venv/bin/python bench/bench_delivery.py [--store sqlite|postgresql|both]
         [--requests N] [--duration S] [--concurrency C] [--bare-requests N] [--keep]
+        [--db-latency-ms MS]
 
 Figures (rates, p50/p99 latencies, CPU seconds per process) are printed at the
 end; record them in ``docs/benchmarks.md``.
@@ -145,11 +146,11 @@ def gateway_env(database_url: str, bootstrap: str, prefix: str, data_dir: Path) 
 
 
 @contextmanager
-def postgres_database():
+def postgres_database(admin_url: str = PG_ADMIN_URL):
     """A throwaway database on the local server, dropped at the end."""
     import sqlalchemy as sa
 
-    admin = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
     name = f"isg_bench_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
@@ -568,6 +569,22 @@ def print_result(result: Result) -> None:
 # -- runs ------------------------------------------------------------------------------------
 
 
+def database_admin_url(args: argparse.Namespace, stack: ExitStack) -> str:
+    """PostgreSQL's admin URL, through a proxy adding ``--db-latency-ms`` each way if
+    asked (a database on another host; the proxy's own CPU is not counted)."""
+    if not args.db_latency_ms:
+        return PG_ADMIN_URL
+    import sqlalchemy as sa
+
+    admin = sa.make_url(PG_ADMIN_URL)
+    port = free_port()
+    proxy = [sys.executable, str(ROOT / "bench" / "latency_proxy.py"), str(port)]
+    proxy += [admin.host or "127.0.0.1", str(admin.port or 5432), str(args.db_latency_ms)]
+    stack.enter_context(child(proxy, dict(os.environ), Path(os.devnull)))
+    time.sleep(0.5)  # listening
+    return admin.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
+
+
 def run_gateway(
     store: str, broker: EmbeddedBroker, args: argparse.Namespace, workdir: Path
 ) -> Result:
@@ -577,7 +594,7 @@ def run_gateway(
         if store == "sqlite":
             database_url = f"sqlite:///{data_dir / 'gateway.db'}"
         else:
-            database_url = stack.enter_context(postgres_database())
+            database_url = stack.enter_context(postgres_database(database_admin_url(args, stack)))
         prefix = f"bench{uuid.uuid4().hex[:8]}"
         env = gateway_env(database_url, broker.bootstrap, prefix, data_dir)
         log = data_dir / "gateway.log"
@@ -720,6 +737,12 @@ def main() -> int:
     )
     parser.add_argument(
         "--drain-timeout", type=float, default=60.0, help="seconds to wait for deliveries"
+    )
+    parser.add_argument(
+        "--db-latency-ms",
+        type=float,
+        default=0.0,
+        help="PostgreSQL behind a proxy adding this delay each way (a remote database)",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temp dir (gateway logs, SQLite store)"
