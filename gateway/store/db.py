@@ -20,7 +20,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
 from contracts import Exchange
@@ -57,6 +57,10 @@ def _sqlite_engine(url: str) -> Engine:
 
     return engine
 
+
+#: The server ends a gateway session idle inside a transaction for this long. Every
+#: transaction the gateway runs is short (no claim is held across a publish).
+IDLE_IN_TRANSACTION_MS = 60_000
 
 #: A pooled PostgreSQL connection idle this long is checked before it is used again.
 PING_AFTER_IDLE_SECONDS = 1.0
@@ -175,7 +179,13 @@ class Store:
             pool_size=10,
             max_overflow=10,
             pool_timeout=5,
-            connect_args={"connect_timeout": 5},
+            connect_args={
+                "connect_timeout": 5,
+                # A session of ours left idle inside a transaction (a hung thread) is
+                # ended by the server: held open, it would stop PostgreSQL cleaning up
+                # behind the outbox, and every claim would read further (README).
+                "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
+            },
         )
         _ping_when_idle(engine)
         return cls(engine)
@@ -211,6 +221,12 @@ class Store:
             raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
         except SAInterfaceError as exc:
             raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
+        except DBAPIError as exc:
+            # A connection the server ended, whatever its error's class (an idle
+            # transaction timed out is an InternalError): the store was lost.
+            if exc.connection_invalidated:
+                raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
+            raise
         finally:
             if lock is not None:
                 lock.release()

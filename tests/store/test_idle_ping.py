@@ -124,3 +124,22 @@ def test_a_connection_lost_during_a_bulk_insert_is_a_store_outage_then_replaced(
     finally:
         store.engine.dispose()
         admin.dispose()
+
+
+def test_a_session_left_idle_inside_a_transaction_is_ended_by_the_server(postgres, monkeypatch):
+    """A gateway thread that hangs mid-transaction must not hold PostgreSQL's cleanup
+    horizon (and the outbox's claims) back for ever: the server ends the session,
+    the transaction fails as the store being unavailable, and the pool goes on."""
+    from gateway.errors import ServiceUnavailable
+
+    monkeypatch.setattr(db, "IDLE_IN_TRANSACTION_MS", 200)
+    store = Store.from_url(postgres.new())
+    try:
+        with pytest.raises(ServiceUnavailable), store.transaction() as conn:
+            conn.execute(sa.text("SELECT 1"))
+            time.sleep(1.0)  # idle in the transaction, past the timeout
+            conn.execute(sa.text("SELECT 1"))
+        with store.transaction() as conn:
+            assert conn.execute(sa.text("SELECT 1")).scalar_one() == 1
+    finally:
+        store.engine.dispose()
