@@ -62,6 +62,9 @@ def _sqlite_engine(url: str) -> Engine:
 #: transaction the gateway runs is short (no claim is held across a publish).
 IDLE_IN_TRANSACTION_MS = 60_000
 
+#: Exchanges ``Store.iter_exchanges`` reads in one transaction.
+EXCHANGES_PER_PAGE = 500
+
 #: A pooled PostgreSQL connection idle this long is checked before it is used again.
 PING_AFTER_IDLE_SECONDS = 1.0
 
@@ -264,16 +267,32 @@ class Store:
     def iter_exchanges(
         self, since: datetime | None = None
     ) -> Iterator[tuple[Exchange, list[dict[str, Any]]]]:
-        """Recorded exchanges in submission order, each with its decision records."""
-        query = sa.select(tables.exchanges).order_by(tables.exchanges.c.submitted_at)
+        """Recorded exchanges in submission order, each with its decision records.
+
+        Read a page at a time, each page in a transaction of its own, so the
+        caller may take as long as it likes over them: one transaction held
+        open across the whole store would be ended by the server
+        (``IDLE_IN_TRANSACTION_MS``), and would hold back its cleanup meanwhile.
+        """
+        exchanges = tables.exchanges
+        order = (exchanges.c.submitted_at, exchanges.c.exchange_id)
+        query = sa.select(exchanges).order_by(*order).limit(EXCHANGES_PER_PAGE)
         if since is not None:
-            query = query.where(tables.exchanges.c.submitted_at >= since)
-        with self.engine.connect() as conn:
-            for row in conn.execute(query).mappings():
+            query = query.where(exchanges.c.submitted_at >= since)
+        page = query
+        while True:
+            with self.engine.connect() as conn:
+                rows = conn.execute(page).mappings().all()
+            for row in rows:
                 envelope = row["envelope"]
                 if isinstance(envelope, str):
                     envelope = json.loads(envelope)
                 yield Exchange.model_validate(envelope), list(row["decisions"])
+            if len(rows) < EXCHANGES_PER_PAGE:
+                return
+            last = rows[-1]
+            after = sa.tuple_(*order) > sa.tuple_(last["submitted_at"], last["exchange_id"])
+            page = query.where(after)
 
     def get_exchange(self, exchange_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
