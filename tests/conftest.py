@@ -22,8 +22,10 @@ import sqlalchemy as sa
 import uvicorn
 from kafka import KafkaConsumer, TopicPartition
 
+from adapters.registry import load_registry
 from gateway.api import create_app
 from gateway.broker import EmbeddedBroker, free_port
+from gateway.pipeline.flow import Pipeline
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store
@@ -257,3 +259,15 @@ def gateway(request, broker, postgres, tmp_path_factory) -> Iterator[RunningGate
 @pytest.fixture
 def police_sample() -> bytes:
     return (EXAMPLES / "police" / "stalking-crime.json").read_bytes()
+
+
+def recording_pipeline(store: Store, bundle: Any) -> Pipeline:
+    """The pipeline over ``store`` and a fixed policy ``bundle``, no broker: what it
+    submits is recorded (exchanges, decisions, audit, outbox), never relayed."""
+    return Pipeline(
+        registry=load_registry(),
+        store=store,
+        policy=lambda: bundle,
+        topic_prefix="test",
+        pseudonym_key=b"k",
+    )

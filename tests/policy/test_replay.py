@@ -6,12 +6,11 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from adapters.registry import load_registry
 from gateway.cli_policy import policy_app
-from gateway.pipeline.flow import Pipeline
 from gateway.policy import decide, load_bundle, minimise_for
 from gateway.policy.replay import replay
 from gateway.store import Store
+from tests.conftest import recording_pipeline
 from tests.policy.conftest import CHESHIRE, ROOT, crime_exchange
 from tests.policy.helpers import copy_agreement, edit
 
@@ -65,13 +64,7 @@ def test_replay_command_reads_what_the_pipeline_recorded(tmp_path, cheshire):
     data_dir = tmp_path / "data"
     store = Store.from_url(f"sqlite:///{(data_dir / 'gateway.db').resolve()}")
     store.upgrade()
-    pipeline = Pipeline(
-        registry=load_registry(),
-        store=store,
-        policy=lambda: cheshire,
-        topic_prefix="test",
-        pseudonym_key=b"k",
-    )
+    pipeline = recording_pipeline(store, cheshire)
     body = (ROOT / "examples/police/stalking-crime.json").read_bytes()
     pipeline.submit("police", body, "application/json", "cheshire-police")
 

@@ -6,25 +6,16 @@ from __future__ import annotations
 import json
 import time
 
-from adapters.registry import load_registry
-from gateway.pipeline.flow import Pipeline
 from gateway.policy import load_bundle
 from gateway.store import Store, db
-from tests.conftest import ROOT
+from tests.conftest import ROOT, recording_pipeline
 
 SAMPLE = ROOT / "examples/police/stalking-crime.json"
 
 
 def _record(store: Store, count: int) -> list[str]:
     """``count`` exchanges submitted through the pipeline; their ids, in order."""
-    bundle = load_bundle(ROOT / "policies" / "cheshire-hru")
-    pipeline = Pipeline(
-        registry=load_registry(),
-        store=store,
-        policy=lambda: bundle,
-        topic_prefix="test",
-        pseudonym_key=b"k",
-    )
+    pipeline = recording_pipeline(store, load_bundle(ROOT / "policies" / "cheshire-hru"))
     template = json.loads(SAMPLE.read_text())
     ids = []
     for n in range(count):
