@@ -104,7 +104,7 @@ def write_group(
     WriterBusy rather than wait for another SQLite writer."""
     with store.transaction(wait=wait) as conn:
         if also is not None:
-            also(conn)
+            also(conn)  # first: its SQLAlchemy statements cannot run in the pipeline
         with shared_round_trips(conn):
             insert_rows(conn, _INSERT_EXCHANGE, [p.exchange for p in group])
             enqueue(conn, [row for p in group for row in p.outbox])
