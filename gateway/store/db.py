@@ -97,6 +97,21 @@ def _ping_when_idle(engine: Engine) -> None:
             raise DisconnectionError("a pooled connection did not answer its ping")
 
 
+def _bound_idle_transactions(engine: Engine) -> None:
+    """A session of ours left idle inside a transaction (a hung thread) is ended by
+    the server: held open, it would stop PostgreSQL cleaning up behind the outbox,
+    and every claim would read further (README). Set once per connection with SET,
+    not as a startup option, which connection poolers such as PgBouncer refuse."""
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        with dbapi_conn.cursor() as cursor:
+            cursor.execute(
+                f"SET idle_in_transaction_session_timeout = {int(IDLE_IN_TRANSACTION_MS)}"
+            )
+        dbapi_conn.commit()
+
+
 class WriterLock:
     """One SQLite writer at a time, across threads and processes, without naps.
 
@@ -182,15 +197,10 @@ class Store:
             pool_size=10,
             max_overflow=10,
             pool_timeout=5,
-            connect_args={
-                "connect_timeout": 5,
-                # A session of ours left idle inside a transaction (a hung thread) is
-                # ended by the server: held open, it would stop PostgreSQL cleaning up
-                # behind the outbox, and every claim would read further (README).
-                "options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_MS}",
-            },
+            connect_args={"connect_timeout": 5},
         )
         _ping_when_idle(engine)
+        _bound_idle_transactions(engine)
         return cls(engine)
 
     @property
