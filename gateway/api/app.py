@@ -19,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway import idempotency, jsontext
 from gateway.api import problems
 from gateway.delivery import outbox
+from gateway.delivery import status as delivery_status
 from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
@@ -215,10 +216,14 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
 
     @app.get("/v1/exchanges/{exchange_id}", tags=["exchange"])
     def get_exchange(exchange_id: str) -> dict[str, Any]:
-        """What was decided for an exchange (no record contents)."""
+        """What was decided for an exchange, and where each permitted copy stands
+        (``pending``, ``sent``, ``dead-lettered``, as the audit trail has it); no
+        record contents."""
         row = runtime.store.get_exchange(exchange_id)
         if row is None:
             raise NotFound(f"no exchange {exchange_id}")
+        with runtime.store.engine.connect() as conn:
+            copies = delivery_status.deliveries(conn, exchange_id, row["decisions"])
         return {
             "exchange_id": row["exchange_id"],
             "source_partner": row["source_partner"],
@@ -229,6 +234,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             "submitted_at": row["submitted_at"].isoformat(),
             "policy_version": row["policy_version"],
             "decisions": row["decisions"],
+            "deliveries": copies,
         }
 
     @app.get("/v1/adapters", tags=["meta"])

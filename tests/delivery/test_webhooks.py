@@ -99,6 +99,13 @@ def test_signed_push_reaches_the_peer_once(push_gateway, police_sample):
     assert "summary" not in payload["record"]["payload"]["crime"]
 
 
+def _copy_status(gateway, exchange_id: str, recipient: str) -> str:
+    """What ``GET /v1/exchanges/{id}`` says of ``recipient``'s copy."""
+    with gateway.client() as client:
+        copies = client.get(f"/v1/exchanges/{exchange_id}").json()["deliveries"]
+    return next(c["status"] for c in copies if c["recipient"] == recipient)
+
+
 def test_failing_peer_is_retried_then_dead_lettered_then_replayed(
     push_gateway, police_sample, monkeypatch
 ):
@@ -116,6 +123,7 @@ def test_failing_peer_is_retried_then_dead_lettered_then_replayed(
     tries = [a for a in peer.attempts if a.delivery_id == row["delivery_id"]]
     assert [a.answered for a in tries] == ["500", "timeout", "503:1"]  # max_attempts = 3
     assert not peer.received
+    assert _copy_status(gateway, exchange_id, row["recipient"]) == "dead-lettered"
 
     monkeypatch.setenv("GATEWAY_DATABASE_URL", store_url)
     listed = CliRunner().invoke(cli, ["dlq", "list"])
@@ -131,6 +139,7 @@ def test_failing_peer_is_retried_then_dead_lettered_then_replayed(
     gateway.runtime.relay.nudge()
     wait_for(lambda: row["delivery_id"] in peer.received, what="replayed delivery")
     assert _webhook_row(gateway, exchange_id)["status"] == "sent"
+    assert _copy_status(gateway, exchange_id, row["recipient"]) == "sent"
     again = CliRunner().invoke(cli, ["dlq", "replay", dead_id])
     assert again.exit_code == 2  # already replayed: a plain error
     with gateway.store.engine.connect() as conn:

@@ -329,3 +329,22 @@ def test_openapi_documents_the_inbound_headers(gateway):
     parameters = spec["paths"]["/v1/inbound/{fmt}"]["post"]["parameters"]
     headers = {p["name"]: p["required"] for p in parameters if p["in"] == "header"}
     assert headers == {"X-Partner-Id": True, "Idempotency-Key": False}
+
+
+def test_the_exchange_says_where_each_permitted_copy_stands(gateway, police_sample):
+    """``pending`` until the relay's transmission entry is written, then ``sent`` with
+    its delivery id and time; refused recipients have no copy to report."""
+    answer = submit(gateway, police_sample).json()
+    exchange_id = answer["exchange_id"]
+    permitted = [d["recipient"] for d in answer["decisions"] if d["effect"] == "permit"]
+    gateway.wait_drained()
+    with gateway.client() as client:
+        copies = client.get(f"/v1/exchanges/{exchange_id}").json()["deliveries"]
+    assert [c["recipient"] for c in copies] == permitted
+    assert {c["status"] for c in copies} == {"sent"}
+    assert all(c["channel"] == "kafka" and c["delivery_id"] and c["at"] for c in copies)
+    message = read_topic(
+        gateway.bootstrap, gateway.topic("probation-spoc-north"), exchange_id=exchange_id, expect=1
+    )[0]
+    north = next(c for c in copies if c["recipient"] == "probation-spoc-north")
+    assert north["delivery_id"] == message["headers"]["delivery-id"]
