@@ -83,31 +83,10 @@ def start(
         database_url = stack.enter_context(bd.postgres_database())
         database = database_url.rsplit("/", 1)[1]
     prefix = f"ab{label}{uuid.uuid4().hex[:6]}"
-    env = bd.gateway_env(database_url, broker.bootstrap, prefix, data_dir)
-    env["PYTHONPATH"] = str(tree)
-    log = data_dir / "gateway.log"
-    with log.open("ab") as out:
-        bd.subprocess.run(
-            [str(bd.GATEWAY), "db", "upgrade"],
-            cwd=tree,
-            env=env,
-            stdout=out,
-            stderr=bd.subprocess.STDOUT,
-            check=True,
-            timeout=120,
-        )
-    port = bd.free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [str(bd.GATEWAY), "serve", "--port", str(port), "--workers", str(WORKERS)]
-    process = stack.enter_context(bd.child(command, env, log))
-    bd.wait_ready(f"{base}/readyz", process, log, timeout=90)
-    watcher = bd.DeliveryWatcher(broker.bootstrap, bd.recipient_topic(prefix, bd.RECIPIENT))
-    watcher.start()
-    stack.callback(watcher.stop)
-    watcher.ready.wait(40)
-    if watcher.error:
-        raise RuntimeError(f"consumer failed: {watcher.error!r}")
-    return Gateway(label, f"{base}/v1/inbound/{bd.FORMAT}", process.pid, database, watcher)
+    url, process, watcher = bd.start_gateway(
+        stack, data_dir, database_url, broker, prefix, WORKERS, tree
+    )
+    return Gateway(label, url, process.pid, database, watcher)
 
 
 async def _load_both(

@@ -138,9 +138,6 @@ def gateway_env(database_url: str, bootstrap: str, prefix: str, data_dir: Path) 
         GATEWAY_PSEUDONYM_KEY="bench",
         GATEWAY_TOPIC_PREFIX=prefix,
         GATEWAY_DATA_DIR=str(data_dir),
-        # The gateway runs from this checkout, wherever the venv's editable install
-        # points (a ``git worktree`` of an older commit shares the main venv).
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
     )
     return env
 
@@ -585,6 +582,47 @@ def database_admin_url(args: argparse.Namespace, stack: ExitStack) -> str:
     return admin.set(host="127.0.0.1", port=port).render_as_string(hide_password=False)
 
 
+def start_gateway(
+    stack: ExitStack,
+    data_dir: Path,
+    database_url: str,
+    broker: EmbeddedBroker,
+    prefix: str,
+    workers: int,
+    tree: Path = ROOT,
+) -> tuple[str, subprocess.Popen[bytes], DeliveryWatcher]:
+    """``gateway db upgrade``, then ``gateway serve`` from ``tree``'s code (not where
+    the venv's editable install points: a ``git worktree`` of an older commit shares
+    the main venv), ready, with
+    a watcher on the recipient's topic; all stopped when ``stack`` closes. Returns
+    the inbound URL, the serve process and the watcher."""
+    env = gateway_env(database_url, broker.bootstrap, prefix, data_dir)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+    log = data_dir / "gateway.log"
+    with log.open("ab") as out:
+        subprocess.run(
+            [str(GATEWAY), "db", "upgrade"],
+            cwd=tree,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            check=True,
+            timeout=120,
+        )
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [str(GATEWAY), "serve", "--port", str(port), "--workers", str(workers)]
+    process = stack.enter_context(child(command, env, log))
+    wait_ready(f"{base}/readyz", process, log, timeout=90)
+    watcher = DeliveryWatcher(broker.bootstrap, recipient_topic(prefix, RECIPIENT))
+    watcher.start()
+    stack.callback(watcher.stop)
+    watcher.ready.wait(40)
+    if watcher.error:
+        raise RuntimeError(f"consumer failed: {watcher.error!r}")
+    return f"{base}/v1/inbound/{FORMAT}", process, watcher
+
+
 def run_gateway(
     store: str, broker: EmbeddedBroker, args: argparse.Namespace, workdir: Path
 ) -> Result:
@@ -595,32 +633,11 @@ def run_gateway(
             database_url = f"sqlite:///{data_dir / 'gateway.db'}"
         else:
             database_url = stack.enter_context(postgres_database(database_admin_url(args, stack)))
-        prefix = f"bench{uuid.uuid4().hex[:8]}"
-        env = gateway_env(database_url, broker.bootstrap, prefix, data_dir)
-        log = data_dir / "gateway.log"
         print(f"[{store}] gateway db upgrade", flush=True)
-        with log.open("ab") as out:
-            subprocess.run(
-                [str(GATEWAY), "db", "upgrade"],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                check=True,
-                timeout=120,
-            )
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        command = [str(GATEWAY), "serve", "--port", str(port), "--workers", str(args.workers)]
-        process = stack.enter_context(child(command, env, log))
-        wait_ready(f"{base}/readyz", process, log, timeout=90)
-        watcher = DeliveryWatcher(broker.bootstrap, recipient_topic(prefix, RECIPIENT))
-        watcher.start()
-        stack.callback(watcher.stop)
-        watcher.ready.wait(40)
-        if watcher.error:
-            raise RuntimeError(f"consumer failed: {watcher.error!r}")
-        url = f"{base}/v1/inbound/{FORMAT}"
+        prefix = f"bench{uuid.uuid4().hex[:8]}"
+        url, process, watcher = start_gateway(
+            stack, data_dir, database_url, broker, prefix, args.workers
+        )
 
         warm = load(url, bodies(args.warmup, first=900_000), args, 30)
         warm_ids = {s.exchange_id for s in warm if s.exchange_id}
