@@ -228,16 +228,12 @@ class Store:
                     transaction = conn.begin()
                 with transaction:
                     yield conn
-        except OperationalError as exc:
-            if not wait and _sqlite_busy(exc):
-                raise WriterBusy("another program holds SQLite's write lock") from exc
-            raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
-        except SAInterfaceError as exc:
-            raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
         except DBAPIError as exc:
-            # A connection the server ended, whatever its error's class (an idle
-            # transaction timed out is an InternalError): the store was lost.
-            if exc.connection_invalidated:
+            if isinstance(exc, OperationalError) and not wait and _sqlite_busy(exc):
+                raise WriterBusy("another program holds SQLite's write lock") from exc
+            # Unreachable, or a connection the server ended whatever its error's
+            # class (an idle transaction timed out is an InternalError).
+            if isinstance(exc, OperationalError | SAInterfaceError) or exc.connection_invalidated:
                 raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc
             raise
         finally:
