@@ -335,5 +335,38 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     typer.echo(f"store at migration {revision}")
 
 
+@db_app.command("prune")
+def db_prune(
+    data_dir: DataDir = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Count what would be erased; erase nothing.")
+    ] = False,
+) -> None:
+    """Erase rows past their retention period (sent copies in the outbox, old
+    Idempotency-Keys), as a running relay does every GATEWAY_RETENTION_CHECK_SECONDS.
+
+    Each erasure is audited (``erasure``) with the operator's login name."""
+    import getpass
+
+    from gateway.errors import ServiceUnavailable
+    from gateway.store.retention import erase_expired
+
+    settings = settings_for(data_dir)
+    store = _store(data_dir)
+    try:
+        erased = erase_expired(
+            store, settings.retention, actor=f"operator:{getpass.getuser()}", dry_run=dry_run
+        )
+    except ServiceUnavailable as exc:
+        raise fail(f"the store is unavailable: {exc}") from None
+    verb = "would erase" if dry_run else "erased"
+    typer.echo(
+        f"{verb} {erased.sent_copies} sent cop{'y' if erased.sent_copies == 1 else 'ies'} "
+        f"older than {settings.outbox_retention_days:g} days and "
+        f"{erased.idempotency_keys} idempotency key(s) older than "
+        f"{settings.idempotency_retention_days:g} days"
+    )
+
+
 if __name__ == "__main__":
     app()

@@ -27,6 +27,7 @@ from gateway.pipeline.deliver import GroupCommitter, LoopCommitter
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.store.retention import keep_erasing
 
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
@@ -120,11 +121,19 @@ class Runtime:
             # other processes' rows (``serve --workers``' parent, ``gateway relay``)
             # would only cost an idle gateway CPU (~5 % of a core at 20 ms).
             peek_seconds=settings.relay_poll_seconds if self.run_api else PEEK_SECONDS,
+            # What is re-fed must still be kept: the window is the outbox's retention.
+            refeed_window=settings.retention.sent_copies,
         )
         # Creates missing topics; a broker that came back empty is re-fed from the store.
         self.relay.refeed_if_broker_lost_data()
         if self.run_relay:
             self.relay.start()
+            threading.Thread(
+                target=keep_erasing,
+                args=(self.store, settings.retention, self._stop, settings.retention_check_seconds),
+                name="retention",
+                daemon=True,
+            ).start()
         # Changed policy files take effect only when they lint and their tests pass.
         threading.Thread(
             target=self.policy.watch,

@@ -9,10 +9,13 @@ store under ``data_dir`` and a Kafka-protocol broker started as a child process.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from gateway.store.retention import RetentionPolicy
 
 #: The pseudonymisation key used when none is configured; refused outside the embedded default.
 DEV_PSEUDONYM_KEY = "embedded-default-not-secret"
@@ -79,6 +82,21 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=5 * 1024 * 1024, gt=0, description="Largest request body accepted."
     )
+    outbox_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="How long a sent copy stays in the outbox: a broker that lost its data "
+        "is re-fed from these. Then it is erased (and the erasure audited).",
+    )
+    idempotency_retention_days: float = Field(
+        default=7.0,
+        gt=0,
+        description="How long an Idempotency-Key and its answer are kept; after that the "
+        "same key starts a new submission.",
+    )
+    retention_check_seconds: float = Field(
+        default=3600.0, gt=0, description="How often the relay erases rows past retention."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -101,6 +119,13 @@ class Settings(BaseSettings):
             raise ValueError(
                 "GATEWAY_PSEUDONYM_KEY must be set when an external database or broker is used"
             )
+
+    @property
+    def retention(self) -> RetentionPolicy:
+        return RetentionPolicy(
+            sent_copies=timedelta(days=self.outbox_retention_days),
+            idempotency_keys=timedelta(days=self.idempotency_retention_days),
+        )
 
     @property
     def embedded(self) -> bool:

@@ -63,6 +63,7 @@ class Action:
     TRANSMISSION = "transmission"  # the disclosed record left the gateway
     UNDELIVERED = "undelivered"  # a permitted disclosure given up on (dead-lettered)
     REDELIVERY = "redelivery"  # an operator put a dead letter back to be delivered
+    ERASURE = "erasure"  # rows erased when their retention period ended
 
 
 def now_text() -> str:

@@ -165,4 +165,6 @@ idempotency_keys = sa.Table(
     sa.Column("status_code", sa.Integer),
     sa.Column("response", sa.JSON),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    # Retention erases keys oldest first (``gateway/store/retention.py``).
+    sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )

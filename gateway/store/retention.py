@@ -1,0 +1,214 @@
+"""Retention: rows the gateway keeps only while it needs them, then erases.
+
+- A *sent outbox row* holds the minimised copy a recipient was sent. It is
+  kept for the re-feed window (a broker that lost its data is re-fed from
+  these rows), then erased: a copy of personal data is not kept longer than
+  it is needed. Rows a dead letter refers to stay, with the dead letter.
+- An *Idempotency-Key* and its stored answer. Partners retry within minutes;
+  after the retention period the same key starts a new submission.
+
+Each batch's deletion and its ``erasure`` audit entry (DPA 2018 s62 lists
+erasure among the operations to log) are one transaction, so the trail says
+exactly what was erased and when. The exchange and the audit trail are not
+touched here.
+
+Expired outbox rows are found by walking the primary key from its low end
+(the oldest rows) in pages, stopping at the first row created after the
+cutoff: no index on ``sent_at`` is needed, which would cost every delivery
+one more index entry.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from gateway.audit import Action, AuditEntry, append
+from gateway.store.db import Store
+from gateway.store.tables import dead_letters, idempotency_keys, outbox
+
+log = logging.getLogger(__name__)
+
+#: Rows erased per transaction: each holds the audit chain's lock only briefly.
+BATCH = 500
+#: The first pass after start; later ones follow the configured interval.
+FIRST_PASS_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long each kind of row is kept after it stopped being needed."""
+
+    sent_copies: timedelta
+    idempotency_keys: timedelta
+
+
+@dataclass(frozen=True)
+class Erased:
+    """Rows erased by one pass (or, in a dry run, the rows that would be)."""
+
+    sent_copies: int = 0
+    idempotency_keys: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.sent_copies or self.idempotency_keys)
+
+
+def erasure_entry(actor: str, table: str, rows: int, **details: Any) -> AuditEntry:
+    return AuditEntry(
+        action=Action.ERASURE,
+        actor=actor,
+        details={"table": table, "rows": rows, "reason": "retention period ended", **details},
+    )
+
+
+def erase_expired(
+    store: Store,
+    policy: RetentionPolicy,
+    *,
+    now: datetime | None = None,
+    actor: str = "gateway",
+    dry_run: bool = False,
+    batch: int = BATCH,
+) -> Erased:
+    """Erase what ``policy`` no longer keeps, ``batch`` rows a transaction."""
+    now = now or datetime.now(UTC)
+    return Erased(
+        sent_copies=_erase_sent_copies(store, now - policy.sent_copies, actor, dry_run, batch),
+        idempotency_keys=_erase_keys(store, now - policy.idempotency_keys, actor, dry_run, batch),
+    )
+
+
+def _erase_sent_copies(
+    store: Store, cutoff: datetime, actor: str, dry_run: bool, batch: int
+) -> int:
+    erased = 0
+    after = 0  # the primary key walked so far
+    while True:
+        with store.transaction() as conn:
+            page = conn.execute(_OLDEST_ROWS, {"after": after, "limit": batch}).all()
+            expired = [r for r in page if _expired(r, cutoff)]
+            if expired and not dry_run:
+                gone = list(conn.execute(_DELETE_SENT, {"ids": [r.id for r in expired]}).scalars())
+                if gone:
+                    entry = erasure_entry(
+                        actor,
+                        "outbox",
+                        len(gone),
+                        sent_before=cutoff.isoformat(),
+                        delivery_ids=gone,
+                    )
+                    append(conn, [entry])
+                expired = gone
+        erased += len(expired)
+        # Rows are created in id order, and none was sent before it was created:
+        # past the first row created after the cutoff, nothing has expired.
+        if len(page) < batch or any(_as_utc(r.created_at) >= cutoff for r in page):
+            return erased
+        after = page[-1].id
+
+
+_OLDEST_ROWS = (
+    sa.select(
+        outbox.c.id,
+        outbox.c.delivery_id,
+        outbox.c.status,
+        outbox.c.sent_at,
+        outbox.c.created_at,
+        sa.exists().where(dead_letters.c.outbox_id == outbox.c.id).label("dead_lettered"),
+    )
+    .where(outbox.c.id > sa.bindparam("after"))
+    .order_by(outbox.c.id)
+    .limit(sa.bindparam("limit"))
+)
+
+# ``status = 'sent'`` again: a row re-fed since it was read is pending, not expired.
+_DELETE_SENT = (
+    outbox.delete()
+    .where(outbox.c.id.in_(sa.bindparam("ids", expanding=True)), outbox.c.status == "sent")
+    .returning(outbox.c.delivery_id)
+)
+
+
+def _expired(row: sa.Row[Any], cutoff: datetime) -> bool:
+    return (
+        row.status == "sent"
+        and row.sent_at is not None
+        and _as_utc(row.sent_at) < cutoff
+        and not row.dead_lettered
+    )
+
+
+def _erase_keys(store: Store, cutoff: datetime, actor: str, dry_run: bool, batch: int) -> int:
+    if dry_run:
+        with store.engine.connect() as conn:
+            return int(conn.execute(_COUNT_KEYS, {"cutoff": cutoff}).scalar_one())
+    erased = 0
+    while True:
+        with store.transaction() as conn:
+            keys = conn.execute(_OLDEST_KEYS, {"cutoff": cutoff, "limit": batch}).all()
+            if keys:
+                _delete_keys(conn, keys)
+                append(
+                    conn,
+                    [
+                        erasure_entry(
+                            actor, "idempotency_keys", len(keys), created_before=cutoff.isoformat()
+                        )
+                    ],
+                )
+        erased += len(keys)
+        if len(keys) < batch:
+            return erased
+
+
+_EXPIRED_KEY = idempotency_keys.c.created_at < sa.bindparam("cutoff")
+_OLDEST_KEYS = (
+    sa.select(idempotency_keys.c.partner, idempotency_keys.c.key)
+    .where(_EXPIRED_KEY)
+    .order_by(idempotency_keys.c.created_at)
+    .limit(sa.bindparam("limit"))
+)
+_COUNT_KEYS = sa.select(sa.func.count()).select_from(idempotency_keys).where(_EXPIRED_KEY)
+
+
+def _delete_keys(conn: Connection, keys: list[sa.Row[Any]]) -> None:
+    conn.execute(
+        idempotency_keys.delete().where(
+            sa.tuple_(idempotency_keys.c.partner, idempotency_keys.c.key).in_(
+                [(k.partner, k.key) for k in keys]
+            )
+        )
+    )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    """SQLite hands datetimes back without their zone; the store writes UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def keep_erasing(
+    store: Store, policy: RetentionPolicy, stop: threading.Event, interval_seconds: float
+) -> None:
+    """Erase expired rows every ``interval_seconds`` until ``stop`` is set. A pass that
+    fails (the store down) is logged and tried again at the next interval."""
+    wait = min(FIRST_PASS_SECONDS, interval_seconds)
+    while not stop.wait(wait):
+        wait = interval_seconds
+        try:
+            erased = erase_expired(store, policy)
+        except Exception as exc:
+            log.warning("retention pass failed, will try again: %s", exc)
+            continue
+        if erased:
+            log.info(
+                "retention: erased %d sent copies and %d idempotency keys",
+                erased.sent_copies,
+                erased.idempotency_keys,
+            )
