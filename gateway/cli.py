@@ -328,11 +328,14 @@ def db_upgrade(data_dir: DataDir = None) -> None:
     from gateway.store import Store
 
     settings = settings_for(data_dir)
+    store = Store.from_url(settings.store_url)
     try:
-        revision = Store.from_url(settings.store_url).upgrade()
+        revision = store.upgrade()
     except Exception as exc:
         raise fail(f"migration failed: {exc}") from None
     typer.echo(f"store at migration {revision}")
+    for warning in store.queue_table_warnings():
+        typer.echo(f"warning: {warning}", err=True)
 
 
 @db_app.command("prune")

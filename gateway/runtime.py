@@ -127,6 +127,8 @@ class Runtime:
         # Creates missing topics; a broker that came back empty is re-fed from the store.
         self.relay.refeed_if_broker_lost_data()
         if self.run_relay:
+            for warning in self.store.queue_table_warnings():
+                log.warning("%s", warning)
             self.relay.start()
             threading.Thread(
                 target=keep_erasing,

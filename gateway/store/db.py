@@ -248,6 +248,28 @@ class Store:
         except Exception:
             return False
 
+    def queue_table_warnings(self) -> list[str]:
+        """What in the database's settings will make the outbox slow down over time.
+
+        The outbox is a queue table: every row is written, claimed and marked
+        sent within moments. Without autovacuum the dead row versions stay, and
+        every claim reads further through them (``docs/benchmarks.md``, tenth
+        and eleventh rounds). Checked on PostgreSQL; SQLite has no such setting.
+        """
+        if self.dialect != "postgresql":
+            return []
+        with self.engine.connect() as conn:
+            autovacuum, track_counts = conn.execute(
+                sa.text("SELECT current_setting('autovacuum'), current_setting('track_counts')")
+            ).one()
+        if autovacuum == "on" and track_counts == "on":
+            return []
+        setting = "autovacuum" if autovacuum != "on" else "track_counts (which autovacuum needs)"
+        return [
+            f"PostgreSQL runs with {setting} off: dead outbox rows will pile up and "
+            "claims slow down; turn it on, or VACUUM the outbox table regularly"
+        ]
+
     # -- migrations -------------------------------------------------------
     def _alembic_config(self, conn: Connection) -> Config:
         config = Config(str(_ALEMBIC_INI))

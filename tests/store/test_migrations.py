@@ -165,3 +165,25 @@ def test_postgresql_claims_update_outbox_rows_in_place(store_url_factory):
     assert len(claimed) == 40
     assert in_place == 40
     store.engine.dispose()
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_db_upgrade_warns_when_the_outbox_cannot_be_cleaned_up(
+    kind, store_url_factory, monkeypatch
+):
+    """PostgreSQL without autovacuum lets the outbox's dead rows pile up: say so. The
+    expectation follows this server's own setting, read on a connection of its own."""
+    url = store_url_factory(kind)
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", url)
+    result = CliRunner().invoke(app, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    store = Store.from_url(url)
+    if kind == "postgresql":
+        with store.engine.connect() as conn:
+            autovacuum_on = conn.execute(sa.text("SHOW autovacuum")).scalar_one() == "on"
+    else:
+        autovacuum_on = True  # SQLite has nothing of the kind
+    warned = "warning: PostgreSQL runs with autovacuum off" in result.output
+    assert warned == (not autovacuum_on)
+    assert bool(store.queue_table_warnings()) == (not autovacuum_on)
+    store.engine.dispose()
