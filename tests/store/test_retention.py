@@ -18,11 +18,13 @@ from gateway.audit.verify import verify_engine
 from gateway.cli import app as cli
 from gateway.delivery import outbox
 from gateway.delivery.outbox import OutboxMessage
+from gateway.runtime import Runtime
+from gateway.settings import Settings
 from gateway.store import Store, retention
 from gateway.store.retention import RetentionPolicy, erase_expired
 from gateway.store.tables import dead_letters, exchanges, idempotency_keys
 from gateway.store.tables import outbox as outbox_table
-from tests.conftest import exchange_row
+from tests.conftest import TEST_KEY, exchange_row
 
 WEEK = RetentionPolicy(sent_copies=timedelta(days=7), idempotency_keys=timedelta(days=7))
 NOW = datetime.now(UTC)
@@ -222,3 +224,28 @@ def test_prune_command(store, monkeypatch):
     assert bad.exit_code == 2
     assert "invalid settings" in bad.output
     assert "Traceback" not in bad.output
+
+
+def test_a_running_relay_erases_on_its_own_and_refeeds_only_what_it_keeps(
+    tmp_path, broker, monkeypatch
+):
+    monkeypatch.setattr(retention, "FIRST_PASS_SECONDS", 0.05)
+    settings = Settings(
+        data_dir=tmp_path,
+        kafka_bootstrap=broker.bootstrap,
+        pseudonym_key=TEST_KEY,
+        outbox_retention_days=2,
+        retention_check_seconds=0.1,
+    )
+    runtime = Runtime(settings).start()
+    try:
+        assert runtime.relay.refeed_window == timedelta(days=2)
+        expired = _copies(runtime.store, 1, "sent", NOW - timedelta(days=3))
+        kept = _copies(runtime.store, 1, "sent", NOW - timedelta(days=1))
+        deadline = time.monotonic() + 10
+        while expired[0] in _remaining(runtime.store) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _remaining(runtime.store) == set(kept)
+        assert _erasures(runtime.store)[0]["actor"] == "gateway"
+    finally:
+        runtime.stop()
