@@ -153,6 +153,8 @@ dead_letters = sa.Table(
     sa.Column("dead_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("replayed_at", sa.DateTime(timezone=True)),
     sa.Index("ix_dead_letters_open", "replayed_at", "id"),
+    # Retention keeps outbox rows a dead letter refers to, and asks for each.
+    sa.Index("ix_dead_letters_outbox_id", "outbox_id"),
 )
 
 # A partner's Idempotency-Key and the answer it got, so a retry gets the same answer.
