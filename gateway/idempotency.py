@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.errors import ClientError
 from gateway.store import Store
+from gateway.store.db import as_utc
 from gateway.store.tables import idempotency_keys
 
 STALE_AFTER = timedelta(seconds=60)
@@ -86,10 +87,7 @@ def claim(store: Store, partner: str, key: str, request_hash: str) -> StoredAnsw
                 )
             if row["status_code"] is not None:
                 return StoredAnswer(row["status_code"], row["response"])
-            created = row["created_at"]
-            if created.tzinfo is None:
-                created = created.replace(tzinfo=UTC)
-            if now - created < STALE_AFTER:
+            if now - as_utc(row["created_at"]) < STALE_AFTER:
                 raise IdempotencyConflict("a request with this Idempotency-Key is in progress")
             conn.execute(
                 idempotency_keys.update().where(_where(partner, key)).values(created_at=now)

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.audit import Action, AuditEntry, append
-from gateway.store.db import Store
+from gateway.store.db import Store, as_utc
 from gateway.store.tables import dead_letters, idempotency_keys, outbox
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,8 @@ def _erase_sent_copies(
     erased = 0
     after = 0  # the primary key walked so far
     while True:
-        with store.transaction() as conn:
+        # A dry run only reads: it takes no write lock from the gateway's own writers.
+        with store.engine.connect() if dry_run else store.transaction() as conn:
             page = conn.execute(_OLDEST_ROWS, {"after": after, "limit": batch}).all()
             expired = [r for r in page if _expired(r, cutoff)]
             if expired and not dry_run:
@@ -109,7 +110,7 @@ def _erase_sent_copies(
         erased += len(expired)
         # Rows are created in id order, and none was sent before it was created:
         # past the first row created after the cutoff, nothing has expired.
-        if len(page) < batch or any(_as_utc(r.created_at) >= cutoff for r in page):
+        if len(page) < batch or any(as_utc(r.created_at) >= cutoff for r in page):
             return erased
         after = page[-1].id
 
@@ -140,7 +141,7 @@ def _expired(row: sa.Row[Any], cutoff: datetime) -> bool:
     return (
         row.status == "sent"
         and row.sent_at is not None
-        and _as_utc(row.sent_at) < cutoff
+        and as_utc(row.sent_at) < cutoff
         and not row.dead_lettered
     )
 
@@ -186,11 +187,6 @@ def _delete_keys(conn: Connection, keys: list[sa.Row[Any]]) -> None:
             )
         )
     )
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """SQLite hands datetimes back without their zone; the store writes UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def keep_erasing(
