@@ -25,10 +25,13 @@ from kafka import KafkaConsumer, TopicPartition
 from adapters.registry import load_registry
 from gateway.api import create_app
 from gateway.broker import EmbeddedBroker, free_port
+from gateway.delivery import outbox
+from gateway.delivery.outbox import OutboxMessage
 from gateway.pipeline.flow import Pipeline
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.store.tables import exchanges
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -53,6 +56,20 @@ def exchange_row(exchange_id: str) -> dict[str, Any]:
         policy_version="v",
         envelope={},
     )
+
+
+def enqueue_deliveries(store: Store, keys: list[str], destination: str = "topic-a") -> list[str]:
+    """One exchange with an outbox row per message key, committed; their delivery ids."""
+    delivery_ids = [str(uuid.uuid4()) for _ in keys]
+    exchange_id = str(uuid.uuid4())
+    with store.transaction() as conn:
+        conn.execute(exchanges.insert().values(**exchange_row(exchange_id)))
+        messages = [
+            OutboxMessage(delivery_id, exchange_id, "r", "kafka", destination, key, "{}", {})
+            for delivery_id, key in zip(delivery_ids, keys, strict=True)
+        ]
+        outbox.enqueue(conn, outbox.outbox_rows(messages))
+    return delivery_ids
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,11 +12,9 @@ import sqlalchemy as sa
 
 from gateway.delivery import outbox
 from gateway.delivery.channels import KafkaChannel, Outcome, WebhookChannel
-from gateway.delivery.outbox import OutboxMessage
 from gateway.delivery.relay import Relay
 from gateway.store import Store
-from gateway.store.tables import exchanges
-from tests.conftest import exchange_row
+from tests.conftest import enqueue_deliveries
 
 LEASE = timedelta(seconds=30)
 
@@ -27,34 +24,13 @@ def store(fresh_store: Store) -> Store:
     return fresh_store
 
 
-def _exchange(conn) -> str:
-    exchange_id = str(uuid.uuid4())
-    conn.execute(exchanges.insert().values(**exchange_row(exchange_id)))
-    return exchange_id
-
-
-def _enqueue(store: Store, keys: list[str], destination: str = "topic-a") -> list[str]:
-    ids = []
-    with store.transaction() as conn:
-        exchange_id = _exchange(conn)
-        messages = []
-        for key in keys:
-            delivery_id = str(uuid.uuid4())
-            ids.append(delivery_id)
-            messages.append(
-                OutboxMessage(delivery_id, exchange_id, "r", "kafka", destination, key, "{}", {})
-            )
-        outbox.enqueue(conn, outbox.outbox_rows(messages))
-    return ids
-
-
 def _claim(store: Store, worker: str, limit: int = 100) -> list[dict]:
     with store.transaction() as conn:
         return outbox.claim(conn, worker, limit, LEASE)
 
 
 def test_only_the_head_of_each_subject_queue_is_claimed(store):
-    ids = _enqueue(store, ["k1", "k1", "k2", "k1", "k2"])
+    ids = enqueue_deliveries(store, ["k1", "k1", "k2", "k1", "k2"])
     first = _claim(store, "w1")
     assert [r["delivery_id"] for r in first] == [ids[0], ids[2]]
     assert _claim(store, "w2") == []  # the next rows wait for their heads
@@ -66,7 +42,7 @@ def test_only_the_head_of_each_subject_queue_is_claimed(store):
 
 
 def test_concurrent_workers_never_share_a_row(store):
-    ids = _enqueue(store, [f"k{i}" for i in range(120)])
+    ids = enqueue_deliveries(store, [f"k{i}" for i in range(120)])
     claimed: dict[str, list[str]] = {}
     barrier = threading.Barrier(4)
 
@@ -90,7 +66,7 @@ def test_concurrent_workers_never_share_a_row(store):
 
 
 def test_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(store):
-    _enqueue(store, ["k1"])
+    enqueue_deliveries(store, ["k1"])
     with store.transaction() as conn:
         (row,) = outbox.claim(conn, "dead-worker", 10, timedelta(seconds=-1))
     (taken,) = _claim(store, "w2")
@@ -101,7 +77,7 @@ def test_expired_lease_is_taken_over_and_the_old_worker_cannot_finish(store):
 
 
 def test_dead_letter_and_replay(store):
-    _enqueue(store, ["k1", "k1"])
+    enqueue_deliveries(store, ["k1", "k1"])
     (row,) = _claim(store, "w1")
     with store.transaction() as conn:
         assert outbox.dead_letter(conn, row, "w1", "peer refused")
@@ -137,7 +113,7 @@ class _Accepting:
 
 
 def test_recording_a_batch_claims_the_next_queue_heads_in_the_same_transaction(store):
-    ids = _enqueue(store, ["k1", "k1", "k1"])
+    ids = enqueue_deliveries(store, ["k1", "k1", "k1"])
     relay = Relay(store, [channel := _Accepting()])
     transactions = 0
     original = store.transaction
@@ -160,7 +136,7 @@ def test_recording_a_batch_claims_the_next_queue_heads_in_the_same_transaction(s
 
 
 def test_rows_claimed_for_a_batch_never_sent_are_handed_back(store):
-    _enqueue(store, ["k1", "k2"])
+    enqueue_deliveries(store, ["k1", "k2"])
     relay = Relay(store, [channel := _Accepting()])
     rows = relay._claim(channel, "stopping-worker")
     assert len(rows) == 2 and _claim(store, "w2") == []
@@ -177,7 +153,7 @@ def test_an_idle_relay_notices_rows_another_process_committed(store):
     relay.start()
     try:
         time.sleep(0.3)  # idle now, waiting for work
-        (delivery_id,) = _enqueue(store, ["k1"])  # committed without relay.nudge()
+        (delivery_id,) = enqueue_deliveries(store, ["k1"])  # committed without relay.nudge()
         deadline = time.monotonic() + 5
         while relay.delivered < 1 and time.monotonic() < deadline:
             time.sleep(0.02)
@@ -188,13 +164,13 @@ def test_an_idle_relay_notices_rows_another_process_committed(store):
 
 
 def test_rows_waiting_out_a_retry_delay_are_not_ready(store):
-    _enqueue(store, ["k1"])
+    enqueue_deliveries(store, ["k1"])
     (row,) = _claim(store, "w1")
     with store.transaction() as conn:
         outbox.release(conn, row["id"], "w1", "broker down", timedelta(minutes=5))
     with store.engine.connect() as conn:
         assert not outbox.has_ready(conn, "kafka")
-    _enqueue(store, ["k2"])
+    enqueue_deliveries(store, ["k2"])
     with store.engine.connect() as conn:
         assert outbox.has_ready(conn, "kafka")
 
@@ -229,7 +205,7 @@ def test_a_claim_reads_its_batch_off_the_pending_queue_index(store):
 def test_marking_a_batch_sent_goes_by_primary_key(store):
     """Marking sent finds its rows by id. PostgreSQL once served it from a pending-only
     queue index whose first column is not the id, reading that whole index per id."""
-    _enqueue(store, ["k1", "k2"])
+    enqueue_deliveries(store, ["k1", "k2"])
     ids = [r["id"] for r in _claim(store, "w1")]
     executed: list[tuple[str, object]] = []
 

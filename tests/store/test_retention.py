@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import threading
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,15 +15,13 @@ from typer.testing import CliRunner
 from gateway import idempotency
 from gateway.audit.verify import verify_engine
 from gateway.cli import app as cli
-from gateway.delivery import outbox
-from gateway.delivery.outbox import OutboxMessage
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store, retention
 from gateway.store.retention import RetentionPolicy, erase_expired
-from gateway.store.tables import dead_letters, exchanges, idempotency_keys
+from gateway.store.tables import dead_letters, idempotency_keys
 from gateway.store.tables import outbox as outbox_table
-from tests.conftest import TEST_KEY, exchange_row
+from tests.conftest import TEST_KEY, enqueue_deliveries
 
 WEEK = RetentionPolicy(sent_copies=timedelta(days=7), idempotency_keys=timedelta(days=7))
 NOW = datetime.now(UTC)
@@ -39,17 +36,8 @@ def store(fresh_store: Store) -> Store:
 def _copies(store: Store, count: int, status: str, created: datetime) -> list[str]:
     """``count`` outbox rows of one exchange, created at ``created`` and in ``status``
     (a sent row was sent a minute after it was created)."""
-    exchange_id = str(uuid.uuid4())
-    delivery_ids = [str(uuid.uuid4()) for _ in range(count)]
+    delivery_ids = enqueue_deliveries(store, [f"k{i}" for i in range(count)])
     with store.transaction() as conn:
-        conn.execute(exchanges.insert().values(**exchange_row(exchange_id)))
-        rows = outbox.outbox_rows(
-            [
-                OutboxMessage(d, exchange_id, "r", "kafka", "topic", d, "{}", {})
-                for d in delivery_ids
-            ]
-        )
-        outbox.enqueue(conn, rows)
         conn.execute(
             outbox_table.update()
             .where(outbox_table.c.delivery_id.in_(delivery_ids))
