@@ -1,5 +1,6 @@
 """The canonical contracts every adapter maps to and every policy speaks of."""
 
+from contracts.identifiers import CRN_PATTERN, NOMS_PATTERN, nhs_number_is_valid
 from contracts.marks import MARKS_KEY, Mark, mark, marked_paths
 from contracts.paths import field_paths, leaf_paths
 from contracts.v1 import (
@@ -53,14 +54,15 @@ from contracts.v1 import (
     Subject,
     SubjectRole,
     Urgency,
-    nhs_number_is_valid,
 )
 
 __all__ = [
     "CONTRACT_VERSION",
+    "CRN_PATTERN",
     "DASH_HIGH_RISK_TICKS",
     "DASH_QUESTIONS",
     "MARKS_KEY",
+    "NOMS_PATTERN",
     "AccessLevel",
     "AccessRestriction",
     "Address",

@@ -38,18 +38,6 @@ class IdentifierSystem(StrEnum):
     LOCAL = "local"
 
 
-def nhs_number_is_valid(value: str) -> bool:
-    """Modulus 11 check of a 10-digit NHS number."""
-    digits = value.replace(" ", "")
-    if len(digits) != 10 or not digits.isdigit():
-        return False
-    total = sum(int(d) * (10 - i) for i, d in enumerate(digits[:9]))
-    check = 11 - total % 11
-    if check == 11:
-        check = 0
-    return check != 10 and check == int(digits[9])
-
-
 class Identifier(_Strict):
     system: IdentifierSystem
     value: str = Field(min_length=1, max_length=64)

@@ -13,7 +13,7 @@ from pydantic import Field
 
 from adapters.base import NativeModel
 from adapters.meetings import NativeAction
-from adapters.probation.native import CRN_PATTERN, NOMS_PATTERN
+from contracts import CRN_PATTERN, NOMS_PATTERN
 
 
 class NativeOffender(NativeModel):

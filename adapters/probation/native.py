@@ -8,19 +8,13 @@ supervising officer, restriction). Documented in ``docs/formats/probation.md``.
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from adapters.base import NativeModel
-from contracts import ProbationEvent
-
-#: nDelius case reference number: a letter and six digits.
-CRN_PATTERN = re.compile(r"^[A-Z]\d{6}$")
-#: Prison (NOMS) number: a letter, four digits, two letters.
-NOMS_PATTERN = re.compile(r"^[A-Z]\d{4}[A-Z]{2}$")
+from contracts import CRN_PATTERN, NOMS_PATTERN, ProbationEvent
 
 
 class NativeAddress(NativeModel):

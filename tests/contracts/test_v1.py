@@ -16,16 +16,8 @@ from contracts import (
     Mark,
     field_paths,
     marked_paths,
-    nhs_number_is_valid,
 )
 from contracts.export import SCHEMA_DIR
-
-
-def test_nhs_number_modulus_11():
-    assert nhs_number_is_valid("9434765919")
-    assert nhs_number_is_valid("943 476 5919")
-    assert not nhs_number_is_valid("9434765918")
-    assert not nhs_number_is_valid("943476591")
 
 
 def test_dash_ticks_must_match_yes_answers():
