@@ -16,8 +16,8 @@ from opentelemetry import propagate
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway import idempotency, jsontext
-from gateway.api import problems
+from gateway import jsontext
+from gateway.api import idempotency, problems
 from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
 from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from gateway import idempotency
+from gateway.api import idempotency
 from gateway.errors import ServiceUnavailable
 from tests.conftest import EXAMPLES
 

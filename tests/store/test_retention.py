@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from gateway import idempotency
+from gateway.api import idempotency
 from gateway.audit.verify import verify_engine
 from gateway.cli import app as cli
 from gateway.runtime import Runtime
