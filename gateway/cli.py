@@ -98,7 +98,7 @@ def serve(
                 os.environ["GATEWAY_DATA_DIR"] = str(data_dir)
             if policy_dir is not None:
                 os.environ["GATEWAY_POLICY_DIR"] = str(policy_dir)
-            from gateway.api.workers import WorkersFailed, run_workers
+            from gateway.api.worker_pool import WorkersFailed, run_workers
 
             try:
                 run_workers(host, port, workers)

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 from typer.testing import CliRunner
 
-from gateway.api.workers import QUICK_EXIT_SECONDS
+from gateway.api.worker_pool import QUICK_EXIT_SECONDS
 from gateway.cli import app
 from gateway.delivery.reader import read_topic
 from gateway.store import Store

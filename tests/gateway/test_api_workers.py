@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from gateway.api.workers import WorkersFailed, listening_socket, run_workers
+from gateway.api.worker_pool import WorkersFailed, listening_socket, run_workers
 from gateway.broker import free_port
 
 

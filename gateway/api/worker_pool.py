@@ -24,7 +24,7 @@ from multiprocessing.process import BaseProcess
 log = logging.getLogger(__name__)
 
 #: The app factory each worker calls.
-WORKER_APP = "gateway.api.worker:app_from_environment"
+WORKER_APP = "gateway.api.worker_app:app_from_environment"
 #: A worker that exits this soon after starting is failing, not crashing.
 QUICK_EXIT_SECONDS = 5.0
 RESTARTS_ALLOWED = 5
