@@ -101,6 +101,7 @@ class Adapter(ABC):
         return self.render_categories is None or record.get("category") in self.render_categories
 
     def check_media_type(self, media_type: str | None) -> str:
+        """The body's media type without parameters, or UnsupportedMediaType."""
         base = (media_type or "").split(";")[0].strip().lower()
         if base not in self.media_types:
             raise UnsupportedMediaType(
@@ -109,13 +110,32 @@ class Adapter(ABC):
             )
         return base
 
+    def read_json(self, body: bytes, media_type: str | None, what: str) -> dict[str, Any]:
+        """Check the media type and read a body that must be one JSON object.
+
+        ``what`` names the document in the error, e.g. ``"a marac/1 document"``.
+        """
+        self.check_media_type(media_type)
+        return load_json_object(body, what)
+
     @abstractmethod
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         """Turn a request body into canonical exchanges, or raise a ClientError."""
 
-    @abstractmethod
     def render(self, record: dict[str, Any]) -> Rendered:
-        """Render a (possibly minimised) canonical record in the native format."""
+        """Render a (possibly minimised) canonical record in the native format.
+
+        By default the :meth:`to_native` document as JSON, typed with the
+        first of :attr:`media_types`; a format that is not JSON overrides this.
+        """
+        return json_rendering(self.to_native(record), self.media_types[0])
+
+    def to_native(self, record: dict[str, Any]) -> Any:
+        """The native JSON document for a canonical record, as the default ``render`` writes it.
+
+        An adapter defines this or ``render``; the registry refuses one with neither.
+        """
+        raise NotImplementedError(f"the {self.name} adapter defines neither to_native nor render")
 
 
 def collect_identifiers(
@@ -156,6 +176,14 @@ def load_json(body: bytes) -> Any:
         ) from None
     except RecursionError:
         raise MalformedBody("body is nested too deeply to be a partner record") from None
+
+
+def load_json_object(body: bytes, what: str) -> dict[str, Any]:
+    """Parse JSON that must be one object, or raise MalformedBody naming ``what`` it should be."""
+    data = load_json(body)
+    if not isinstance(data, dict):
+        raise MalformedBody(f"{what} is a JSON object")
+    return data
 
 
 def problems_from(exc: ValidationError, record: int | str | None = None) -> list[FieldProblem]:

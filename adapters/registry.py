@@ -3,7 +3,8 @@
 Adapters are found through the ``isg_gateway.adapters`` entry point group, so
 a force can ship an adapter for its own records system as a separate package.
 One that fails to load is logged and kept as *disabled, because ...* rather
-than taking the gateway down; duplicates and abstract classes are refused.
+than taking the gateway down; duplicates, abstract classes and an adapter that
+cannot render are refused.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ class AdapterRegistry:
     def register(self, adapter_cls: type[Adapter]) -> None:
         if inspect.isabstract(adapter_cls) or not issubclass(adapter_cls, Adapter):
             raise TypeError(f"{adapter_cls!r} is not a concrete Adapter")
+        if adapter_cls.render is Adapter.render and adapter_cls.to_native is Adapter.to_native:
+            raise TypeError(f"{adapter_cls!r} defines neither to_native nor render")
         name = adapter_cls.name
         if name in self.adapters:
             raise ValueError(f"adapter {name!r} is registered twice")

@@ -7,7 +7,6 @@ documented in ``docs/formats/fhir.md``.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -17,14 +16,13 @@ from adapters.base import (
     Adapter,
     IngestContext,
     Parsed,
-    Rendered,
     build_canonical,
     drop_empty,
-    load_json,
+    load_json_object,
 )
 from adapters.fhir import native, xml_format
 from adapters.fhir.mapping import from_canonical, group_by_patient, to_canonical
-from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
+from gateway.errors import FieldProblem, InvalidRecord
 
 
 class FhirAdapter(Adapter):
@@ -35,9 +33,10 @@ class FhirAdapter(Adapter):
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         base = self.check_media_type(media_type)
         # XML is read into the JSON form; from here on there is one path for both.
-        data = xml_format.load(body) if base == native.XML_MEDIA_TYPE else load_json(body)
-        if not isinstance(data, dict):
-            raise MalformedBody("a FHIR resource or Bundle is a JSON object")
+        if base == native.XML_MEDIA_TYPE:
+            data = xml_format.load(body)
+        else:
+            data = load_json_object(body, "a FHIR resource or Bundle")
         if data.get("resourceType") == "Bundle":
             envelope, resources = native.validate_bundle(data)
         else:
@@ -67,14 +66,13 @@ class FhirAdapter(Adapter):
             [build_canonical(lambda: to_canonical(group, envelope, context), "FHIR submission")]
         )
 
-    def render(self, record: dict[str, Any]) -> Rendered:
-        bundle = drop_empty(from_canonical(record))
+    def to_native(self, record: dict[str, Any]) -> dict[str, Any]:
+        bundle: dict[str, Any] = drop_empty(from_canonical(record))
         try:
             get_fhir_model_class("Bundle").model_validate(bundle)
         except ValidationError as exc:  # our mapping's fault, not the caller's
             raise RuntimeError(f"rendered FHIR Bundle does not validate: {exc}") from exc
-        body = json.dumps(bundle, sort_keys=True, ensure_ascii=False).encode()
-        return Rendered(body, native.MEDIA_TYPE)
+        return bundle
 
 
 __all__ = ["FhirAdapter"]

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import (
-    Adapter,
-    IngestContext,
-    Parsed,
-    Rendered,
-    build_canonical,
-    json_rendering,
-    load_json,
-    validate_native,
-)
+from adapters.base import Adapter, IngestContext, Parsed, build_canonical, validate_native
 from adapters.mappa.mapping import FORMAT, check_notification, from_canonical, to_canonical
 from adapters.mappa.native import MappaNotification
-from gateway.errors import MalformedBody
 
 
 class MappaAdapter(Adapter):
@@ -26,16 +16,13 @@ class MappaAdapter(Adapter):
     render_categories = frozenset({"offender_management", "meeting_feed"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
-        self.check_media_type(media_type)
-        data = load_json(body)
-        if not isinstance(data, dict):
-            raise MalformedBody(f"a {FORMAT} notification is a JSON object")
+        data = self.read_json(body, media_type, f"a {FORMAT} notification")
         note = validate_native(MappaNotification, data, "MAPPA notification")
         check_notification(note)
         return Parsed([build_canonical(lambda: to_canonical(note, context), "MAPPA notification")])
 
-    def render(self, record: dict[str, Any]) -> Rendered:
-        return json_rendering(from_canonical(record), self.media_types[0])
+    def to_native(self, record: dict[str, Any]) -> dict[str, Any]:
+        return from_canonical(record)
 
 
 __all__ = ["MappaAdapter"]

@@ -15,11 +15,8 @@ from adapters.base import (
     Adapter,
     IngestContext,
     Parsed,
-    Rendered,
     build_canonical,
     check_batch_size,
-    json_rendering,
-    load_json,
     problems_from,
     validate_native,
 )
@@ -33,7 +30,7 @@ from adapters.marac.mapping import (
 )
 from adapters.marac.native import MaracMeetingFeed, MaracReferral, NativeCase
 from contracts import Exchange
-from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
+from gateway.errors import FieldProblem, InvalidRecord
 
 KINDS = ("referral", "meeting")
 
@@ -45,10 +42,7 @@ class MaracAdapter(Adapter):
     render_categories = frozenset({"referral", "meeting_feed"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
-        self.check_media_type(media_type)
-        data = load_json(body)
-        if not isinstance(data, dict):
-            raise MalformedBody(f"a {FORMAT} document is a JSON object")
+        data = self.read_json(body, media_type, f"a {FORMAT} document")
         kind = data.get("kind")
         if kind == "referral":
             referral = validate_native(MaracReferral, data, "MARAC referral")
@@ -89,8 +83,8 @@ class MaracAdapter(Adapter):
             lambda: case_to_canonical(feed, case, context), "MARAC meeting case", index
         )
 
-    def render(self, record: dict[str, Any]) -> Rendered:
-        return json_rendering(from_canonical(record), self.media_types[0])
+    def to_native(self, record: dict[str, Any]) -> dict[str, Any]:
+        return from_canonical(record)
 
 
 __all__ = ["MaracAdapter"]

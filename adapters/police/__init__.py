@@ -14,18 +14,16 @@ from adapters.base import (
     Adapter,
     IngestContext,
     Parsed,
-    Rendered,
     build_canonical,
     check_batch_size,
-    json_rendering,
-    load_json,
+    load_json_object,
     validate_native,
 )
 from adapters.police import screening
 from adapters.police.mapping import check_person_refs, from_canonical, to_canonical
 from adapters.police.native import PoliceCrimeRecord
 from contracts import Exchange
-from gateway.errors import InvalidRecord, MalformedBody
+from gateway.errors import InvalidRecord
 
 CRIME_FORMAT = "police-crime/1"
 SCREENING_FORMAT = "police-screening/1"
@@ -51,9 +49,7 @@ class PoliceAdapter(Adapter):
             rows = screening.read_csv(body)
             check_batch_size(len(rows))
             return self._parse_batch(rows, screening.DEFAULT_SCREENING_PURPOSE, context)
-        data = load_json(body)
-        if not isinstance(data, dict):
-            raise MalformedBody(f"a {CRIME_FORMAT} record or {SCREENING_FORMAT} batch is an object")
+        data = load_json_object(body, f"a {CRIME_FORMAT} record or {SCREENING_FORMAT} batch")
         if data.get("format") == SCREENING_FORMAT:
             rows, purpose = screening.batch_rows(data)
             return self._parse_batch(rows, purpose, context)
@@ -73,8 +69,8 @@ class PoliceAdapter(Adapter):
                 items.append(error)
         return Parsed(items, batch=True)
 
-    def render(self, record: dict[str, Any]) -> Rendered:
-        return json_rendering(from_canonical(record), self.media_types[0])
+    def to_native(self, record: dict[str, Any]) -> dict[str, Any]:
+        return from_canonical(record)
 
 
 __all__ = ["PoliceAdapter", "PoliceCrimeRecord"]

@@ -4,19 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from adapters.base import (
-    Adapter,
-    IngestContext,
-    Parsed,
-    Rendered,
-    build_canonical,
-    json_rendering,
-    load_json,
-    validate_native,
-)
+from adapters.base import Adapter, IngestContext, Parsed, build_canonical, validate_native
 from adapters.probation.mapping import FORMAT, from_canonical, to_canonical
 from adapters.probation.native import ProbationNotification
-from gateway.errors import MalformedBody
 
 
 class ProbationAdapter(Adapter):
@@ -26,17 +16,14 @@ class ProbationAdapter(Adapter):
     render_categories = frozenset({"compliance", "offender_management", "risk_assessment"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
-        self.check_media_type(media_type)
-        data = load_json(body)
-        if not isinstance(data, dict):
-            raise MalformedBody(f"a {FORMAT} notification is a JSON object")
+        data = self.read_json(body, media_type, f"a {FORMAT} notification")
         note = validate_native(ProbationNotification, data, "probation notification")
         return Parsed(
             [build_canonical(lambda: to_canonical(note, context), "probation notification")]
         )
 
-    def render(self, record: dict[str, Any]) -> Rendered:
-        return json_rendering(from_canonical(record), self.media_types[0])
+    def to_native(self, record: dict[str, Any]) -> dict[str, Any]:
+        return from_canonical(record)
 
 
 __all__ = ["ProbationAdapter", "ProbationNotification"]
