@@ -9,17 +9,24 @@ store under ``data_dir`` and a Kafka-protocol broker started as a child process.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from gateway.store.retention import RetentionPolicy
-
 #: The pseudonymisation key used when none is configured; refused outside the embedded default.
 DEV_PSEUDONYM_KEY = "embedded-default-not-secret"
 PREFIX = "GATEWAY_"
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """How long each kind of row is kept after it stopped being needed."""
+
+    sent_copies: timedelta
+    idempotency_keys: timedelta
 
 
 class Settings(BaseSettings):

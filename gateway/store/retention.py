@@ -23,13 +23,14 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.audit import Action, AuditEntry, append
+from gateway.settings import RetentionPolicy
 from gateway.store.db import Store, as_utc
 from gateway.store.tables import dead_letters, idempotency_keys, outbox
 
@@ -39,14 +40,6 @@ log = logging.getLogger(__name__)
 BATCH = 500
 #: The first pass after start; later ones follow the configured interval.
 FIRST_PASS_SECONDS = 60.0
-
-
-@dataclass(frozen=True)
-class RetentionPolicy:
-    """How long each kind of row is kept after it stopped being needed."""
-
-    sent_copies: timedelta
-    idempotency_keys: timedelta
 
 
 @dataclass(frozen=True)

@@ -55,3 +55,12 @@ def test_secrets_are_never_printed(monkeypatch):
     settings = load_settings()
     assert "top-secret-value" not in repr(settings)
     assert "top-secret-value" not in str(settings.model_dump())
+
+
+def test_loading_the_settings_does_not_import_the_store():
+    """Tools that only read settings start fast: SQLAlchemy loads with the store."""
+    import subprocess
+    import sys
+
+    check = "import gateway.settings, sys; assert 'sqlalchemy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", check], check=True)

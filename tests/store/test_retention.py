@@ -16,9 +16,9 @@ from gateway.api import idempotency
 from gateway.audit.verify import verify_engine
 from gateway.cli import app as cli
 from gateway.runtime import Runtime
-from gateway.settings import Settings
+from gateway.settings import RetentionPolicy, Settings
 from gateway.store import Store, retention
-from gateway.store.retention import RetentionPolicy, erase_expired
+from gateway.store.retention import erase_expired
 from gateway.store.tables import dead_letters, idempotency_keys
 from gateway.store.tables import outbox as outbox_table
 from tests.conftest import TEST_KEY, enqueue_deliveries
