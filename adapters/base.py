@@ -17,7 +17,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -32,6 +32,7 @@ from gateway.errors import (
 )
 
 _M = TypeVar("_M", bound="BaseModel")
+_T = TypeVar("_T")
 
 
 class NativeModel(BaseModel):
@@ -219,13 +220,13 @@ def validate_native(model: type[_M], data: Any, what: str, record: int | str | N
         raise invalid(exc, what, record) from None
 
 
-def drop_empty(value: Any) -> Any:
+def drop_empty(value: _T) -> _T:
     """Remove None values and empty containers, so renderings carry only what was sent."""
     if isinstance(value, dict):
         cleaned = {k: drop_empty(v) for k, v in value.items()}
-        return {k: v for k, v in cleaned.items() if v is not None and v != {} and v != []}
+        return cast(_T, {k: v for k, v in cleaned.items() if v is not None and v != {} and v != []})
     if isinstance(value, list):
-        return [drop_empty(v) for v in value]
+        return cast(_T, [drop_empty(v) for v in value])
     return value
 
 

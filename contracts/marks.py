@@ -49,7 +49,8 @@ def marked_paths(model: type[BaseModel], wanted: Mark) -> frozenset[str]:
             inner, is_list = _unwrap(info.annotation)
             path = f"{prefix}{name}" + ("[]" if is_list else "")
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
-            if str(wanted) in (extra.get(MARKS_KEY) or []):
+            marks = extra.get(MARKS_KEY)
+            if isinstance(marks, list) and str(wanted) in marks:
                 found.add(path)
                 continue
             if isinstance(inner, type) and issubclass(inner, BaseModel):

@@ -14,14 +14,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Final, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from contracts.marks import Mark, mark
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION: Final = "1"
 
 
 class _Strict(BaseModel):

@@ -67,7 +67,7 @@ class FhirAdapter(Adapter):
         )
 
     def to_native(self, record: dict[str, Any]) -> dict[str, Any]:
-        bundle: dict[str, Any] = drop_empty(from_canonical(record))
+        bundle = drop_empty(from_canonical(record))
         try:
             get_fhir_model_class("Bundle").model_validate(bundle)
         except ValidationError as exc:  # our mapping's fault, not the caller's

@@ -23,6 +23,7 @@ from contracts import (
     Payload,
     Subject,
     SubjectRole,
+    Urgency,
 )
 from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
@@ -77,7 +78,7 @@ def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
         if note.kind == "meeting_outcome"
         else Category.OFFENDER_MANAGEMENT,
         purpose=note.purpose,
-        urgency=note.urgency,
+        urgency=Urgency(note.urgency),
         case_reference=note.case_reference,
         subjects=[_subject(note)],
         payload=Payload(
@@ -103,7 +104,9 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     mappa = payload.get("mappa") or {}
     meeting = payload.get("meeting")
     subjects = record.get("subjects") or []
-    offender = next((s for s in subjects if s.get("role") == "offender"), None)
+    offender: dict[str, Any] | None = next(
+        (s for s in subjects if s.get("role") == "offender"), None
+    )
     offender = offender or next(iter(subjects), {})
     ids = identifier_values(offender)
     name = offender.get("name") or {}

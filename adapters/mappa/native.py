@@ -6,6 +6,7 @@ Documented in ``docs/formats/mappa.md``.
 
 from __future__ import annotations
 
+import datetime as dt
 from datetime import date
 from typing import Literal
 
@@ -32,9 +33,9 @@ class NativePrevious(NativeModel):
 
 class NativeMeeting(NativeModel):
     id: str = Field(min_length=1)
-    date: date
+    date: dt.date
     outcome: str | None = None
-    next_review: date | None = None
+    next_review: dt.date | None = None  # ``date`` here is the field above
     actions: list[NativeAction] = Field(default_factory=list)
 
 

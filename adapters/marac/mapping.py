@@ -26,6 +26,8 @@ from contracts import (
     AgendaItem,
     Category,
     ConsentRecord,
+    ConsentStatus,
+    DashAnswer,
     DashChecklist,
     Exchange,
     IdentifierSystem,
@@ -33,19 +35,21 @@ from contracts import (
     MeetingSection,
     Payload,
     ReferralGround,
+    ReferralOutcome,
     ReferralSection,
     RiskLevel,
     RiskSection,
     RiskTool,
     Subject,
     SubjectRole,
+    Urgency,
     nhs_number_is_valid,
 )
 from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
 FORMAT = "marac/1"
-ANSWER = {"Y": "yes", "N": "no", "NK": "not_known"}
+ANSWER = {"Y": DashAnswer.YES, "N": DashAnswer.NO, "NK": DashAnswer.NOT_KNOWN}
 NATIVE_ANSWER = {v: k for k, v in ANSWER.items()}
 #: Grounds that make a referral high risk whatever the DASH score.
 JUDGEMENT_GROUNDS = {ReferralGround.PROFESSIONAL_JUDGEMENT, ReferralGround.ESCALATION}
@@ -151,7 +155,7 @@ def check_referral(referral: MaracReferral) -> None:
 def referral_to_canonical(referral: MaracReferral, context: IngestContext) -> Exchange:
     detail = referral.referral
     dash = None
-    grounds = list(dict.fromkeys(detail.grounds))
+    grounds = [ReferralGround(g) for g in dict.fromkeys(detail.grounds)]
     if referral.dash:
         dash = DashChecklist(
             answers=[ANSWER[a] for a in referral.dash.answers],
@@ -166,7 +170,7 @@ def referral_to_canonical(referral: MaracReferral, context: IngestContext) -> Ex
         submitted_at=context.received_at,
         category=Category.REFERRAL,
         purpose=referral.purpose,
-        urgency=referral.urgency,
+        urgency=Urgency(referral.urgency),
         case_reference=referral.marac_case_id,
         subjects=_people(referral.victim, referral.perpetrator, referral.children),
         payload=Payload(
@@ -188,12 +192,12 @@ def referral_to_canonical(referral: MaracReferral, context: IngestContext) -> Ex
                 high_risk=True,
                 children_in_household=referral.children_in_household,
                 consent=ConsentRecord(
-                    status="given" if referral.consent.given else "refused",
+                    status=ConsentStatus.GIVEN if referral.consent.given else ConsentStatus.REFUSED,
                     recorded_at=referral.consent.date,
                     justification=referral.consent.justification,
                 ),
                 reason=detail.reason,
-                outcome=detail.outcome,
+                outcome=ReferralOutcome(detail.outcome) if detail.outcome else None,
             ),
         ),
     )
@@ -272,7 +276,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     children = [_native_person(c) for c in _by_role(subjects, "child")]
     meeting = payload.get("meeting")
     if meeting and not payload.get("referral"):
-        agenda = next(iter(meeting.get("agenda") or []), {})
+        agenda: dict[str, Any] = next(iter(meeting.get("agenda") or []), {})
         native: dict[str, Any] = {
             "format": FORMAT,
             "kind": "meeting",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from adapters.base import (
@@ -13,7 +14,10 @@ from adapters.base import (
 )
 from adapters.police.native import (
     NativeAddress,
+    NativeArrest,
     NativeCondition,
+    NativeDisposal,
+    NativeOrder,
     NativePerson,
     PoliceCrimeRecord,
 )
@@ -24,20 +28,28 @@ from contracts import (
     Category,
     CivilOrder,
     CivilOrderKind,
+    CivilOrderStage,
+    ComplianceStatus,
     ConditionCompliance,
     CrimeSection,
+    CustodyOutcome,
     Disposal,
+    DisposalKind,
     Exchange,
     IdentifierSystem,
     Offence,
     Payload,
+    RiskLevel,
     RiskSection,
+    RiskTool,
     Subject,
+    SubjectRole,
+    Urgency,
 )
 from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
-_ROLE = {"suspect": "suspect", "victim": "victim", "witness": "witness", "other": "other"}
+_ROLE = {role: SubjectRole(role) for role in ("suspect", "victim", "witness", "other")}
 
 CATEGORY_BY_RECORD_TYPE = {
     "crime": Category.CRIME_RECORD,
@@ -94,7 +106,7 @@ def _condition(native: NativeCondition) -> ConditionCompliance:
     return ConditionCompliance(
         text=native.text,
         kind=native.type,
-        compliance=native.compliance,
+        compliance=ComplianceStatus(native.compliance),
         noted_at=native.noted,
         detail=native.detail,
     )
@@ -103,13 +115,14 @@ def _condition(native: NativeCondition) -> ConditionCompliance:
 def check_person_refs(record: PoliceCrimeRecord, row: int | None = None) -> None:
     """Every arrest, disposal and order must name a person in ``persons``."""
     known = {p.ref for p in record.persons}
+    sections: tuple[tuple[str, Sequence[NativeArrest | NativeDisposal | NativeOrder]], ...] = (
+        ("arrests", record.arrests),
+        ("disposals", record.disposals),
+        ("orders", record.orders),
+    )
     problems = [
         FieldProblem(f"{section}[{i}].person_ref", f"no person with ref {item.person_ref!r}", row)
-        for section, items in (
-            ("arrests", record.arrests),
-            ("disposals", record.disposals),
-            ("orders", record.orders),
-        )
+        for section, items in sections
         for i, item in enumerate(items)
         if item.person_ref not in known
     ]
@@ -122,8 +135,8 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
     risk = None
     if record.risk:
         risk = RiskSection(
-            tool=record.risk.tool,
-            level=record.risk.level,
+            tool=RiskTool(record.risk.tool),
+            level=RiskLevel(record.risk.level),
             score=record.risk.score,
             assessed_at=record.risk.assessed,
         )
@@ -133,7 +146,7 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
         submitted_at=context.received_at,
         category=CATEGORY_BY_RECORD_TYPE[record.record_type],
         purpose=record.purpose,
-        urgency=record.urgency,
+        urgency=Urgency(record.urgency),
         case_reference=record.case_reference,
         subjects=[_subject(p) for p in record.persons],
         payload=Payload(
@@ -163,7 +176,7 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
                     custody_number=a.custody_number,
                     custody_suite=a.custody_suite,
                     released_at=a.released,
-                    outcome=a.outcome,
+                    outcome=CustodyOutcome(a.outcome) if a.outcome else None,
                     bail_conditions=a.bail_conditions,
                     bail_return_on=a.bail_return,
                 )
@@ -172,7 +185,7 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
             disposals=[
                 Disposal(
                     subject_ref=d.person_ref,
-                    kind=d.type,
+                    kind=DisposalKind(d.type),
                     decided_at=d.decided,
                     offence_code=d.ho_code,
                     court=d.court,
@@ -185,7 +198,7 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
                 CivilOrder(
                     subject_ref=o.person_ref,
                     kind=ORDER_KIND[o.type],
-                    stage=o.stage,
+                    stage=CivilOrderStage(o.stage),
                     reference=o.order_ref,
                     court=o.court,
                     applied_on=o.applied,

@@ -18,9 +18,11 @@ from adapters.base import (
 )
 from adapters.probation.native import ProbationNotification
 from contracts import (
+    AccessLevel,
     AccessRestriction,
     Address,
     Category,
+    ComplianceStatus,
     ConditionCompliance,
     Exchange,
     IdentifierSystem,
@@ -29,10 +31,12 @@ from contracts import (
     ProbationEvent,
     ProbationSection,
     Recall,
+    RiskLevel,
     RiskSection,
     RiskTool,
     Subject,
     SubjectRole,
+    Urgency,
 )
 from contracts.ids import new_id
 
@@ -51,7 +55,7 @@ def _subject(note: ProbationNotification, source_partner: str) -> Subject:
     access = None
     if person.restriction:
         access = AccessRestriction(
-            level=person.restriction.type,
+            level=AccessLevel(person.restriction.type),
             named_staff=person.restriction.staff,
             set_by=source_partner,
             reason=person.restriction.reason,
@@ -81,7 +85,7 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
     if note.rosh:
         risk = RiskSection(
             tool=RiskTool.ROSH,
-            level=note.rosh.level,
+            level=RiskLevel(note.rosh.level),
             assessed_at=note.rosh.assessed,
             rationale=note.rosh.summary,
         )
@@ -105,7 +109,7 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
         submitted_at=context.received_at,
         category=CATEGORY_BY_EVENT.get(note.event, Category.OFFENDER_MANAGEMENT),
         purpose=note.purpose,
-        urgency=note.urgency,
+        urgency=Urgency(note.urgency),
         case_reference=note.case_reference,
         subjects=[_subject(note, context.source_partner)],
         payload=Payload(
@@ -124,7 +128,7 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
                     ConditionCompliance(
                         text=c.description,
                         kind=c.code,
-                        compliance=c.compliance,
+                        compliance=ComplianceStatus(c.compliance),
                         noted_at=c.last_reviewed,
                         detail=c.notes,
                     )
