@@ -25,6 +25,7 @@ from contracts import (
     Category,
     CodedEntry,
     ConsentRecord,
+    ConsentStatus,
     Engagement,
     Exchange,
     HealthSection,
@@ -32,6 +33,7 @@ from contracts import (
     IdentifierSystem,
     Payload,
     PersonName,
+    ReferralOutcome,
     ReferralSection,
     RiskSection,
     RiskTool,
@@ -44,14 +46,14 @@ from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
 
-def _where(resource: dict, element: str) -> tuple[str, int | None]:
+def _where(resource: dict[str, Any], element: str) -> tuple[str, int | None]:
     """The field path and record index of an element of a (bundled) resource."""
     index = resource.get("_index")
     prefix = f"entry[{index}].resource." if index is not None else ""
     return prefix + element, index
 
 
-def _problem(resource: dict, element: str, message: str) -> InvalidRecord:
+def _problem(resource: dict[str, Any], element: str, message: str) -> InvalidRecord:
     path, index = _where(resource, element)
     return InvalidRecord(
         f"the FHIR {resource['resourceType']} cannot be used",
@@ -59,22 +61,26 @@ def _problem(resource: dict, element: str, message: str) -> InvalidRecord:
     )
 
 
-def _text(concept: dict | None) -> str | None:
+def _text(concept: dict[str, Any] | None) -> str | None:
     if not concept:
         return None
-    if concept.get("text"):
-        return concept["text"]
+    text: str | None = concept.get("text")
+    if text:
+        return text
     for coding in concept.get("coding") or []:
-        if coding.get("display"):
-            return coding["display"]
+        display: str | None = coding.get("display")
+        if display:
+            return display
     return None
 
 
-def _codings(concept: dict | None) -> list[dict]:
+def _codings(concept: dict[str, Any] | None) -> list[dict[str, Any]]:
     return (concept or {}).get("coding") or []
 
 
-def _coded(concept: dict | None, recorded_at: Any = None, value: str | None = None) -> CodedEntry:
+def _coded(
+    concept: dict[str, Any] | None, recorded_at: Any = None, value: str | None = None
+) -> CodedEntry:
     coding = next(iter(_codings(concept)), {})
     return CodedEntry(
         system=coding.get("system"),
@@ -85,7 +91,7 @@ def _coded(concept: dict | None, recorded_at: Any = None, value: str | None = No
     )
 
 
-def _value_text(observation: dict) -> str | None:
+def _value_text(observation: dict[str, Any]) -> str | None:
     """An observation's value as text; for a panel (blood pressure) its components'."""
     own = _own_value_text(observation)
     if own is not None or not observation.get("component"):
@@ -99,7 +105,7 @@ def _value_text(observation: dict) -> str | None:
     return "; ".join(parts) or None
 
 
-def _own_value_text(observation: dict) -> str | None:
+def _own_value_text(observation: dict[str, Any]) -> str | None:
     for key, value in observation.items():
         if not key.startswith("value"):
             continue
@@ -121,18 +127,18 @@ class _Group:
     """Everything in a submission about one patient."""
 
     subject: Subject
-    resources: list[dict] = field(default_factory=list)
+    resources: list[dict[str, Any]] = field(default_factory=list)
     #: Bundle entry that introduced this patient (None for a single resource).
     index: int | None = None
 
 
-def _checked_nhs_number(value: str, resource: dict, element: str) -> str:
+def _checked_nhs_number(value: str, resource: dict[str, Any], element: str) -> str:
     if not nhs_number_is_valid(value):
         raise _problem(resource, element, "not a valid NHS number (modulus 11 check failed)")
     return value.replace(" ", "")
 
 
-def _patient_subject(patient: dict, ref: str) -> Subject:
+def _patient_subject(patient: dict[str, Any], ref: str) -> Subject:
     identifiers = []
     nhs_number = None
     for i, ident in enumerate(patient.get("identifier") or []):
@@ -146,7 +152,7 @@ def _patient_subject(patient: dict, ref: str) -> Subject:
         known = {v: k for k, v in fx.IDENTIFIER_SYSTEMS.items()}.get(system)
         identifiers.append(
             Identifier(
-                system=known or IdentifierSystem.LOCAL,
+                system=IdentifierSystem(known) if known else IdentifierSystem.LOCAL,
                 value=value,
                 issuer=None if known else system,
             )
@@ -182,12 +188,14 @@ def _patient_subject(patient: dict, ref: str) -> Subject:
     )
 
 
-def _subject_element(resource: dict) -> str:
+def _subject_element(resource: dict[str, Any]) -> str:
     return "patient" if resource["resourceType"] == "Consent" else "subject"
 
 
-def _subject_key(resource: dict, patients: dict[str, str]) -> tuple[str, Subject | None]:
-    """Which patient a clinical resource is about: a key, and a subject if not a Patient.
+def _subject_key(
+    resource: dict[str, Any], patients: dict[str, str]
+) -> tuple[str, Identifier | None]:
+    """Which patient a clinical resource is about: a key, and an identifier if not a Patient.
 
     A reference to a Patient in the submission resolves to it; a logical
     reference by NHS number stands alone; a literal reference to a Patient we
@@ -214,7 +222,7 @@ def _subject_key(resource: dict, patients: dict[str, str]) -> tuple[str, Subject
     )
 
 
-def group_by_patient(resources: list[dict]) -> list[_Group]:
+def group_by_patient(resources: list[dict[str, Any]]) -> list[_Group]:
     groups: dict[str, _Group] = {}
     aliases: dict[str, str] = {}
     for resource in resources:
@@ -274,16 +282,16 @@ class _Built:
             self.urgency = urgency
 
 
-def _alert_kind(flag: dict) -> str | None:
+def _alert_kind(flag: dict[str, Any]) -> AlertKind | None:
     for coding in _codings(flag.get("code")):
         if coding.get("system") == fx.ALERT_KIND_SYSTEM and coding.get("code") in set(AlertKind):
-            return coding["code"]
+            return AlertKind(coding["code"])
         if coding.get("system") == fx.SNOMED and coding.get("code") in fx.SNOMED_ALERTS:
-            return fx.SNOMED_ALERTS[coding["code"]]
+            return AlertKind(fx.SNOMED_ALERTS[coding["code"]])
     return None
 
 
-def _flag(flag: dict, built: _Built) -> None:
+def _flag(flag: dict[str, Any], built: _Built) -> None:
     period = flag.get("period") or {}
     kind = _alert_kind(flag)
     if kind and flag.get("status") == "active" and built.alert is None:
@@ -301,7 +309,7 @@ def _flag(flag: dict, built: _Built) -> None:
     )
 
 
-def _observation(observation: dict, built: _Built) -> None:
+def _observation(observation: dict[str, Any], built: _Built) -> None:
     code = next(
         (
             c["code"]
@@ -339,13 +347,13 @@ def _observation(observation: dict, built: _Built) -> None:
                 _value_text(observation),
             )
         )
-    performer = next(iter(observation.get("performer") or []), {})
+    performer: dict[str, Any] = next(iter(observation.get("performer") or []), {})
     if code and performer.get("display"):
         health.setdefault("clinician", performer["display"])
 
 
-def _risk_assessment(assessment: dict, built: _Built) -> None:
-    prediction = next(iter(assessment.get("prediction") or []), {})
+def _risk_assessment(assessment: dict[str, Any], built: _Built) -> None:
+    prediction: dict[str, Any] = next(iter(assessment.get("prediction") or []), {})
     codes = [c.get("code") for c in _codings(prediction.get("qualitativeRisk"))]
     level = next((RISK_LEVEL_BY_CODE[c] for c in codes if c in RISK_LEVEL_BY_CODE), None)
     if level is None:
@@ -368,9 +376,10 @@ def _risk_assessment(assessment: dict, built: _Built) -> None:
     )
 
 
-def _service_request(request: dict, built: _Built, context: IngestContext) -> None:
-    identifier = next(iter(request.get("identifier") or []), {})
-    performer = next(iter(request.get("performer") or []), {})
+def _service_request(request: dict[str, Any], built: _Built, context: IngestContext) -> None:
+    identifier: dict[str, Any] = next(iter(request.get("identifier") or []), {})
+    performer: dict[str, Any] = next(iter(request.get("performer") or []), {})
+    outcome = REFERRAL_OUTCOME_BY_STATUS.get(request.get("status", ""))
     reasons = [_text(r) for r in request.get("reasonCode") or []]
     built.referral = ReferralSection(
         referral_id=identifier.get("value"),
@@ -380,12 +389,12 @@ def _service_request(request: dict, built: _Built, context: IngestContext) -> No
         referred_at=request.get("authoredOn") or context.received_at,
         referring_agency=(request.get("requester") or {}).get("display") or context.source_partner,
         reason="; ".join(r for r in reasons if r) or None,
-        outcome=REFERRAL_OUTCOME_BY_STATUS.get(request.get("status")),
+        outcome=ReferralOutcome(outcome) if outcome else None,
     )
-    built.raise_urgency(URGENCY_BY_PRIORITY.get(request.get("priority"), Urgency.ROUTINE))
+    built.raise_urgency(URGENCY_BY_PRIORITY.get(request.get("priority", ""), Urgency.ROUTINE))
 
 
-def _consent(consent: dict, built: _Built) -> None:
+def _consent(consent: dict[str, Any], built: _Built) -> None:
     provision = consent.get("provision") or {}
     refused = provision.get("type") == "deny" or consent.get("status") in ("rejected", "inactive")
     justification = next((_text(r) for r in consent.get("policy") or [] if _text(r)), None)
@@ -395,13 +404,13 @@ def _consent(consent: dict, built: _Built) -> None:
             consent, "policyRule", "a refused consent needs the justification for sharing anyway"
         )
     built.health["consent"] = ConsentRecord(
-        status="refused" if refused else "given",
+        status=ConsentStatus.REFUSED if refused else ConsentStatus.GIVEN,
         recorded_at=consent.get("dateTime"),
         justification=justification,
     )
 
 
-def _communication(message: dict, built: _Built) -> None:
+def _communication(message: dict[str, Any], built: _Built) -> None:
     categories = [c.get("code") for cat in message.get("category") or [] for c in _codings(cat)]
     if "gateway-summary" in categories:
         return  # our own plain-words summary of non-health sections, not clinical content
@@ -412,10 +421,10 @@ def _communication(message: dict, built: _Built) -> None:
     sender = (message.get("sender") or {}).get("display")
     if sender:
         built.health.setdefault("clinician", sender)
-    built.raise_urgency(URGENCY_BY_PRIORITY.get(message.get("priority"), Urgency.ROUTINE))
+    built.raise_urgency(URGENCY_BY_PRIORITY.get(message.get("priority", ""), Urgency.ROUTINE))
 
 
-def _condition(condition: dict, built: _Built) -> None:
+def _condition(condition: dict[str, Any], built: _Built) -> None:
     built.health.setdefault("conditions", []).append(
         _coded(condition.get("code"), condition.get("recordedDate"))
     )
@@ -431,7 +440,7 @@ def _category(built: _Built, health: HealthSection | None) -> Category:
     return Category.HEALTH_INFORMATION
 
 
-def to_canonical(group: _Group, envelope: dict, context: IngestContext) -> Exchange:
+def to_canonical(group: _Group, envelope: dict[str, Any], context: IngestContext) -> Exchange:
     built = _Built(received_at=context.received_at)
     readers = {
         "Flag": _flag,

@@ -116,7 +116,7 @@ def unsupported(resource_type: Any, field: str, record: int | None) -> InvalidRe
     )
 
 
-def validate_resource(resource: Any, prefix: str = "", record: int | None = None) -> dict:
+def validate_resource(resource: Any, prefix: str = "", record: int | None = None) -> dict[str, Any]:
     """Validate one resource with its R4B model; return its normalised JSON form."""
     field = _prefixed(prefix, ("resourceType",))
     if not isinstance(resource, dict) or "resourceType" not in resource:
@@ -140,7 +140,7 @@ def validate_resource(resource: Any, prefix: str = "", record: int | None = None
     return model.model_dump(mode="json", exclude_none=True)
 
 
-def validate_bundle(bundle: dict) -> tuple[dict, list[dict]]:
+def validate_bundle(bundle: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Check a Bundle's type and every entry; return the bundle and its resources.
 
     Problems name the entry index as the record and the element as the field,

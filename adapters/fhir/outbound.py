@@ -8,7 +8,7 @@ validates the Bundle again before returning it.
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from adapters.fhir import native as fx
 from adapters.fhir.native import (
@@ -17,14 +17,16 @@ from adapters.fhir.native import (
     STATUS_BY_REFERRAL_OUTCOME,
 )
 
+_T = TypeVar("_T")
+
 # -- outbound ---------------------------------------------------------------------------
 
 
-def _profile(resource_type: str) -> dict:
+def _profile(resource_type: str) -> dict[str, Any]:
     return {"profile": [fx.UK_CORE_PROFILE + resource_type]}
 
 
-def _identifier(ident: dict) -> dict:
+def _identifier(ident: dict[str, Any]) -> dict[str, Any]:
     if ident.get("system") == "nhs_number":
         return {"system": fx.NHS_NUMBER_SYSTEM, "value": ident.get("value")}
     system = fx.IDENTIFIER_SYSTEMS.get(
@@ -39,7 +41,7 @@ AGE_BAND_EXTENSION = "https://isg-gateway.example/fhir/StructureDefinition/age-b
 _ISO_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 
 
-def _birth(subject: dict) -> tuple[str | None, list[dict] | None]:
+def _birth(subject: dict[str, Any]) -> tuple[str | None, list[dict[str, Any]] | None]:
     """birthDate, or an age-band extension when minimisation generalised the date."""
     value = subject.get("date_of_birth")
     if value is None or _ISO_DATE.match(str(value)):
@@ -47,7 +49,7 @@ def _birth(subject: dict) -> tuple[str | None, list[dict] | None]:
     return None, [{"url": AGE_BAND_EXTENSION, "valueString": str(value)}]
 
 
-def _patient(subject: dict) -> dict:
+def _patient(subject: dict[str, Any]) -> dict[str, Any]:
     name = subject.get("name") or {}
     address = subject.get("address")
     gender = (subject.get("gender") or "").lower()
@@ -81,7 +83,7 @@ def _patient(subject: dict) -> dict:
     }
 
 
-def _reference(subject: dict) -> dict:
+def _reference(subject: dict[str, Any]) -> dict[str, Any]:
     """A logical reference: the NHS number if known, else the first identifier."""
     identifiers = subject.get("identifiers") or []
     chosen = next((i for i in identifiers if i.get("system") == "nhs_number"), None)
@@ -96,14 +98,16 @@ def _reference(subject: dict) -> dict:
     return reference
 
 
-def _concept(entry: dict) -> dict:
+def _concept(entry: dict[str, Any]) -> dict[str, Any]:
     coding = {k: entry.get(k) for k in ("system", "code") if entry.get(k)}
     if coding.get("code"):
         coding["display"] = entry.get("display")
     return {"coding": [coding] if coding.get("code") else None, "text": entry.get("display")}
 
 
-def _observation_out(code: str, display: str, subject: dict, **value: Any) -> dict:
+def _observation_out(
+    code: str, display: str, subject: dict[str, Any], **value: Any
+) -> dict[str, Any]:
     return {
         "resourceType": "Observation",
         "meta": _profile("Observation"),
@@ -114,8 +118,8 @@ def _observation_out(code: str, display: str, subject: dict, **value: Any) -> di
     }
 
 
-def _health_resources(health: dict, subject: dict) -> list[dict]:
-    out: list[dict] = []
+def _health_resources(health: dict[str, Any], subject: dict[str, Any]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
     for indicator in health.get("heightened_risk_indicators") or []:
         out.append(
             {
@@ -181,7 +185,7 @@ def _health_resources(health: dict, subject: dict) -> list[dict]:
     return out
 
 
-def _consent_out(consent: dict, subject: dict) -> dict:
+def _consent_out(consent: dict[str, Any], subject: dict[str, Any]) -> dict[str, Any]:
     given = consent.get("status") == "given"
     return {
         "resourceType": "Consent",
@@ -210,8 +214,12 @@ def _consent_out(consent: dict, subject: dict) -> dict:
 
 
 def _communication_out(
-    record: dict, text: str, about: dict, health: dict, generated: bool = False
-) -> dict:
+    record: dict[str, Any],
+    text: str,
+    about: dict[str, Any],
+    health: dict[str, Any],
+    generated: bool = False,
+) -> dict[str, Any]:
     """A Communication carrying ``text``; a gateway-written summary is marked as such."""
     return {
         "resourceType": "Communication",
@@ -227,7 +235,7 @@ def _communication_out(
     }
 
 
-def _summary_text(record: dict) -> str | None:
+def _summary_text(record: dict[str, Any]) -> str | None:
     """Plain words for an NHS recipient when the record is not itself health data."""
     payload = record.get("payload") or {}
     lines = []
@@ -284,16 +292,19 @@ def _fhir_datetime(value: str) -> str:
     return value[:10] if value.endswith("T00:00:00") else value + "Z"
 
 
-def _zone_datetimes(value: Any) -> Any:
+def _zone_datetimes(value: _T) -> _T:
     if isinstance(value, dict):
-        return {
-            k: _fhir_datetime(v)
-            if k in DATETIME_ELEMENTS and isinstance(v, str)
-            else _zone_datetimes(v)
-            for k, v in value.items()
-        }
+        return cast(
+            _T,
+            {
+                k: _fhir_datetime(v)
+                if k in DATETIME_ELEMENTS and isinstance(v, str)
+                else _zone_datetimes(v)
+                for k, v in value.items()
+            },
+        )
     if isinstance(value, list):
-        return [_zone_datetimes(v) for v in value]
+        return cast(_T, [_zone_datetimes(v) for v in value])
     return value
 
 
@@ -302,7 +313,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     subjects = record.get("subjects") or []
     payload = record.get("payload") or {}
     health = payload.get("health") or {}
-    focus = next(
+    focus: dict[str, Any] = next(
         (
             s
             for s in subjects

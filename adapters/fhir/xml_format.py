@@ -43,6 +43,8 @@ from gateway.errors import FieldProblem, InvalidRecord, MalformedBody, field_pat
 FHIR_NS = "http://hl7.org/fhir"
 XHTML_NS = "http://www.w3.org/1999/xhtml"
 _FHIR = "{" + FHIR_NS + "}"
+#: An element as ``_shape`` keys it: (its names from the resource down, its plain attributes).
+_Key = tuple[tuple[str, ...], tuple[str, ...]]
 _DIV = "{" + XHTML_NS + "}div"
 _ENTRY = re.compile(r"^entry\[(\d+)\]")
 #: Attributes the loss check ignores. An element ``id`` (``<name id="n1">``) is an
@@ -226,12 +228,12 @@ class _Document:
                         "not valid FHIR XML", child, "XHTML belongs only in a narrative (text.div)"
                     )
                 continue
-            if not child.tag.startswith(_FHIR):
+            namespace = etree.QName(child).namespace
+            if namespace != FHIR_NS:
                 raise self.problem(
                     "not valid FHIR XML",
                     child,
-                    f"element in namespace {etree.QName(child).namespace!r}; "
-                    f"FHIR XML uses {FHIR_NS!r}",
+                    f"element in namespace {namespace!r}; FHIR XML uses {FHIR_NS!r}",
                 )
             self.check_structure(child)
 
@@ -260,8 +262,8 @@ class _Document:
             resources[index] = self.resource(resource)
             entry.remove(holders[0])
         bundle = self.resource(self.root)
-        for index, resource in resources.items():
-            bundle["entry"][index]["resource"] = resource
+        for index, read in resources.items():
+            bundle["entry"][index]["resource"] = read
         return bundle
 
     def resource(self, element: etree._Element) -> dict[str, Any]:
@@ -333,9 +335,9 @@ class _Document:
             )
 
 
-def _shape(element: etree._Element) -> list[tuple[tuple, etree._Element]]:
+def _shape(element: etree._Element) -> list[tuple[_Key, etree._Element]]:
     """Every element as (names from the resource down, its plain attributes), with the element."""
-    out: list[tuple[tuple, etree._Element]] = []
+    out: list[tuple[_Key, etree._Element]] = []
 
     def walk(node: etree._Element, names: tuple[str, ...]) -> None:
         if node.tag == _DIV:  # the narrative is XHTML, kept whole as a string
@@ -352,7 +354,7 @@ def _shape(element: etree._Element) -> list[tuple[tuple, etree._Element]]:
     return out
 
 
-def _json_shape(resource: dict[str, Any]) -> list[tuple]:
+def _json_shape(resource: dict[str, Any]) -> list[_Key]:
     """The elements FHIR XML would have for a resource's JSON form, as ``_shape`` keys.
 
     The FHIR rules for the two forms: a resource is an element named by its
@@ -362,7 +364,7 @@ def _json_shape(resource: dict[str, Any]) -> list[tuple]:
     attribute; a list is repeated elements; a nested resource (``contained``,
     ``entry.resource``) sits inside an element named by the property.
     """
-    out: list[tuple] = []
+    out: list[_Key] = []
 
     def resource_element(data: dict[str, Any], names: tuple[str, ...]) -> None:
         names = (*names, data["resourceType"])
@@ -397,11 +399,10 @@ def _json_shape(resource: dict[str, Any]) -> list[tuple]:
                 out.append((names, ()))
                 resource_element(value, names)
                 return
-            attributes = []
-            if key in ("extension", "modifierExtension") and "url" in value:
-                attributes.append("url")
-            out.append((names, tuple(sorted(attributes))))
-            properties(value, names, is_resource=False, is_extension="url" in attributes)
+            is_extension = key in ("extension", "modifierExtension") and "url" in value
+            attributes: tuple[str, ...] = ("url",) if is_extension else ()
+            out.append((names, attributes))
+            properties(value, names, is_resource=False, is_extension=is_extension)
             return
         if key == "div":
             out.append((names, ()))
