@@ -3,11 +3,14 @@
 An adapter owns one native format: it parses a partner's request body into
 canonical :class:`~contracts.Exchange` records (``parse``) and renders a
 minimised canonical record back into that format for recipients who want it
-(``render``). Nothing outside an adapter branches on the format.
+(``render``, or just ``to_native`` for a JSON format: the default ``render``
+serialises its document). Nothing outside an adapter branches on the format.
 
 Each adapter package has the same shape: ``native.py`` (pydantic models of the
 native format), ``mapping.py`` (native <-> canonical), ``__init__.py`` (the
-adapter class tying them together).
+adapter class tying them together). What two adapters share lives here or
+in another kit module beside it (``meetings.py``), never in an adapter: no
+adapter imports another (``tests/adapters/test_boundaries.py``).
 """
 
 from __future__ import annotations
