@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 from contracts import Exchange  # noqa: E402
 from gateway.policy import load_bundle, minimise_for  # noqa: E402
 from gateway.policy.engine import decide, decide_for  # noqa: E402
-from gateway.policy.suite import build_fixture, load_suite, suite_files  # noqa: E402
+from gateway.policy.tools.suite import build_fixture, load_suite, suite_files  # noqa: E402
 
 POLICY = ROOT / "policies" / "cheshire-hru"
 BATCH = 50  # calls per timing sample, so the clock's own cost is negligible

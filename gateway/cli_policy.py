@@ -22,13 +22,13 @@ from contracts import Exchange
 from gateway.errors import GatewayError
 from gateway.policy import load_bundle
 from gateway.policy.bundle import PolicyBundle, policy_files
-from gateway.policy.diff import diff as diff_bundles
-from gateway.policy.explain import explain as explain_exchange
-from gateway.policy.lint import ERROR
-from gateway.policy.lint import lint as lint_directory
-from gateway.policy.matrix import markdown, to_html
-from gateway.policy.replay import replay as replay_exchanges
-from gateway.policy.suite import run_suites
+from gateway.policy.tools.diff import diff as diff_bundles
+from gateway.policy.tools.explain import explain as explain_exchange
+from gateway.policy.tools.lint import ERROR
+from gateway.policy.tools.lint import lint as lint_directory
+from gateway.policy.tools.matrix import markdown, to_html
+from gateway.policy.tools.replay import replay as replay_exchanges
+from gateway.policy.tools.suite import run_suites
 
 policy_app = typer.Typer(
     name="policy",
@@ -206,7 +206,7 @@ def schema(
     ] = None,
 ) -> None:
     """Regenerate the draft-07 JSON Schemas editors use, from the policy models."""
-    from gateway.policy import schema as schemas
+    from gateway.policy.tools import schema as schemas
 
     for path in schemas.write(output or schemas.SCHEMA_DIR):
         typer.echo(f"wrote {path}")

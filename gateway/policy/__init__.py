@@ -2,8 +2,9 @@
 
 The pipeline needs :func:`load_bundle` (or :class:`LivePolicy` for reloads),
 :func:`decide` and :func:`minimise_for`; the governance tools (lint, policy
-tests, explain, diff, matrix, replay) live in their own modules and in
-``gateway.cli_policy``. See ``docs/policy.md`` for the language.
+tests, explain, diff, matrix, replay, schema) live in ``gateway.policy.tools``
+and their commands in ``gateway.cli.policy``. See ``docs/policy.md`` for the
+language.
 """
 
 from gateway.policy.bundle import PolicyBundle, load_bundle

@@ -285,8 +285,8 @@ def load_bundle(directory: Path | str) -> PolicyBundle:
 
     agreement = collector.agreements[0].item
     parties: dict[str, Party] = collector.items("parties")
-    flows: list[Flow] = list(collector.items("flows").values())
-    prohibitions: list[Prohibition] = list(collector.items("prohibitions").values())
+    flows: tuple[Flow, ...] = tuple(collector.items("flows").values())
+    prohibitions: tuple[Prohibition, ...] = tuple(collector.items("prohibitions").values())
     bundle = PolicyBundle(
         directory=directory,
         version=bundle_hash(files),
@@ -299,9 +299,9 @@ def load_bundle(directory: Path | str) -> PolicyBundle:
         justifications=collector.items("justifications"),
         data_categories=collector.items("data_categories"),
         catalogue={p: located.item for p, located in collector.catalogue.items()},
-        flows=tuple(flows),
-        prohibitions=tuple(prohibitions),
-        index={},
+        flows=flows,
+        prohibitions=prohibitions,
+        index=compile_flows(parties, flows, prohibitions, [str(c) for c in Category]),
         locations={
             f"{kind}:{key}": located.where
             for kind, table in collector.tables.items()
@@ -312,5 +312,4 @@ def load_bundle(directory: Path | str) -> PolicyBundle:
     _check_special_category(collector, bundle)
     if collector.problems:
         raise PolicyLoadError(f"{directory}: the policy bundle does not load", collector.problems)
-    bundle.index.update(compile_flows(bundle, [str(c) for c in Category]))
     return bundle

@@ -10,16 +10,13 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from contracts.marks import Mark
-from gateway.policy.conditions import CompiledCondition, _plain, compile_condition, values_at
+from gateway.policy.conditions import CompiledCondition, compile_condition, enum_value, values_at
 from gateway.policy.fields import marked, segments
 from gateway.policy.model import ANY, Consent, Flow, Party, Prohibition
 from gateway.policy.plan import Node, PlanBuilder
-
-if TYPE_CHECKING:
-    from gateway.policy.bundle import PolicyBundle
 
 VICTIM_LOCATION_RULE = "mark:victim-location"
 NOT_GIVEN = "not given"
@@ -48,7 +45,7 @@ class CompiledConsent:
         object.__setattr__(self, "justification_path", segments(self.rule.justification_field))
 
     def __call__(self, exchange: Any) -> ConsentOutcome:
-        status = [str(_plain(v)) for v in values_at(exchange, self.status_path)]
+        status = [str(enum_value(v)) for v in values_at(exchange, self.status_path)]
         if any(s in self.given for s in status):
             return ConsentOutcome(True, GIVEN)
         stated = [str(v) for v in values_at(exchange, self.justification_path)]
@@ -136,13 +133,18 @@ def build_plan(flow: Flow, recipient: Party, prohibitions: tuple[Prohibition, ..
 
 
 def compile_flows(
-    bundle: PolicyBundle, categories: list[str]
+    parties: dict[str, Party],
+    flows: tuple[Flow, ...],
+    prohibitions: tuple[Prohibition, ...],
+    categories: list[str],
 ) -> dict[tuple[str, str, str], tuple[CompiledFlow, ...]]:
-    """(sender, recipient, category) -> its flows, explicit denies first."""
+    """(sender, recipient, category) -> its flows, explicit denies first.
+
+    Takes the declarations the bundle is made of, not the bundle, so a bundle
+    is built whole with its index (and this module needs nothing from it)."""
     denies: dict[tuple[str, str, str], list[CompiledFlow]] = defaultdict(list)
     permits: dict[tuple[str, str, str], list[CompiledFlow]] = defaultdict(list)
-    parties = bundle.parties
-    for flow in bundle.flows:
+    for flow in flows:
         senders = list(parties) if ANY in flow.senders else flow.senders
         recipients = list(parties) if ANY in flow.recipients else flow.recipients
         cats = categories if ANY in flow.categories else [str(c) for c in flow.categories]
@@ -151,7 +153,7 @@ def compile_flows(
             conditions = tuple(compile_condition(c, parties[recipient]) for c in flow.when)
             plan = None
             if flow.effect == "permit":
-                plan = build_plan(flow, parties[recipient], bundle.prohibitions)
+                plan = build_plan(flow, parties[recipient], prohibitions)
             compiled = CompiledFlow(
                 flow=flow,
                 recipient=recipient,

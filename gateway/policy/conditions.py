@@ -45,17 +45,18 @@ def _collect(obj: Any, path: Segments, depth: int, roles: frozenset[str], out: l
 
 def _role(subject: Any) -> str:
     role = subject.get("role") if isinstance(subject, dict) else getattr(subject, "role", None)
-    return _plain(role)
+    return enum_value(role)
 
 
-def _plain(value: Any) -> Any:
+def enum_value(value: Any) -> Any:
+    """An enum member as its value (what policies compare against); anything else as is."""
     if isinstance(value, Enum):
         return value.value
     return value
 
 
 def _rank(value: Any) -> float | None:
-    value = _plain(value)
+    value = enum_value(value)
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
@@ -99,7 +100,7 @@ def compile_condition(condition: Condition, recipient: Party | None = None) -> C
     op, operand = condition.operator, condition.operand
 
     def get(exchange: Any) -> list[Any]:
-        return [_plain(v) for v in values_at(exchange, path, roles)]
+        return [enum_value(v) for v in values_at(exchange, path, roles)]
 
     if op == "equals":
 

@@ -16,8 +16,8 @@ from typing import Any
 
 from gateway.errors import PolicyLoadError
 from gateway.policy.bundle import PolicyBundle, bundle_hash, policy_files
-from gateway.policy.lint import lint
-from gateway.policy.suite import run_suites, suite_files
+from gateway.policy.tools.lint import lint
+from gateway.policy.tools.suite import run_suites, suite_files
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.policy.model import FieldRule, Transform
 from gateway.policy.plan import Action, Node, PlanBuilder
-from gateway.policy.transforms import TRANSFORMS, Context, _as_date
+from gateway.policy.transforms import TRANSFORMS, Context, as_date
 
 _DROP = object()
 
@@ -96,7 +96,7 @@ class _Walk:
 
 
 def _record_date(record: dict[str, Any]) -> Any:
-    return _as_date(record.get("submitted_at")) or datetime.now(UTC).date()
+    return as_date(record.get("submitted_at")) or datetime.now(UTC).date()
 
 
 def apply_plan(

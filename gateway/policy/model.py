@@ -2,7 +2,7 @@
 
 These models are the language. The JSON Schema editors use
 (``policies/schema/policy.schema.json``) is generated from them by
-``python -m gateway.policy.schema``; see ``docs/policy.md`` for the reference.
+``python -m gateway.policy.tools.schema``; see ``docs/policy.md`` for the reference.
 """
 
 from __future__ import annotations
@@ -25,11 +25,13 @@ ANY = "*"
 FieldPath = Annotated[str, WithJsonSchema({"type": "string", "x-field-path": True})]
 
 
-class _Policy(BaseModel):
+class PolicyModel(BaseModel):
+    """Base of the policy language's models (and its test suites'): unknown keys are errors."""
+
     model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
 
 
-class Agreement(_Policy):
+class Agreement(PolicyModel):
     """The agreement itself: who signed it, who is accountable, when it is reviewed."""
 
     id: str = Field(pattern=ID_PATTERN)
@@ -41,7 +43,7 @@ class Agreement(_Policy):
     review_by: date | None = Field(default=None, description="When the board reviews it next.")
 
 
-class Party(_Policy):
+class Party(PolicyModel):
     """A partner organisation (or one of its teams, such as a PDU's SPOC)."""
 
     id: str = Field(pattern=ID_PATTERN)
@@ -65,12 +67,12 @@ class Party(_Policy):
     )
 
 
-class Purpose(_Policy):
+class Purpose(PolicyModel):
     id: str = Field(pattern=ID_PATTERN)
     description: str
 
 
-class LawfulBasis(_Policy):
+class LawfulBasis(PolicyModel):
     """A legal gateway for sharing, e.g. UK GDPR Art 6(1)(e) or DPA 2018 Part 3."""
 
     id: str = Field(pattern=ID_PATTERN)
@@ -82,14 +84,14 @@ class LawfulBasis(_Policy):
     )
 
 
-class Justification(_Policy):
+class Justification(PolicyModel):
     """A recorded reason for sharing without consent (a MARAC form's annex)."""
 
     id: str = Field(pattern=ID_PATTERN)
     description: str
 
 
-class DataCategory(_Policy):
+class DataCategory(PolicyModel):
     id: str = Field(pattern=ID_PATTERN)
     description: str
     special_category: bool = Field(default=False, description="Health or other UK GDPR Art 9 data.")
@@ -108,7 +110,7 @@ class Transform(StrEnum):
     PSEUDONYMISE = "pseudonymise"
 
 
-class FieldRule(_Policy):
+class FieldRule(PolicyModel):
     """A field a flow shares with a transform other than plain keep."""
 
     path: FieldPath = Field(description="Canonical field path, e.g. subjects[].date_of_birth")
@@ -126,7 +128,7 @@ class FieldRule(_Policy):
 OPERATORS = ("equals", "in_", "not_in", "at_least", "present", "in_recipient_areas")
 
 
-class Condition(_Policy):
+class Condition(PolicyModel):
     """A test on the record; a flow applies only when all its conditions hold.
 
     On a ``subjects[]`` field the condition holds when any subject (of ``roles``,
@@ -169,7 +171,7 @@ class Condition(_Policy):
         return getattr(self, self.operator if self.operator != "in" else "in_")
 
 
-class Consent(_Policy):
+class Consent(PolicyModel):
     """Consent as a condition, and the justifications that allow sharing without it."""
 
     field: FieldPath = Field(
@@ -187,7 +189,7 @@ class Consent(_Policy):
     )
 
 
-class Obligations(_Policy):
+class Obligations(PolicyModel):
     """What the recipient (or the gateway) must do with what it receives."""
 
     acknowledge_within: str | None = Field(default=None, pattern=PERIOD_PATTERN)
@@ -205,7 +207,7 @@ class Obligations(_Policy):
         return tuple(terms)
 
 
-class Flow(_Policy):
+class Flow(PolicyModel):
     """One rule of the agreement: a sender may (or may never) share with recipients."""
 
     id: str = Field(pattern=ID_PATTERN)
@@ -260,7 +262,7 @@ class Flow(_Policy):
         return [FieldRule(path=f) if isinstance(f, str) else f for f in self.fields]
 
 
-class Prohibition(_Policy):
+class Prohibition(PolicyModel):
     """Fields that never go to some recipients, whatever a flow says: deny beats permit."""
 
     id: str = Field(pattern=ID_PATTERN)
@@ -279,7 +281,7 @@ class Prohibition(_Policy):
         return self
 
 
-class PolicyDocument(_Policy):
+class PolicyDocument(PolicyModel):
     """One YAML file; a bundle is every document in a directory merged."""
 
     agreement: Agreement | None = None

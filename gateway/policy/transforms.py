@@ -46,7 +46,8 @@ def _derive(key: bytes, recipient: str) -> bytes:
     return hmac.new(key, recipient.encode(), "sha256").digest()
 
 
-def _as_date(value: Any) -> date | None:
+def as_date(value: Any) -> date | None:
+    """A date, datetime or ISO text as a date; None when it is none of those."""
     if isinstance(value, datetime):
         return value.date()
     if isinstance(value, date):
@@ -58,7 +59,7 @@ def _as_date(value: Any) -> date | None:
 
 
 def age_band(value: Any, ctx: Context, rule: FieldRule) -> Any:
-    born = _as_date(value)
+    born = as_date(value)
     if born is None:
         return REDACTED
     age = ctx.on.year - born.year - ((ctx.on.month, ctx.on.day) < (born.month, born.day))

@@ -152,7 +152,7 @@ def test_replay_rejects_a_bad_date(tmp_path):
 
 
 def test_schema_command_writes_the_published_schemas(tmp_path):
-    from gateway.policy import schema
+    from gateway.policy.tools import schema
 
     result = run("schema", "--output", tmp_path)
     assert result.exit_code == 0

@@ -75,7 +75,7 @@ def test_a_flow_outside_its_dates_does_not_apply(tmp_path):
 def test_an_explicit_deny_beats_a_permit_that_also_applies(cheshire):
     """A child subject in an evaluation record: the permit applies, the deny wins."""
     from contracts import Exchange
-    from gateway.policy.suite import build_fixture, load_suite
+    from gateway.policy.tools.suite import build_fixture, load_suite
     from tests.policy.conftest import CHESHIRE
 
     suite = load_suite(CHESHIRE / "tests" / "health.yaml")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from gateway.policy.lint import ERROR, lint
+from gateway.policy.tools.lint import ERROR, lint
 from tests.policy.conftest import CHESHIRE
 from tests.policy.helpers import copy_agreement, edit, line_of
 

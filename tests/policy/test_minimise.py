@@ -135,7 +135,7 @@ def test_plain_allow_list_minimise_still_works():
 
 def west_midlands_case(name: str):
     from contracts import Exchange
-    from gateway.policy.suite import build_fixture, load_suite
+    from gateway.policy.tools.suite import build_fixture, load_suite
     from tests.policy.conftest import WEST_MIDLANDS
 
     suite = load_suite(WEST_MIDLANDS / "tests" / "screening-and-triage.yaml")
@@ -168,7 +168,7 @@ def test_drop_carves_a_field_out_of_a_wider_share():
 
 def test_redact_says_a_value_exists_without_it(cheshire):
     from contracts import Exchange
-    from gateway.policy.suite import build_fixture, load_suite
+    from gateway.policy.tools.suite import build_fixture, load_suite
     from tests.policy.conftest import CHESHIRE
 
     suite = load_suite(CHESHIRE / "tests" / "probation-mappa.yaml")

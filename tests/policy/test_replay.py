@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 
 from gateway.cli_policy import policy_app
 from gateway.policy import decide, load_bundle, minimise_for
-from gateway.policy.replay import replay
+from gateway.policy.tools.replay import replay
 from gateway.store import Store
 from tests.conftest import recording_pipeline
 from tests.policy.conftest import CHESHIRE, ROOT, crime_exchange

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from jsonschema import Draft7Validator
 
-from gateway.policy import schema
+from gateway.policy.tools import schema
 from tests.policy.conftest import ROOT
 
 POLICY_FILES = sorted(ROOT.glob("policies/*/*.yaml"))
@@ -34,7 +34,7 @@ def test_published_schema_is_regenerated_from_the_models(name):
     model, title = schema.SCHEMAS[name]
     published = (schema.SCHEMA_DIR / name).read_text(encoding="utf-8")
     assert published == schema.render(model, title), (
-        f"policies/schema/{name} is stale: run .venv/bin/python -m gateway.policy.schema"
+        f"policies/schema/{name} is stale: run .venv/bin/python -m gateway.policy.tools.schema"
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.policy import load_bundle
-from gateway.policy.suite import build_fixture, load_suite, run_suites
+from gateway.policy.tools.suite import build_fixture, load_suite, run_suites
 from tests.policy.conftest import CHESHIRE, WEST_MIDLANDS
 from tests.policy.helpers import copy_agreement, edit
 

@@ -24,7 +24,7 @@ from gateway.policy.bundle import PolicyBundle
 from gateway.policy.engine import Decision, decide
 from gateway.policy.fields import ENVELOPE_PATHS, is_known
 from gateway.policy.minimise import minimise_for
-from gateway.policy.model import _Policy
+from gateway.policy.model import PolicyModel
 from gateway.policy.source import Source
 
 #: The key policy tests pseudonymise with; tests check that, not the value.
@@ -33,7 +33,7 @@ FIXTURE_NAMESPACE = uuid.UUID("6b9c0c1e-52b5-4f59-8d0e-3f3f0a4c9e77")
 DEFAULT_SUBMITTED_AT = "2026-06-01T10:00:00Z"
 
 
-class Fixture(_Policy):
+class Fixture(PolicyModel):
     """A canonical exchange, whole or as changes to another fixture."""
 
     extends: str | None = Field(default=None, description="Start from this fixture.")
@@ -47,7 +47,7 @@ class Fixture(_Policy):
     )
 
 
-class Expectation(_Policy):
+class Expectation(PolicyModel):
     effect: Literal["permit", "deny"]
     rules: list[str] | None = None
     disclosed: list[str] | None = Field(
@@ -65,7 +65,7 @@ class Expectation(_Policy):
     obligations: list[str] | None = None
 
 
-class Case(_Policy):
+class Case(PolicyModel):
     name: str
     exchange: str = Field(description="A fixture name.")
     expect: dict[str, Expectation | Literal["permit", "deny"]] = Field(
@@ -76,7 +76,7 @@ class Case(_Policy):
     )
 
 
-class Suite(_Policy):
+class Suite(PolicyModel):
     name: str
     description: str = ""
     fixtures: dict[str, Fixture]

@@ -4,7 +4,7 @@ Pydantic emits JSON Schema 2020-12 (``$defs``); the YAML language servers in
 common editors understand draft-07 and older, so the published files use
 ``definitions`` and name draft-07. Regenerate them after changing the models::
 
-    .venv/bin/python -m gateway.policy.schema
+    .venv/bin/python -m gateway.policy.tools.schema
 
 A test fails when the committed files are stale.
 """
@@ -20,9 +20,9 @@ from pydantic import BaseModel
 
 from contracts import Exchange, field_paths
 from gateway.policy.model import PolicyDocument
-from gateway.policy.suite import Suite
+from gateway.policy.tools.suite import Suite
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "policies" / "schema"
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "policies" / "schema"
 DRAFT_07 = "http://json-schema.org/draft-07/schema#"
 SCHEMAS: dict[str, tuple[type[BaseModel], str]] = {
     "policy.schema.json": (PolicyDocument, "Information-sharing agreement policy file"),
