@@ -52,7 +52,7 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from gateway.broker import EmbeddedBroker, free_port  # noqa: E402
+from gateway.embedded.broker import EmbeddedBroker, free_port  # noqa: E402
 from gateway.delivery.topics import recipient_topic  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"

@@ -300,9 +300,10 @@ def dlq_replay(
     Each replay is audited (``redelivery``) with the operator's login name."""
     import getpass
 
-    from gateway.audit import Action, append
+    from gateway.audit import Action
     from gateway.delivery import outbox
     from gateway.delivery.relay import delivery_audit
+    from gateway.store.audit_log import append
 
     if (dead_letter_id is None) == (not all_):
         raise fail("give a dead letter id or --all (not both)")

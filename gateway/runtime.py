@@ -8,7 +8,6 @@ a store whose migrations are behind (``gateway db upgrade`` first).
 
 from __future__ import annotations
 
-import gc
 import json
 import logging
 import os
@@ -17,23 +16,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters import AdapterRegistry, load_registry
-from gateway.broker import EmbeddedBroker, broker_answers
 from gateway.delivery.channels import KafkaChannel, WebhookChannel
 from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
+from gateway.embedded.broker import EmbeddedBroker, broker_answers
 from gateway.pipeline import Pipeline
-from gateway.pipeline.deliver import GroupCommitter, LoopCommitter
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
 from gateway.store import Store
+from gateway.store.group_commit import GroupCommitter
 from gateway.store.retention import keep_erasing
 
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
-#: Young-generation collections after 50k net allocations instead of 700; the older
-#: generations at their default ratios (so a full pass still comes, less often).
-GC_THRESHOLDS = (50_000, 10, 10)
 
 
 class StoreBehind(RuntimeError):
@@ -93,7 +89,7 @@ class Runtime:
             if recipient not in self.bundle.parties:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
         _install_tracer_provider(settings.trace_sample_ratio)
-        self.store = Store.from_url(settings.store_url)
+        self.store = Store.from_url(settings.store_url, busy_seconds=settings.store_busy_seconds)
         if settings.database_url is None:
             self.store.upgrade()
         elif (revision := self.store.revision()) != (head := self.store.head_revision()):
@@ -154,24 +150,9 @@ class Runtime:
                 renderers=renderers,
                 on_commit=self.relay.nudge,
                 committer=GroupCommitter(self.store),
-                # SQLite writes are short and local: the event loop commits them itself.
-                # PostgreSQL's round trips would stall it; a thread waits them out.
-                loop_committer=LoopCommitter(
-                    self.store, give_up_seconds=settings.store_busy_seconds
-                )
-                if self.store.dialect == "sqlite"
-                else None,
             )
         if self.broker is not None:
             self._write_runtime_file()
-        # What start loaded (modules, models, the policy bundle: ~136k objects) lives
-        # as long as the process. Frozen, the cyclic GC's full passes skip it: each
-        # took ~70 ms of a request's time and CPU, several times a minute under load.
-        gc.freeze()
-        # An exchange's objects die by reference counting as its request ends; the
-        # cyclic GC only finds the ones in flight, alive. At the default threshold it
-        # ran every few requests and cost ~8 % of an API process's CPU.
-        gc.set_threshold(*GC_THRESHOLDS)
         return self
 
     @property

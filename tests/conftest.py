@@ -24,7 +24,7 @@ from kafka import KafkaConsumer, TopicPartition
 
 from adapters.registry import load_registry
 from gateway.api import create_app
-from gateway.broker import EmbeddedBroker, free_port
+from gateway.embedded.broker import EmbeddedBroker, free_port
 from gateway.delivery import outbox
 from gateway.delivery.outbox import OutboxMessage
 from gateway.pipeline.flow import Pipeline
@@ -252,8 +252,7 @@ def start_gateway(
         kafka_bootstrap=bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:8]}",
         pseudonym_key=TEST_KEY,
-        relay_poll_seconds=0.2,
-        **overrides,
+        **{"relay_poll_seconds": 0.2, **overrides},
     )
     runtime = Runtime(settings).start()
     server, thread, base = serve_in_thread(runtime)

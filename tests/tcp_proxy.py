@@ -6,7 +6,7 @@ import contextlib
 import socket
 import threading
 
-from gateway.broker import free_port
+from gateway.embedded.broker import free_port
 
 
 class TcpProxy:

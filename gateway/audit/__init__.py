@@ -1,6 +1,10 @@
-"""The tamper-evident audit trail: an append-only, hash-chained log."""
+"""The tamper-evident audit trail: an append-only, hash-chained log.
 
-from gateway.audit.chain import HASH_ALG, Action, AuditEntry, append
+Entries and their digests are built here; ``gateway.store.audit_log.append``
+writes them to the store.
+"""
+
+from gateway.audit.chain import HASH_ALG, Action, AuditEntry
 from gateway.audit.verify import Finding, VerifyReport, verify_engine
 
-__all__ = ["HASH_ALG", "Action", "AuditEntry", "Finding", "VerifyReport", "append", "verify_engine"]
+__all__ = ["HASH_ALG", "Action", "AuditEntry", "Finding", "VerifyReport", "verify_engine"]

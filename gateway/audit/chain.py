@@ -19,7 +19,8 @@ in each entry (``hash_alg``) so a later algorithm can take over mid-chain:
   than ``json.dumps``), and a change of so much as a space in the stored text
   shows.
 
-The verifier (``gateway.audit.verify``) re-implements both independently.
+The verifier (``gateway.audit.verify``) re-implements both independently;
+the SQL that appends entries to the chain is ``gateway.store.audit_log``.
 """
 
 from __future__ import annotations
@@ -31,26 +32,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
 
 from contracts.ids import new_id_text
-from gateway.store import postgres
-from gateway.store.tables import audit_head, audit_log
 
 HASH_ALG = "sha256-text"
-# Built once: statements reused with parameters skip SQLAlchemy's per-call construction.
-_INSERT_ENTRIES = audit_log.insert()
-_LOCK_HEAD = (
-    sa.select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == 1).with_for_update()
-)
-_MOVE_HEAD = (
-    audit_head.update()
-    .where(audit_head.c.id == 1)
-    .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
-)
-_LOCK_HEAD_TEXT = postgres.as_text(_LOCK_HEAD)
-_MOVE_HEAD_TEXT = postgres.as_text(_MOVE_HEAD)
 GENESIS = "0" * 64
 
 
@@ -83,43 +68,27 @@ class AuditEntry:
     recipient: str | None = None
     entry_id: str = field(default_factory=new_id_text)
     recorded_at: str = field(default_factory=now_text)
-    #: ``details`` as stored (JSON, keys sorted), and the canonical JSON of every
-    #: hashed field split where ``prev_hash`` goes (known only under the lock)
+    #: ``details`` as stored (JSON, keys sorted)
     details_json: str = field(init=False, repr=False, compare=False)
-    _before_prev: str = field(init=False, repr=False, compare=False)
-    _after_prev: str = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        details = sorted_json(self.details)
-        # canonical_json of the hashed fields (all strings or null, details as a
-        # string) in one encoder call, split where ``prev_hash`` goes: its key
-        # appears unescaped only there, every other quote being inside a string.
-        # The verifier recomputes it independently with json.dumps.
+        object.__setattr__(self, "details_json", sorted_json(self.details))
+
+    def digest(self, prev_hash: str) -> str:
+        """``SHA-256(prev_hash || canonical_json(hashed fields))`` in hex: every field
+        a string or null, ``details`` as its stored text."""
         hashed = {
             "action": self.action,
             "actor": self.actor,
-            "details": details,
+            "details": self.details_json,
             "entry_id": self.entry_id,
             "exchange_id": self.exchange_id,
             "hash_alg": HASH_ALG,
-            "prev_hash": None,
+            "prev_hash": prev_hash,
             "recipient": self.recipient,
             "recorded_at": self.recorded_at,
         }
-        before, after = sorted_json(hashed).split(_PREV_HASH_SLOT)
-        object.__setattr__(self, "details_json", details)
-        object.__setattr__(self, "_before_prev", before + _PREV_HASH_KEY)
-        object.__setattr__(self, "_after_prev", after)
-
-    def digest(self, prev_hash: str) -> str:
-        """``SHA-256(prev_hash || canonical_json(hashed fields))`` in hex."""
-        # A hex digest needs no escaping in JSON; anything else is encoded properly.
-        if prev_hash.isalnum() and prev_hash.isascii():
-            quoted = f'"{prev_hash}"'
-        else:
-            quoted = json.dumps(prev_hash, ensure_ascii=False)
-        text = f"{prev_hash}{self._before_prev}{quoted}{self._after_prev}"
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+        return hashlib.sha256((prev_hash + sorted_json(hashed)).encode("utf-8")).hexdigest()
 
 
 def canonical_json(value: Any) -> str:
@@ -138,40 +107,11 @@ def sorted_json(value: dict[str, Any]) -> str:
         return canonical_json(value)
 
 
-_PREV_HASH_KEY = '"prev_hash":'
-_PREV_HASH_SLOT = _PREV_HASH_KEY + "null"
-
-
-def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
-    """Append entries to the chain inside the caller's transaction.
-
-    The head row (seeded by migration 0003) is locked with ``FOR UPDATE``;
-    SQLite's ``BEGIN IMMEDIATE`` does the same. So concurrent writers extend
-    the chain one after another, and the lock is held for one batch insert.
-    On PostgreSQL the lock is the one answer waited for: the entries and the
-    head's move go with the statements after it (``postgres.shared_round_trips``).
-    """
-    if not entries:
-        return []
-    if conn.dialect.name == "postgresql":
-        with postgres.shared_round_trips(conn):
-            seq, prev_hash = postgres.fetch_one(conn, _LOCK_HEAD_TEXT)
-            rows, new_head = chain_rows(entries, seq, prev_hash)
-            postgres.insert_rows(conn, audit_log, rows)
-            postgres.execute(conn, _MOVE_HEAD_TEXT, **new_head)
-    else:
-        seq, prev_hash = conn.execute(_LOCK_HEAD).one()
-        rows, new_head = chain_rows(entries, seq, prev_hash)
-        conn.execute(_INSERT_ENTRIES, rows)
-        conn.execute(_MOVE_HEAD, new_head)
-    return [r["seq"] for r in rows]
-
-
 def chain_rows(
     entries: list[AuditEntry], seq: int, prev_hash: str
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """The ``audit_log`` rows for ``entries`` after the head ``(seq, prev_hash)``, and
-    the head's new values (``_MOVE_HEAD``'s parameters)."""
+    the head's new values (``gateway.store.audit_log`` writes both)."""
     rows = []
     for entry in entries:
         seq += 1

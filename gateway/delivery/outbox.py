@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway import jsontext
-from gateway.store.tables import dead_letters, insert_rows, insert_serialised, outbox
+from gateway.store.tables import INSERT_OUTBOX, dead_letters, insert_rows, outbox
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,6 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
-_INSERT = insert_serialised(outbox, "headers")
 #: ``status = 'pending'`` written out, not bound: the outbox's queue indexes hold only
 #: pending rows, and a database uses such an index only for a query that says so.
 _PENDING_VALUE = sa.literal_column("'pending'")
@@ -66,7 +65,7 @@ def outbox_rows(messages: list[OutboxMessage]) -> list[dict[str, Any]]:
 
 def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Insert rows made by ``outbox_rows``."""
-    insert_rows(conn, _INSERT, rows)
+    insert_rows(conn, INSERT_OUTBOX, rows)
 
 
 def _claim_statements() -> tuple[sa.Select, sa.Update]:

@@ -16,7 +16,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from gateway.broker import reachable
+from gateway.embedded.broker import reachable
 
 log = logging.getLogger(__name__)
 

@@ -7,14 +7,12 @@ them together, so it should read like the flow it implements.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from opentelemetry import propagate, trace
-from opentelemetry.trace import Status, StatusCode
 from sqlalchemy.engine import Connection
 
 from adapters import Adapter, AdapterRegistry, IngestContext
@@ -22,44 +20,16 @@ from contracts import Exchange
 from gateway.errors import InvalidRecord, UnknownPartner
 from gateway.pipeline.audit import audit_entries
 from gateway.pipeline.decide import decide
-from gateway.pipeline.deliver import (
-    GroupCommitter,
-    LoopCommitter,
-    PendingCommit,
-    pending_commit,
-    write_each,
-    write_group,
-)
+from gateway.pipeline.deliver import pending_commit
 from gateway.pipeline.ingest import ingest
 from gateway.pipeline.minimise import minimise
 from gateway.pipeline.route import route
 from gateway.pipeline.validate import validate
 from gateway.policy import Decision, PolicyBundle
 from gateway.store import Store
+from gateway.store.commit import Committer, PendingCommit, TransactionPerRequest, write_group
 
 tracer = trace.get_tracer("isg.gateway.pipeline")
-
-
-class _Span:
-    """A pipeline span that is never made the current one.
-
-    Nothing inside a stage starts spans of its own, so attaching each span to
-    the context (and detaching it) bought nothing and cost three quarters of
-    the ~45 µs two spans and the trace headers took per exchange."""
-
-    __slots__ = ("span",)
-
-    def __init__(self, name: str, fmt: str) -> None:
-        self.span = tracer.start_span(name, attributes={"isg.format": fmt})
-
-    def __enter__(self) -> trace.Span:
-        return self.span
-
-    def __exit__(self, _type: object, error: BaseException | None, _tb: object) -> None:
-        if error is not None and self.span.is_recording():
-            self.span.record_exception(error)
-            self.span.set_status(Status(StatusCode.ERROR, str(error)))
-        self.span.end()
 
 
 def trace_context(span: trace.Span) -> dict[str, str]:
@@ -120,11 +90,14 @@ class Pipeline:
     webhooks: frozenset[str] = frozenset()
     #: recipient -> the adapter that renders its copies in its own format
     renderers: dict[str, Adapter] = field(default_factory=dict)
+    #: Wakes the relay: called after each commit that kept an exchange.
     on_commit: Callable[[], None] = lambda: None
-    #: Shares transactions between concurrent requests; None commits each alone.
-    committer: GroupCommitter | None = None
-    #: For requests on the event loop (SQLite): groups written by the loop itself.
-    loop_committer: LoopCommitter | None = None
+    #: How accepted exchanges are kept; by default each in its own transaction.
+    committer: Committer | None = None
+    _writes: Committer = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._writes = self.committer or TransactionPerRequest(self.store)
 
     def submit(
         self, fmt: str, body: bytes, media_type: str | None, source_partner: str
@@ -137,32 +110,16 @@ class Pipeline:
     async def submit_async(
         self, fmt: str, body: bytes, media_type: str | None, source_partner: str
     ) -> Submission:
-        """``submit`` for the event loop: the stages run on the loop, and so does the
-        commit on SQLite (``LoopCommitter``); on PostgreSQL the group committer's
-        thread waits out the round trips. Handing every request to a worker thread
-        instead costs more than the stages themselves."""
+        """``submit`` for the event loop: the stages run on the loop (handing each
+        request to a worker thread costs more than the stages), the commit does not."""
         prepared = self.prepare(fmt, body, media_type, source_partner)
-        if self.loop_committer is not None:
-            futures = [self.loop_committer.enqueue(p) for p in prepared.pending]
-        elif self.committer is not None:
-            futures = [self.committer.enqueue_from_loop(p) for p in prepared.pending]
-        else:
-            await asyncio.to_thread(self.commit, prepared)
-            return prepared.submission
-        if futures:
-            await asyncio.wait(futures)
-            self._committed(prepared, [f.exception() for f in futures])
+        self._committed(await self._writes.write_async(prepared.pending))
         return prepared.submission
 
     def commit(self, prepared: Prepared) -> None:
-        """Commit each accepted exchange (each in its own transaction, or its
-        group's); raise the first failure once every commit has settled."""
-        if self.committer is None:
-            failures = write_each(self.store, prepared.pending)
-        else:
-            futures = [self.committer.enqueue(p) for p in prepared.pending]
-            failures = [f.exception() for f in futures]
-        self._committed(prepared, failures)
+        """Commit each accepted exchange; raise the first failure once every commit
+        has settled."""
+        self._committed(self._writes.write(prepared.pending))
 
     def commit_together(self, prepared: Prepared, also: Callable[[Connection], None]) -> None:
         """Commit every accepted exchange of ``prepared`` and ``also(conn)`` in one
@@ -171,9 +128,9 @@ class Pipeline:
         write_group(self.store, prepared.pending, also=also)
         self.on_commit()
 
-    def _committed(self, prepared: Prepared, failures: list[BaseException | None]) -> None:
-        if len(failures) > failures.count(None):
-            self.on_commit()
+    def _committed(self, failures: list[BaseException | None]) -> None:
+        if None in failures:
+            self.on_commit()  # rows are waiting: the relay need not wait for its poll
         for failure in failures:
             if failure is not None:
                 raise failure
@@ -190,7 +147,7 @@ class Pipeline:
         if source_partner not in bundle.parties:
             raise UnknownPartner(f"{source_partner!r} is not a party to {bundle.agreement_id}")
         context = IngestContext(source_partner=source_partner, received_at=datetime.now(UTC))
-        with _Span("ingest", fmt):
+        with tracer.start_as_current_span("ingest", attributes={"isg.format": fmt}):
             parsed = ingest(self.registry, fmt, body, media_type, context)
 
         items: list[Accepted | InvalidRecord] = []
@@ -216,7 +173,7 @@ class Pipeline:
         self, exchange: Exchange, fmt: str, bundle: PolicyBundle
     ) -> tuple[Accepted, PendingCommit]:
         # One span per exchange: its trace context goes into every message's headers.
-        with _Span("exchange", fmt) as span:
+        with tracer.start_as_current_span("exchange", attributes={"isg.format": fmt}) as span:
             record = exchange.model_dump(mode="json")
             decisions = decide(exchange, bundle)
             disclosures = minimise(record, decisions, self.pseudonym_key)

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import sqlite3
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -20,26 +15,29 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import InterfaceError as SAInterfaceError
 
 from contracts import Exchange
+from gateway.embedded.writer_lock import WriterLock
 from gateway.errors import ServiceUnavailable
 from gateway.store import tables
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 #: How long a waiting SQLite writer sleeps in SQLite's busy handler before giving up.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+SQLITE_BUSY_SECONDS = 30.0
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _sqlite_engine(url: str, busy_timeout_ms: int) -> Engine:
     """SQLite with WAL and write transactions that take the lock up front.
 
     ``BEGIN IMMEDIATE`` makes each transaction take the write lock when it
     starts, which is what serialises audit-chain appends and outbox claims
     across threads and processes (PostgreSQL uses row locks for the same).
     """
-    engine = sa.create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+    engine = sa.create_engine(
+        url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+    )
 
     @sa.event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -48,7 +46,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -71,37 +69,6 @@ IDLE_IN_TRANSACTION_MS = 60_000
 #: Exchanges ``Store.iter_exchanges`` reads in one transaction.
 EXCHANGES_PER_PAGE = 500
 
-#: A pooled PostgreSQL connection idle this long is checked before it is used again.
-PING_AFTER_IDLE_SECONDS = 1.0
-
-
-def _ping_when_idle(engine: Engine) -> None:
-    """Check a pooled connection before use only if it sat idle for a while.
-
-    ``pool_pre_ping`` checks every checkout: a round trip and ~0.1 ms of CPU for
-    each of the gateway's short, frequent transactions. A connection in steady
-    use proves itself; one that waited (through a server restart, say) is pinged,
-    and a dead one replaced before anyone sees it. A connection that dies in use
-    raises, and SQLAlchemy then discards the whole pool's connections.
-    """
-
-    @sa.event.listens_for(engine, "checkin")
-    def _checked_in(_dbapi_conn: Any, record: Any) -> None:
-        record.info["idle_since"] = time.monotonic()
-
-    @sa.event.listens_for(engine, "checkout")
-    def _checked_out(dbapi_conn: Any, record: Any, _proxy: Any) -> None:
-        idle_since = record.info.get("idle_since")
-        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
-            return
-        try:
-            alive = engine.dialect.do_ping(dbapi_conn)
-        except engine.dialect.loaded_dbapi.Error:
-            alive = False
-        if not alive:
-            # The pool then discards this connection and checks out another.
-            raise DisconnectionError("a pooled connection did not answer its ping")
-
 
 def _bound_idle_transactions(engine: Engine) -> None:
     """A session of ours left idle inside a transaction (a hung thread) is ended by
@@ -116,65 +83,6 @@ def _bound_idle_transactions(engine: Engine) -> None:
                 f"SET idle_in_transaction_session_timeout = {int(IDLE_IN_TRANSACTION_MS)}"
             )
         dbapi_conn.commit()
-
-
-class WriterLock:
-    """One SQLite writer at a time, across threads and processes, without naps.
-
-    A thread lock queues this process's writers; ``flock`` on a file beside
-    the database queues the processes (``serve --workers``, ``gateway
-    relay``), and the kernel wakes the next one the moment the lock is free.
-    SQLite's own lock stays underneath: a writer that skips this lock (an
-    older gateway, the ``sqlite3`` shell) still waits in the busy handler.
-    """
-
-    def __init__(self, path: Path | None) -> None:
-        self._thread_lock = threading.Lock()
-        self._path = path
-        self._fd: int | None = None
-
-    def acquire(self, blocking: bool = True) -> bool:
-        """Take the lock; with ``blocking=False`` return False at once if it is held."""
-        if not self._thread_lock.acquire(blocking):
-            return False
-        try:
-            if self._path is not None:
-                # Opened per hold, so no descriptor outlives the transaction.
-                self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                fcntl.flock(self._fd, fcntl.LOCK_EX if blocking else fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self.release()
-            return False
-        except BaseException:
-            self.release()
-            raise
-        return True
-
-    def release(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing it releases the flock
-            self._fd = None
-        self._thread_lock.release()
-
-
-@contextmanager
-def _sqlite_busy_timeout(conn: Connection, milliseconds: int) -> Iterator[None]:
-    """SQLite's busy handler set to ``milliseconds`` for a moment, on this connection only."""
-    raw = conn.connection.driver_connection
-    raw.execute(f"PRAGMA busy_timeout={milliseconds}")
-    try:
-        yield
-    finally:
-        raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-
-
-def _sqlite_busy(exc: OperationalError) -> bool:
-    code = getattr(exc.orig, "sqlite_errorcode", None)
-    return code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-class WriterBusy(Exception):
-    """Another writer holds the store (``transaction(wait=False)``); try again shortly."""
 
 
 class Store:
@@ -192,20 +100,24 @@ class Store:
             self._write_lock = WriterLock(Path(f"{database}.writer-lock") if on_disk else None)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
+    def from_url(cls, url: str, *, busy_seconds: float = SQLITE_BUSY_SECONDS) -> Store:
+        """``busy_seconds``: how long a SQLite transaction waits for a write lock that
+        another program holds before the store is unavailable (503)."""
         if url.startswith("sqlite"):
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
-            return cls(_sqlite_engine(url))
+            return cls(_sqlite_engine(url, int(busy_seconds * 1000)))
         engine = sa.create_engine(
             url,
             pool_size=10,
             max_overflow=10,
             pool_timeout=5,
+            # A pooled connection is checked before use, so one the server closed
+            # meanwhile (a restart) is replaced before anyone sees it.
+            pool_pre_ping=True,
             connect_args={"connect_timeout": 5},
         )
-        _ping_when_idle(engine)
         _bound_idle_transactions(engine)
         return cls(engine)
 
@@ -214,30 +126,17 @@ class Store:
         return self.engine.dialect.name
 
     @contextmanager
-    def transaction(self, *, wait: bool = True) -> Iterator[Connection]:
-        """One transaction; a store that cannot be reached is ServiceUnavailable.
-
-        ``wait=False`` raises WriterBusy instead of waiting for another SQLite
-        writer (an event loop must not block on one): a gateway process holding
-        the writer lock file, or any other program holding SQLite's own lock.
-        """
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction; a store that cannot be reached, or a SQLite store another
+        program holds for longer than ``busy_seconds``, is ServiceUnavailable."""
         lock = self._write_lock
-        if lock is not None and not lock.acquire(blocking=wait):
-            raise WriterBusy("another writer holds the store")
+        if lock is not None:
+            lock.acquire()
         try:
-            with self.engine.connect() as conn:
-                if lock is not None and not wait:
-                    # BEGIN IMMEDIATE then fails at once, rather than waits, if SQLite is locked.
-                    with _sqlite_busy_timeout(conn, 0):
-                        transaction = conn.begin()
-                else:
-                    transaction = conn.begin()
-                with transaction:
-                    yield conn
+            with self.engine.connect() as conn, conn.begin():
+                yield conn
         except DBAPIError as exc:
-            if isinstance(exc, OperationalError) and not wait and _sqlite_busy(exc):
-                raise WriterBusy("another program holds SQLite's write lock") from exc
-            # Unreachable, or a connection the server ended whatever its error's
+            # Unreachable, locked, , or a connection the server ended whatever its error's
             # class (an idle transaction timed out is an InternalError).
             if isinstance(exc, OperationalError | SAInterfaceError) or exc.connection_invalidated:
                 raise ServiceUnavailable(f"the store is unavailable: {exc.orig}") from exc

@@ -29,8 +29,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gateway.audit import Action, AuditEntry, append
+from gateway.audit import Action, AuditEntry
 from gateway.settings import RetentionPolicy
+from gateway.store.audit_log import append
 from gateway.store.db import Store, as_utc
 from gateway.store.tables import dead_letters, idempotency_keys, outbox
 

@@ -170,3 +170,7 @@ idempotency_keys = sa.Table(
     # Retention erases keys oldest first (``gateway/store/retention.py``).
     sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )
+
+#: The hot inserts: an exchange, and the copies it queues for delivery.
+INSERT_EXCHANGES = insert_serialised(exchanges, "envelope", "decisions")
+INSERT_OUTBOX = insert_serialised(outbox, "headers")

@@ -6,7 +6,8 @@ import threading
 
 import pytest
 
-from gateway.audit import AuditEntry, append
+from gateway.audit import AuditEntry
+from gateway.store.audit_log import append
 from gateway.audit.verify import verify_engine
 from gateway.store import Store
 from tests.conftest import STORES

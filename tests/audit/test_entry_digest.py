@@ -82,7 +82,7 @@ def test_details_orjson_refuses_are_written_by_json() -> None:
 
 
 def test_the_independent_verifier_accepts_awkward_entries(fresh_store: Store) -> None:
-    from gateway.audit import append
+    from gateway.store.audit_log import append
 
     with fresh_store.transaction() as conn:
         append(conn, ENTRIES)
@@ -92,7 +92,7 @@ def test_the_independent_verifier_accepts_awkward_entries(fresh_store: Store) ->
 def test_a_space_added_to_stored_details_is_a_change(fresh_store: Store) -> None:
     """Hashed as stored text, details cannot be re-spaced or re-ordered unnoticed (under
     the first algorithm, which hashed them parsed, that went unseen)."""
-    from gateway.audit import append
+    from gateway.store.audit_log import append
 
     with fresh_store.transaction() as conn:
         append(conn, ENTRIES)
@@ -119,7 +119,7 @@ def test_a_chain_begun_under_the_first_algorithm_verifies_across_the_change(
 ) -> None:
     """Entries written before ``sha256-text`` keep verifying by their own rule, and the
     first new entry links to the last old one."""
-    from gateway.audit import append
+    from gateway.store.audit_log import append
 
     prev = "0" * 64
     with fresh_store.transaction() as conn:

@@ -9,7 +9,8 @@ import pytest
 import sqlalchemy as sa
 from typer.testing import CliRunner
 
-from gateway.audit import AuditEntry, append
+from gateway.audit import AuditEntry
+from gateway.store.audit_log import append
 from gateway.cli import app
 from gateway.store import Store
 from tests.conftest import STORES

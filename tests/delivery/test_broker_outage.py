@@ -15,7 +15,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from gateway.broker import EmbeddedBroker
+from gateway.embedded.broker import EmbeddedBroker
 from gateway.delivery.reader import read_topic
 from tests.conftest import STORES, start_gateway
 

@@ -8,7 +8,7 @@ import socket
 import pytest
 
 from gateway.api.worker_pool import WorkersFailed, listening_socket, run_workers
-from gateway.broker import free_port
+from gateway.embedded.broker import free_port
 
 
 def test_workers_share_a_port_each_with_its_own_socket():

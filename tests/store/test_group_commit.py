@@ -7,7 +7,6 @@ import asyncio
 import itertools
 import socket
 import threading
-import time
 import uuid
 
 import pytest
@@ -17,8 +16,9 @@ from gateway.audit import AuditEntry
 from gateway.audit.verify import verify_engine
 from gateway.delivery.outbox import OutboxMessage, outbox_rows
 from gateway.errors import ServiceUnavailable
-from gateway.pipeline.deliver import GroupCommitter, LoopCommitter, PendingCommit, write_group
 from gateway.store import Store
+from gateway.store.commit import PendingCommit, write_group
+from gateway.store.group_commit import GroupCommitter
 from tests.conftest import exchange_row
 
 
@@ -102,98 +102,6 @@ def test_a_bad_exchange_fails_alone(store):
     assert verify_engine(store.engine).entries == 2  # nothing of the failed one was kept
 
 
-def test_the_event_loop_commits_a_turns_exchanges_in_one_transaction(store):
-    committer = LoopCommitter(store)
-    transactions = _count_transactions(store)
-
-    async def submit_all() -> None:
-        futures = [committer.enqueue(_pending(str(uuid.uuid4()))) for _ in range(20)]
-        await asyncio.gather(*futures)
-
-    asyncio.run(submit_all())
-    assert transactions == [1]
-    assert _count(store, "exchanges") == 20
-    report = verify_engine(store.engine)
-    assert report.ok and report.entries == 20
-
-
-def test_the_commit_thread_gets_a_loop_turns_exchanges_together(store):
-    """Handed over one by one, the commit thread started on the first exchange of a turn
-    while the loop was still preparing the others."""
-    committer = GroupCommitter(store)
-    groups: list[int] = []
-    original = committer._commit
-
-    def counted(group):
-        groups.append(len(group))
-        original(group)
-
-    committer._commit = counted  # type: ignore[method-assign]
-
-    async def submit_all() -> None:
-        futures = []
-        for _ in range(20):
-            futures.append(committer.enqueue_from_loop(_pending(str(uuid.uuid4()))))
-            time.sleep(0.002)  # preparing the next request; the commit thread may run meanwhile
-        await asyncio.gather(*futures)
-
-    asyncio.run(submit_all())
-    committer.stop()
-    assert groups == [20]
-    assert _count(store, "exchanges") == 20
-    assert verify_engine(store.engine).ok
-
-
-def test_the_event_loop_keeps_serving_while_another_writer_holds_the_store(tmp_path):
-    """A held write lock makes the loop's commit wait its turn, not the loop."""
-    store = Store.from_url(f"sqlite:///{tmp_path / 'gateway.db'}")
-    store.upgrade()
-    committer = LoopCommitter(store)
-    held = threading.Event()
-    release = threading.Event()
-
-    def hold() -> None:
-        with store.transaction():
-            held.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    held.wait(10)
-
-    async def scenario() -> tuple[int, bool]:
-        done = committer.enqueue(_pending(str(uuid.uuid4())))
-        ticks = 0
-        for _ in range(20):  # the loop turns while the commit waits for the lock
-            await asyncio.sleep(0.005)
-            ticks += 1
-        waiting = not done.done()
-        release.set()
-        await asyncio.wait_for(done, 10)
-        return ticks, waiting
-
-    ticks, waited = asyncio.run(scenario())
-    holder.join(10)
-    assert ticks == 20 and waited
-    assert _count(store, "exchanges") == 1
-
-
-def test_on_the_event_loop_too_a_bad_exchange_fails_alone(store):
-    committer = LoopCommitter(store)
-    duplicate, good = str(uuid.uuid4()), str(uuid.uuid4())
-
-    async def scenario() -> list[BaseException | None]:
-        await committer.enqueue(_pending(duplicate))
-        futures = [committer.enqueue(_pending(duplicate)), committer.enqueue(_pending(good))]
-        await asyncio.wait(futures)
-        return [f.exception() for f in futures]
-
-    again, fine = asyncio.run(scenario())
-    assert isinstance(again, sa.exc.IntegrityError) and fine is None
-    assert _count(store, "exchanges") == 2
-    assert verify_engine(store.engine).entries == 2
-
-
 def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
     """Retried member by member, each exchange of the group would wait out its own
     connection timeout (5 s each against a database behind a dropped network)."""
@@ -204,12 +112,7 @@ def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
     committer = GroupCommitter(store)
     attempts = _count_transactions(store)
 
-    async def submit_all() -> list[BaseException | None]:
-        futures = [committer.enqueue_from_loop(_pending(str(uuid.uuid4()))) for _ in range(5)]
-        await asyncio.wait(futures)
-        return [f.exception() for f in futures]
-
-    failures = asyncio.run(submit_all())
+    failures = asyncio.run(committer.write_async([_pending(str(uuid.uuid4())) for _ in range(5)]))
     committer.stop()
     assert attempts == [1]
     assert all(isinstance(f, ServiceUnavailable) for f in failures)
