@@ -52,8 +52,8 @@ sys.path.insert(0, str(ROOT))
 
 import httpx  # noqa: E402
 
-from gateway.embedded.broker import EmbeddedBroker, free_port  # noqa: E402
 from gateway.delivery.topics import recipient_topic  # noqa: E402
+from gateway.embedded.broker import EmbeddedBroker, free_port  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 GATEWAY = VENV_BIN / "gateway"

@@ -24,9 +24,9 @@ from kafka import KafkaConsumer, TopicPartition
 
 from adapters.registry import load_registry
 from gateway.api import create_app
-from gateway.embedded.broker import EmbeddedBroker, free_port
 from gateway.delivery import outbox
 from gateway.delivery.outbox import OutboxMessage
+from gateway.embedded.broker import EmbeddedBroker, free_port
 from gateway.pipeline.flow import Pipeline
 from gateway.runtime import Runtime
 from gateway.settings import Settings

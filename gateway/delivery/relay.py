@@ -24,12 +24,12 @@ from typing import Any, Protocol
 from kafka.errors import KafkaError
 
 from gateway.audit import Action, AuditEntry
-from gateway.store.audit_log import append
 from gateway.delivery import outbox
 from gateway.delivery.channels import Outcome
 from gateway.delivery.topics import ensure_topics
 from gateway.errors import ServiceUnavailable
 from gateway.store import Store
+from gateway.store.audit_log import append
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ import threading
 import pytest
 
 from gateway.audit import AuditEntry
-from gateway.store.audit_log import append
 from gateway.audit.verify import verify_engine
 from gateway.store import Store
+from gateway.store.audit_log import append
 from tests.conftest import STORES
 
 WRITERS, EACH = 6, 10

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from gateway.audit import AuditEntry
-from gateway.store.audit_log import append
 from gateway.cli import app
 from gateway.store import Store
+from gateway.store.audit_log import append
 from tests.conftest import STORES
 
 ENTRIES = 6

@@ -15,8 +15,8 @@ import time
 import pytest
 import sqlalchemy as sa
 
-from gateway.embedded.broker import EmbeddedBroker
 from gateway.delivery.reader import read_topic
+from gateway.embedded.broker import EmbeddedBroker
 from tests.conftest import STORES, start_gateway
 
 OUTAGE_SECONDS = float(os.environ.get("ISG_FAULT_OUTAGE_SECONDS", "30"))
