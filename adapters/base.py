@@ -26,7 +26,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from contracts import Exchange, Identifier, IdentifierSystem, PersonName
 from gateway.errors import (
-    ClientError,
+    BatchTooLarge,
     FieldProblem,
     InvalidRecord,
     MalformedBody,
@@ -47,14 +47,6 @@ class NativeModel(BaseModel):
 
 #: The most rows one batch request may carry; the daily screening is hundreds.
 MAX_BATCH_ROWS = 1000
-
-
-class BatchTooLarge(ClientError):
-    """A batch with more rows than :data:`MAX_BATCH_ROWS`: split it and resend."""
-
-    slug = "batch-too-large"
-    title = "The batch has too many records"
-    status = 413
 
 
 @dataclass(frozen=True)

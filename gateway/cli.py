@@ -14,7 +14,7 @@ import typer
 from pydantic import ValidationError
 
 from gateway.cli_policy import policy_app
-from gateway.errors import GatewayError
+from gateway.errors import GatewayError, UnknownTopic, WorkersFailed
 from gateway.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -98,7 +98,7 @@ def serve(
                 os.environ["GATEWAY_DATA_DIR"] = str(data_dir)
             if policy_dir is not None:
                 os.environ["GATEWAY_POLICY_DIR"] = str(policy_dir)
-            from gateway.api.worker_pool import WorkersFailed, run_workers
+            from gateway.api.worker_pool import run_workers
 
             try:
                 run_workers(host, port, workers)
@@ -116,12 +116,12 @@ def _configure_logging() -> None:
 
 def _start(settings: Settings, run_api: bool = True) -> Runtime:
     """Start a runtime, or exit with a plain message saying why it cannot start."""
-    from gateway.runtime import Runtime, StoreBehind
+    from gateway.runtime import Runtime
 
     runtime = Runtime(settings, run_api=run_api)
     try:
         return runtime.start()
-    except (GatewayError, StoreBehind, RuntimeError, ValueError) as exc:
+    except (GatewayError, RuntimeError, ValueError) as exc:
         runtime.stop()
         raise fail(str(exc)) from None
 
@@ -209,7 +209,7 @@ def messages(
 
     from kafka.errors import KafkaError
 
-    from gateway.delivery.reader import UnknownTopic, read_topic
+    from gateway.delivery.reader import read_topic
     from gateway.delivery.topics import recipient_topic, urgent_topic
     from gateway.runtime import RUNTIME_FILE
 

@@ -7,13 +7,23 @@
     │   ├── InvalidRecord             parsed, but a record or field is wrong
     │   ├── UnknownFormat             no adapter for the format in the URL
     │   ├── UnknownPartner            the submitting partner is not in the agreement
+    │   ├── MissingPartner            no X-Partner-Id header names the submitting partner
+    │   ├── PayloadTooLarge           a body over max_body_bytes
+    │   ├── BatchTooLarge             a batch with more rows than an adapter takes
+    │   ├── InvalidIdempotencyKey     an Idempotency-Key that is empty, too long or unprintable
+    │   ├── IdempotencyConflict       the key came with another body, or its request is in flight
     │   └── NotFound                  a resource id that does not exist
+    │       └── UnknownTopic          `gateway messages` for a topic the broker does not have
     ├── ServiceUnavailable            a dependency (store, broker) is down: 503, retry
-    └── PolicyLoadError               a policy bundle that does not load or lint
+    ├── PolicyLoadError               a policy bundle that does not load or lint
+    ├── PartnersConfigError           the partners file does not load, or a key it names is unset
+    ├── StoreBehind                   the store is at an older migration than this gateway needs
+    └── WorkersFailed                 serve --workers: API processes that cannot start or stay up
 
 A policy *denial* is not an error: it is a decision, recorded and returned.
 The HTTP layer turns every GatewayError into RFC 9457 problem+json in one
 handler (``gateway.api.problems``); the CLI prints ``str(error)`` and exits 2.
+The last three stop the gateway starting; they reach the operator, not a partner.
 """
 
 from __future__ import annotations
@@ -111,9 +121,47 @@ class UnknownPartner(ClientError):
     status = 403
 
 
+class MissingPartner(ClientError):
+    slug = "missing-partner"
+    title = "The submitting partner is not identified"
+    status = 401
+
+
+class PayloadTooLarge(ClientError):
+    slug = "payload-too-large"
+    title = "The request body is too large"
+    status = 413
+
+
+class BatchTooLarge(ClientError):
+    """A batch with more rows than ``adapters.MAX_BATCH_ROWS``: split it and resend."""
+
+    slug = "batch-too-large"
+    title = "The batch has too many records"
+    status = 413
+
+
+class InvalidIdempotencyKey(ClientError):
+    slug = "invalid-idempotency-key"
+    title = "The Idempotency-Key header is not valid"
+    status = 400
+
+
+class IdempotencyConflict(ClientError):
+    slug = "idempotency-conflict"
+    title = "The Idempotency-Key was already used"
+    status = 409
+
+
 class NotFound(ClientError):
     slug = "not-found"
     title = "Not found"
+    status = 404
+
+
+class UnknownTopic(NotFound):
+    slug = "unknown-topic"
+    title = "No such topic"
     status = 404
 
 
@@ -126,4 +174,26 @@ class ServiceUnavailable(GatewayError):
 class PolicyLoadError(GatewayError):
     slug = "policy-load-error"
     title = "The policy bundle could not be loaded"
+    status = 500
+
+
+class PartnersConfigError(GatewayError):
+    slug = "partners-config-error"
+    title = "The partners file does not load"
+    status = 500
+
+
+class StoreBehind(GatewayError):
+    """An external store not yet migrated to this gateway's schema: `gateway db upgrade`."""
+
+    slug = "store-behind"
+    title = "The store's migrations are behind the gateway"
+    status = 503
+
+
+class WorkersFailed(GatewayError):
+    """The API worker processes cannot start or keep running; the detail says why."""
+
+    slug = "workers-failed"
+    title = "The API worker processes failed"
     status = 500

@@ -21,6 +21,7 @@ from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.embedded.broker import EmbeddedBroker, broker_answers
+from gateway.errors import StoreBehind
 from gateway.pipeline import Pipeline
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
@@ -30,10 +31,6 @@ from gateway.store.retention import keep_erasing
 
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
-
-
-class StoreBehind(RuntimeError):
-    pass
 
 
 def _install_tracer_provider(sample_ratio: float) -> None:

@@ -20,7 +20,13 @@ from gateway import jsontext
 from gateway.api import idempotency, problems
 from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
-from gateway.errors import ClientError, GatewayError, InvalidRecord, NotFound
+from gateway.errors import (
+    GatewayError,
+    InvalidRecord,
+    MissingPartner,
+    NotFound,
+    PayloadTooLarge,
+)
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
 
@@ -46,18 +52,6 @@ INBOUND_HEADERS = [
         "schema": {"type": "string", "maxLength": 255},
     },
 ]
-
-
-class PayloadTooLarge(ClientError):
-    slug = "payload-too-large"
-    title = "The request body is too large"
-    status = 413
-
-
-class MissingPartner(ClientError):
-    slug = "missing-partner"
-    title = "The submitting partner is not identified"
-    status = 401
 
 
 def _accepted_body(result: Submission) -> dict[str, Any]:

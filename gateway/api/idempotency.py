@@ -22,25 +22,13 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
-from gateway.errors import ClientError
+from gateway.errors import IdempotencyConflict, InvalidIdempotencyKey
 from gateway.store import Store
 from gateway.store.db import as_utc
 from gateway.store.tables import idempotency_keys
 
 STALE_AFTER = timedelta(seconds=60)
 MAX_KEY_LENGTH = 255
-
-
-class IdempotencyConflict(ClientError):
-    slug = "idempotency-conflict"
-    title = "The Idempotency-Key was already used"
-    status = 409
-
-
-class InvalidIdempotencyKey(ClientError):
-    slug = "invalid-idempotency-key"
-    title = "The Idempotency-Key header is not valid"
-    status = 400
 
 
 @dataclass(frozen=True)

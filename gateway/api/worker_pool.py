@@ -21,6 +21,8 @@ import threading
 import time
 from multiprocessing.process import BaseProcess
 
+from gateway.errors import WorkersFailed
+
 log = logging.getLogger(__name__)
 
 #: The app factory each worker calls.
@@ -29,10 +31,6 @@ WORKER_APP = "gateway.api.worker_app:app_from_environment"
 QUICK_EXIT_SECONDS = 5.0
 RESTARTS_ALLOWED = 5
 STOP_GRACE_SECONDS = 30.0
-
-
-class WorkersFailed(RuntimeError):
-    """The workers cannot start or keep running; the message says why."""
 
 
 def listening_socket(host: str, port: int) -> socket.socket:

@@ -14,13 +14,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
 
-from gateway.errors import FieldProblem, GatewayError
-
-
-class PartnersConfigError(GatewayError):
-    slug = "partners-config-error"
-    title = "The partners file does not load"
-    status = 500
+from gateway.errors import FieldProblem, PartnersConfigError
 
 
 class _Strict(BaseModel):

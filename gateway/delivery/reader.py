@@ -8,9 +8,7 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
-
-class UnknownTopic(LookupError):
-    pass
+from gateway.errors import UnknownTopic
 
 
 def read_topic(

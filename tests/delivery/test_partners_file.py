@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.delivery.partners import PartnersConfigError, load_partners
+from gateway.delivery.partners import load_partners
+from gateway.errors import PartnersConfigError
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "partners.example.yaml"
 

@@ -7,8 +7,9 @@ import socket
 
 import pytest
 
-from gateway.api.worker_pool import WorkersFailed, listening_socket, run_workers
+from gateway.api.worker_pool import listening_socket, run_workers
 from gateway.embedded.broker import free_port
+from gateway.errors import WorkersFailed
 
 
 def test_workers_share_a_port_each_with_its_own_socket():

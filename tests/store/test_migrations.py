@@ -14,7 +14,8 @@ from typer.testing import CliRunner
 from gateway.cli import app
 from gateway.delivery import outbox
 from gateway.delivery.outbox import OutboxMessage
-from gateway.runtime import Runtime, StoreBehind
+from gateway.errors import StoreBehind
+from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.tables import exchanges, metadata
