@@ -110,9 +110,9 @@ class Runtime:
             poll_seconds=settings.relay_poll_seconds,
             bootstrap=self.bootstrap,
             topics=self.topics,
-            # With the API in this process its commits wake the relay; peeking for
-            # other processes' rows (``serve --workers``' parent, ``gateway relay``)
-            # would only cost an idle gateway CPU (~5 % of a core at 20 ms).
+            # With the API in this process its commits wake the relay. A relay alone
+            # (``serve --workers``' parent, ``gateway relay``) peeks for the rows
+            # other processes commit; here that would only cost an idle gateway CPU.
             peek_seconds=settings.relay_poll_seconds if self.run_api else PEEK_SECONDS,
             # What is re-fed must still be kept: the window is the outbox's retention.
             refeed_window=settings.retention.sent_copies,

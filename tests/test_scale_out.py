@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from gateway.api.worker_pool import QUICK_EXIT_SECONDS
@@ -118,6 +119,7 @@ def _worker_pids(parent: int) -> set[int]:
     }
 
 
+@pytest.mark.faults
 def test_a_worker_that_dies_is_started_again(postgres, broker, tmp_path):
     url = postgres.new()
     Store.from_url(url).upgrade()

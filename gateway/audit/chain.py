@@ -15,9 +15,8 @@ in each entry (``hash_alg``) so a later algorithm can take over mid-chain:
 - ``sha256-text`` (since): ``details`` is hashed as the text stored in the
   column, a JSON string in the canonical entry. Every hashed field is then a
   string or null, which any verifier, in any language, canonicalises the same
-  way; the writer may serialise details however it likes (orjson, ~5x faster
-  than ``json.dumps``), and a change of so much as a space in the stored text
-  shows.
+  way; the writer may serialise details however it likes (orjson), and a
+  change of so much as a space in the stored text shows.
 
 The verifier (``gateway.audit.verify``) re-implements both independently;
 the SQL that appends entries to the chain is ``gateway.store.audit_log``.
@@ -98,7 +97,7 @@ def canonical_json(value: Any) -> str:
 def sorted_json(value: dict[str, Any]) -> str:
     """JSON with sorted keys and no spaces: how details are stored (and hashed).
 
-    orjson where it can (~5x faster; for strings and null its text is exactly
+    orjson where it can (faster; for strings and null its text is exactly
     ``canonical_json``'s); what it refuses (keys that are not strings, integers
     over 64 bits, lone surrogates) goes through ``json``."""
     try:

@@ -64,9 +64,8 @@ class KafkaChannel:
     lease = timedelta(seconds=20)
     batch = 200
     #: One worker: publishing is quick and never waits out a retry, and a second
-    #: worker halved every batch. Each batch costs a transaction and a produce round
-    #: trip whatever its size: with one worker relay, broker and database spent
-    #: ~0.3 ms less CPU per exchange (alternating runs, PostgreSQL).
+    #: worker would halve every batch, each costing a transaction and a produce
+    #: round trip whatever its size.
     workers = 1
 
     def __init__(self, bootstrap: str) -> None:

@@ -34,12 +34,10 @@ from gateway.store.audit_log import append
 log = logging.getLogger(__name__)
 
 TOPIC_CHECK_SECONDS = 5.0
-#: Below this many rows a worker lingers before its next claim, so that a batch gathers.
-#: Each batch costs a transaction and a produce round trip whatever its size. At 20,
-#: batches under load stayed near 20; at 64 they grow, and relay and broker spent
-#: ~10 % less CPU per exchange, for no more waiting than the linger already adds.
-SMALL_BATCH = 64
-#: How often an idle worker reads whether another process committed rows for it.
+#: A next batch this big is a backlog: the channel's other workers are woken to share it.
+BACKLOG_ROWS = 64
+#: How often an idle worker reads whether another process committed rows for it, so
+#: rows committed by ``serve --workers``' API processes go out within this, not a poll.
 PEEK_SECONDS = 0.02
 
 
@@ -82,7 +80,6 @@ class Relay:
         bootstrap: str | None = None,
         topics: Callable[[], list[str]] | None = None,
         refeed_window: timedelta = timedelta(days=7),
-        linger_seconds: float = 0.02,
         peek_seconds: float = PEEK_SECONDS,
     ) -> None:
         self.store = store
@@ -92,7 +89,6 @@ class Relay:
         self.bootstrap = bootstrap
         self.topics = topics
         self.refeed_window = refeed_window
-        self.linger_seconds = linger_seconds
         self.peek_seconds = peek_seconds
         self.node = f"{os.uname().nodename}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._wake = threading.Event()
@@ -150,16 +146,12 @@ class Relay:
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.warning("relay batch failed: %s", self.last_error)
                 rows = []  # their claims lapse and another turn retries them
-            if len(rows) >= SMALL_BATCH:
-                # A backlog: wake the channel's other workers, so one delivers while
-                # another records (otherwise they sleep out their poll).
+            if len(rows) >= BACKLOG_ROWS:
+                # Wake the channel's other workers, so one delivers while another
+                # records (otherwise they sleep out their poll).
                 self._wake.set()
-            if delivered < SMALL_BATCH and len(rows) < SMALL_BATCH:
-                if not delivered and not rows:
-                    self._wait_for_work(channel)
-                # Let a burst gather: a batch of many rows costs little more than
-                # a batch of one (a claim, a flush, one turn at the audit lock).
-                self._stop.wait(self.linger_seconds)
+            if not delivered and not rows:
+                self._wait_for_work(channel)
         if rows:
             self._unclaim(rows, worker)
 

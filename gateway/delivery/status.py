@@ -10,6 +10,7 @@ the exchange, not from the outbox, whose hot inserts carry no such index.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +47,7 @@ def deliveries(
     return delivery_status(decisions, events)
 
 
-def delivery_status(decisions: list[dict[str, Any]], events: list[Any]) -> list[dict[str, Any]]:
+def delivery_status(decisions: list[dict[str, Any]], events: Sequence[Any]) -> list[dict[str, Any]]:
     """``events``: (action, recipient, recorded_at, details JSON) in chain order."""
     latest: dict[str, dict[str, Any]] = {}
     for action, recipient, recorded_at, details in events:

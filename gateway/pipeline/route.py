@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Collection, Mapping
+from typing import Any
 
 from adapters import Adapter, Rendered
 from contracts import Exchange, Urgency
@@ -67,7 +68,7 @@ def route(
     return messages
 
 
-def _render(renderer: Adapter | None, record: dict, recipient: str) -> Rendered | None:
+def _render(renderer: Adapter | None, record: dict[str, Any], recipient: str) -> Rendered | None:
     """The native rendering, or None to fall back to the canonical envelope.
 
     A rendering that fails (a minimised record the native format cannot hold)

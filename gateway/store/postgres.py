@@ -1,20 +1,18 @@
-"""PostgreSQL's hot writes, in as few round trips as the data allows.
+"""PostgreSQL's hot writes in as few round trips as the data allows, because each
+round trip wakes the committing thread and a server process (docs/benchmarks.md).
 
-A group commit was ten round trips (BEGIN, two per ``COPY`` for three tables,
-the audit head's lock and move, COMMIT), each a wake-up of the committing
-thread and of a server process. Here every table's rows are one ``INSERT ...
-SELECT FROM unnest(arrays)``, the columns sent as binary arrays (no text
-escaping of the JSON inside), and statements that need no answer wait in a
-libpq pipeline until one does: the audit head's lock is the only answer a
-commit needs before its end. A group is then four round trips (BEGIN, which
-psycopg always waits for; the rows and the head's lock; the entries and the
-head's move; COMMIT): serial, the committing process's CPU an exchange
-fell from 0.23-0.32 to 0.16-0.23 ms and the server's from 0.26-0.34 to
-0.20-0.23 (groups of eight).
+Every table's rows are one ``INSERT ... SELECT FROM unnest(arrays)``, the
+columns sent as binary arrays (no text escaping of the JSON inside), and
+statements that need no answer wait in a libpq pipeline until one does: the
+audit head's lock is the only answer a commit needs before its end. A group
+commit is then four round trips: BEGIN, which psycopg always waits for; the
+rows and the head's lock; the entries and the head's move; COMMIT.
 
 The statements run on psycopg's own connection, under SQLAlchemy's
 transaction; their errors are raised as SQLAlchemy's, so callers handle one
-kind (``IntegrityError``, a lost connection invalidated).
+kind (``IntegrityError``, a lost connection invalidated). Elsewhere the plain
+SQLAlchemy statements do the same work (``tables.insert_rows``,
+``audit_log.append``).
 """
 
 from __future__ import annotations
@@ -29,18 +27,18 @@ import sqlalchemy as sa
 from psycopg import pq
 from sqlalchemy.dialects import postgresql
 
-_DIALECT = postgresql.psycopg.dialect()  # type: ignore[attr-defined]
+_DIALECT: sa.Dialect = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
 @contextmanager
 def driver_connection(conn: sa.Connection) -> Iterator[psycopg.Connection[Any]]:
     """psycopg's connection under ``conn``, its errors raised as SQLAlchemy's."""
-    raw = conn.connection.driver_connection
+    raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
     dbapi_error = conn.dialect.loaded_dbapi.Error
     try:
         yield raw
     except dbapi_error as exc:
-        lost = conn.dialect.is_disconnect(exc, raw, None)
+        lost = conn.dialect.is_disconnect(exc, conn.connection, None)
         if lost:
             conn.invalidate(exc)
         raise sa.exc.DBAPIError.instance(
@@ -56,7 +54,8 @@ def shared_round_trips(conn: sa.Connection) -> Any:
     module's statements may run inside it."""
     if conn.dialect.name != "postgresql":
         return nullcontext()
-    if conn.connection.driver_connection.pgconn.pipeline_status != pq.PipelineStatus.OFF:
+    raw: psycopg.Connection[Any] = conn.connection.driver_connection  # type: ignore[assignment]
+    if raw.pgconn.pipeline_status != pq.PipelineStatus.OFF:
         return nullcontext()
     return _pipeline(conn)
 
@@ -91,10 +90,10 @@ def fetch_one(conn: sa.Connection, statement: tuple[str, dict[str, Any]]) -> tup
         row = cursor.fetchone()
     if row is None:
         raise sa.exc.NoResultFound(f"no row from {text!r}")
-    return row
+    return tuple(row)
 
 
-def as_text(statement: sa.Executable) -> tuple[str, dict[str, Any]]:
+def as_text(statement: sa.ClauseElement) -> tuple[str, dict[str, Any]]:
     """A SQLAlchemy statement as psycopg takes it: SQL text and fixed parameters."""
     compiled = statement.compile(dialect=_DIALECT)
     return compiled.string, dict(compiled.params)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -173,7 +174,7 @@ _OLDEST_KEYS = (
 _COUNT_KEYS = sa.select(sa.func.count()).select_from(idempotency_keys).where(_EXPIRED_KEY)
 
 
-def _delete_keys(conn: Connection, keys: list[sa.Row[Any]]) -> None:
+def _delete_keys(conn: Connection, keys: Sequence[sa.Row[Any, Any]]) -> None:
     conn.execute(
         idempotency_keys.delete().where(
             sa.tuple_(idempotency_keys.c.partner, idempotency_keys.c.key).in_(

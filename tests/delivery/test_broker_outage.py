@@ -35,7 +35,7 @@ def _post_many(client, sample: bytes, start: int, count: int) -> list[str]:
     return ids
 
 
-@pytest.mark.slow
+@pytest.mark.faults
 @pytest.mark.parametrize("kind", STORES)
 def test_broker_outage_loses_nothing(kind, store_url_factory, tmp_path, police_sample):
     own_broker = EmbeddedBroker().start()

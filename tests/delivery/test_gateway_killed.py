@@ -54,7 +54,7 @@ def _start(env: dict[str, str], port: int) -> subprocess.Popen:
     raise AssertionError("gateway did not become ready")
 
 
-@pytest.mark.slow
+@pytest.mark.faults
 @pytest.mark.parametrize("kind", STORES)
 def test_sigkill_mid_run_loses_and_duplicates_nothing(
     kind, broker, store_url_factory, tmp_path, police_sample

@@ -175,6 +175,7 @@ def test_rows_waiting_out_a_retry_delay_are_not_ready(store):
         assert outbox.has_ready(conn, "kafka")
 
 
+@pytest.mark.internals
 def test_a_claim_reads_its_batch_off_the_pending_queue_index(store):
     """A claim takes its order from ix_outbox_queue (pending rows only, most urgent then
     oldest first) rather than sorting the whole backlog; the subject check uses the
@@ -202,6 +203,7 @@ def test_a_claim_reads_its_batch_off_the_pending_queue_index(store):
     assert "ix_outbox_queue" in plan and "ix_outbox_subject_queue" in plan, plan
 
 
+@pytest.mark.internals
 def test_marking_a_batch_sent_goes_by_primary_key(store):
     """Marking sent finds its rows by id. PostgreSQL once served it from a pending-only
     queue index whose first column is not the id, reading that whole index per id."""

@@ -8,6 +8,7 @@ import threading
 import time
 
 import httpx
+import pytest
 import sqlalchemy as sa
 
 from tests.conftest import start_gateway
@@ -16,6 +17,7 @@ from tests.tcp_proxy import TcpProxy
 PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
 
 
+@pytest.mark.faults
 def test_postgres_outage_is_a_503_and_nothing_is_half_kept(
     broker, postgres, tmp_path, police_sample
 ):
@@ -69,6 +71,7 @@ def test_postgres_outage_is_a_503_and_nothing_is_half_kept(
         proxy.cut()
 
 
+@pytest.mark.faults
 def test_sqlite_held_by_another_program_is_a_503_and_the_api_keeps_answering(
     broker, tmp_path, police_sample
 ):

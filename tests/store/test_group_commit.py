@@ -118,6 +118,7 @@ def test_an_unreachable_store_fails_the_whole_group_in_one_attempt(tmp_path):
     assert all(isinstance(f, ServiceUnavailable) for f in failures)
 
 
+@pytest.mark.internals
 def test_on_postgresql_a_group_waits_for_the_server_four_times(postgres, tmp_path):
     """BEGIN, the rows and the audit head's lock, the entries and the head's move,
     COMMIT: however many exchanges, outbox rows and entries the group holds (it

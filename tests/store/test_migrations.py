@@ -119,6 +119,7 @@ def test_decisions_move_onto_their_exchange_and_back(kind, store_url_factory):
     store.engine.dispose()
 
 
+@pytest.mark.internals
 def test_postgresql_compresses_the_large_columns_with_lz4(store_url_factory):
     store = Store.from_url(store_url_factory("postgresql"))
     store.upgrade()
@@ -143,6 +144,7 @@ def test_postgresql_compresses_the_large_columns_with_lz4(store_url_factory):
     store.engine.dispose()
 
 
+@pytest.mark.internals
 def test_postgresql_claims_update_outbox_rows_in_place(store_url_factory):
     """Pages of the outbox are left half empty (fillfactor 50), so a claim's update
     fits beside the row it replaces: a heap-only update, with no new entry in the

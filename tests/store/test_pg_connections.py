@@ -51,6 +51,7 @@ def _terminate(admin: sa.Engine, pid: int) -> None:
     raise AssertionError(f"backend {pid} did not end")
 
 
+@pytest.mark.faults
 def test_an_idle_connection_whose_server_side_died_is_replaced_unseen(postgres, monkeypatch):
     url = postgres.new()
     store = Store.from_url(url)
@@ -68,6 +69,7 @@ def test_an_idle_connection_whose_server_side_died_is_replaced_unseen(postgres, 
         admin.dispose()
 
 
+@pytest.mark.faults
 @pytest.mark.parametrize("pipelined", [False, True], ids=["alone", "in-a-pipeline"])
 def test_a_connection_lost_during_a_bulk_insert_is_a_store_outage_then_replaced(
     postgres, pipelined
@@ -111,6 +113,7 @@ def test_a_connection_lost_during_a_bulk_insert_is_a_store_outage_then_replaced(
         admin.dispose()
 
 
+@pytest.mark.faults
 def test_a_session_left_idle_inside_a_transaction_is_ended_by_the_server(postgres, monkeypatch):
     """A gateway thread that hangs mid-transaction must not hold PostgreSQL's cleanup
     horizon (and the outbox's claims) back for ever: the server ends the session,
