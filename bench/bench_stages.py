@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import re
 import shutil
@@ -31,7 +30,6 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 
 ROOT = Path(__file__).resolve().parents[1]
 STAGES = ["prepare", "ingest", "decide", "minimise", "audit", "route", "rows", "spans"]
@@ -51,7 +49,7 @@ def build_stages(tree: Path) -> dict[str, Callable[[], object]]:
     from gateway.settings import Settings
 
     settings = Settings()
-    runtime._install_tracer_provider(settings.trace_sample_ratio)
+    runtime.install_tracer_provider(settings.trace_sample_ratio)
     registry = load_registry()
     bundle = load_bundle(tree / settings.policy_dir)  # the tree's, wherever this runs
     partners = load_partners(settings.partners_file)
@@ -81,7 +79,6 @@ def build_stages(tree: Path) -> dict[str, Callable[[], object]]:
         from gateway.pipeline.minimise import minimise
         from gateway.pipeline.route import route
     except ImportError:
-        _as_a_started_gateway(runtime)
         return stages
     context = IngestContext(source_partner=PARTNER, received_at=datetime.now(UTC))
     (exchange,) = ingest(registry, "police", body, "application/json", context).items
@@ -103,25 +100,15 @@ def build_stages(tree: Path) -> dict[str, Callable[[], object]]:
             exchange, record, "police", bundle.version, decisions, disclosures, entries, messages
         ),
     )
-    if hasattr(flow, "_Span") and hasattr(flow, "trace_context"):
 
-        def spans() -> None:
-            with flow._Span("ingest", "police"):
-                pass
-            with flow._Span("exchange", "police") as span:
-                flow.trace_context(span)
+    def spans() -> None:
+        with flow.tracer.start_as_current_span("ingest"):
+            pass
+        with flow.tracer.start_as_current_span("exchange") as span:
+            flow.trace_context(span)
 
-        stages["spans"] = spans
-    _as_a_started_gateway(runtime)
+    stages["spans"] = spans
     return stages
-
-
-def _as_a_started_gateway(runtime: ModuleType) -> None:
-    """GC settings as ``Runtime.start`` leaves them: what start loaded frozen, young
-    collections rare (older checkouts may not set them)."""
-    gc.freeze()
-    if hasattr(runtime, "GC_THRESHOLDS"):
-        gc.set_threshold(*runtime.GC_THRESHOLDS)
 
 
 def _count(on: bool) -> None:

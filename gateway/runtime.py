@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
 
 
-def _install_tracer_provider(sample_ratio: float) -> None:
+def install_tracer_provider(sample_ratio: float) -> None:
     """Real span contexts for the W3C trace headers; exporters are configured later.
 
     Spans not sampled still carry a trace id into message headers, at a
@@ -85,7 +85,7 @@ class Runtime:
         for recipient in renderers:
             if recipient not in self.bundle.parties:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
-        _install_tracer_provider(settings.trace_sample_ratio)
+        install_tracer_provider(settings.trace_sample_ratio)
         self.store = Store.from_url(settings.store_url, busy_seconds=settings.store_busy_seconds)
         if settings.database_url is None:
             self.store.upgrade()
