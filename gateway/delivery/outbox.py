@@ -230,6 +230,20 @@ def dead_letter(conn: Connection, row: dict[str, Any], worker: str, reason: str)
     return True
 
 
+def list_dead_letters(conn: Connection, *, replayed: bool = False) -> list[sa.RowMapping]:
+    """The open dead letters, oldest first; with ``replayed``, the replayed ones too."""
+    query = sa.select(dead_letters).order_by(dead_letters.c.id)
+    if not replayed:
+        query = query.where(dead_letters.c.replayed_at.is_(None))
+    return list(conn.execute(query).mappings().all())
+
+
+def get_dead_letter(conn: Connection, dead_letter_id: int) -> sa.RowMapping | None:
+    """One dead letter, open or replayed."""
+    query = sa.select(dead_letters).where(dead_letters.c.id == dead_letter_id)
+    return conn.execute(query).mappings().first()
+
+
 def replay(conn: Connection, dead_letter_id: int | None = None) -> list[sa.RowMapping]:
     """Put dead letters (one, or every open one) back in the outbox; return their rows."""
     query = sa.select(dead_letters).where(dead_letters.c.replayed_at.is_(None))

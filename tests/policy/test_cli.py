@@ -6,7 +6,7 @@ import json
 
 from typer.testing import CliRunner
 
-from gateway.cli_policy import policy_app
+from gateway.cli.policy import policy_app
 from tests.policy.conftest import CHESHIRE, ROOT, crime_exchange
 from tests.policy.helpers import copy_agreement, edit
 

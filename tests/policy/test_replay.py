@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from gateway.cli_policy import policy_app
+from gateway.cli.policy import policy_app
 from gateway.policy import decide, load_bundle, minimise_for
 from gateway.policy.tools.replay import replay
 from gateway.store import Store

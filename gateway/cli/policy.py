@@ -1,10 +1,11 @@
-"""``gateway policy ...``: the governance lead's tools.
+"""``gateway policy ...``: the governance lead's tools (``gateway.policy.tools``).
 
 Every command takes the policy directory as an argument, so a proposed change
 can be checked in a copy before it goes live. A directory that holds no
 ``*.yaml`` itself but has agreement subdirectories (``policies/``) is taken as
 all of them, for lint, test and matrix. Errors go to stderr as plain words
-with a non-zero exit; never a traceback.
+with a non-zero exit, without the other commands' ``error:`` prefix (a lint
+finding is not the tool failing); never a traceback.
 """
 
 from __future__ import annotations

@@ -1,0 +1,67 @@
+"""What the gateway's commands share: the ``--data-dir`` option, settings, the store,
+the runtime, and failing with a plain message instead of a traceback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from pydantic import ValidationError
+
+from gateway.errors import GatewayError
+from gateway.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+    from gateway.store import Store
+
+DataDir = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="The embedded default's data directory (as for serve)."),
+]
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    """Print ``error: message`` on stderr; the caller raises what this returns."""
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code)
+
+
+def settings_for(data_dir: Path | None, **extra: object) -> Settings:
+    overrides: dict[str, object] = dict(extra)
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    try:
+        return load_settings(**overrides)
+    except (ValidationError, ValueError) as exc:
+        raise fail(f"invalid settings: {exc}") from None
+
+
+def open_store(data_dir: Path | None) -> Store:
+    """The configured store; on the embedded default, only one that already exists."""
+    from gateway.store import Store
+
+    settings = settings_for(data_dir)
+    if settings.database_url is None and not (settings.data_dir / "gateway.db").exists():
+        raise fail(f"no store in {settings.data_dir.resolve()} (run `gateway serve` first)")
+    return Store.from_url(settings.store_url)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("kafka", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def start_runtime(settings: Settings, run_api: bool = True) -> Runtime:
+    """Start a runtime, or exit with a plain message saying why it cannot start."""
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(settings, run_api=run_api)
+    try:
+        return runtime.start()
+    except (GatewayError, RuntimeError, ValueError) as exc:
+        runtime.stop()
+        raise fail(str(exc)) from None

@@ -1,0 +1,92 @@
+"""``gateway serve``: the HTTP API, and on the embedded default its store and broker."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from gateway.cli.common import DataDir, configure_logging, fail, settings_for, start_runtime
+from gateway.errors import WorkersFailed
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    data_dir: DataDir = None,
+    policy_dir: Annotated[
+        Path | None, typer.Option("--policy-dir", help="Policy bundle in force.")
+    ] = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="API processes. More than one needs an external store and broker; "
+            "this process then runs the relay.",
+        ),
+    ] = 1,
+) -> None:
+    """Run the gateway's HTTP API (and, on the embedded default, its store and broker)."""
+    import os
+
+    import uvicorn
+
+    from gateway.api import create_app
+
+    configure_logging()
+    extra = {"policy_dir": policy_dir} if policy_dir else {}
+    settings = settings_for(data_dir, **extra)
+    if workers > 1 and not settings.external:
+        raise fail(
+            "--workers needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
+            "the embedded store and broker belong to one process"
+        )
+    # With workers, this process only relays; the workers build their own pipelines.
+    runtime = start_runtime(settings, run_api=workers == 1)
+    print_urls(runtime, host, port)
+    try:
+        if workers == 1:
+            app_ = create_app(runtime, stop_runtime_on_shutdown=True)
+            uvicorn.run(app_, host=host, port=port, log_level="info")
+        else:
+            # Workers read their settings from the environment, as this process did.
+            if data_dir is not None:
+                os.environ["GATEWAY_DATA_DIR"] = str(data_dir)
+            if policy_dir is not None:
+                os.environ["GATEWAY_POLICY_DIR"] = str(policy_dir)
+            from gateway.api.worker_pool import run_workers
+
+            try:
+                run_workers(host, port, workers)
+            except WorkersFailed as exc:
+                raise fail(str(exc)) from None
+    finally:
+        runtime.stop()
+
+
+def print_urls(runtime: Runtime, host: str, port: int) -> None:
+    settings = runtime.settings
+    base = f"http://{host}:{port}"
+    store_shown = settings.store_url if settings.database_url is None else "(external)"
+    typer.echo(
+        "\n".join(
+            [
+                "gateway ready",
+                f"  API          {base}/v1/inbound/{{format}}  (formats: "
+                f"{', '.join(runtime.registry.names())})",
+                f"  API docs     {base}/docs",
+                f"  health       {base}/healthz   ready: {base}/readyz   metrics: {base}/metrics",
+                f"  store        {store_shown}",
+                f"  broker       {runtime.bootstrap}" + ("  (embedded)" if runtime.broker else ""),
+                f"  policy       {settings.policy_dir} ({runtime.bundle.version[:19]}...)",
+                f"  topics       {', '.join(runtime.topics())}",
+            ]
+        )
+    )
+    sys.stdout.flush()
