@@ -22,6 +22,7 @@ from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.embedded.broker import EmbeddedBroker, broker_answers
 from gateway.errors import StoreBehind
+from gateway.gc_tuning import tune_for_serving
 from gateway.pipeline import Pipeline
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
@@ -150,6 +151,7 @@ class Runtime:
             )
         if self.broker is not None:
             self._write_runtime_file()
+        tune_for_serving()
         return self
 
     @property
