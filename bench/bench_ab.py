@@ -1,12 +1,12 @@
-"""Two checkouts' CPU per exchange under the same load, measured turn about.
+"""Two checkouts' CPU per exchange under the same load, both loaded at once.
 
 These machines' speed drifts by up to a third within minutes, so a
 ``bench_delivery.py`` run before a change and one after cannot show a gain of
 10 %: identical code measured twice in a row differed by that much. Here both
 gateways run at once (each its own ``gateway serve``, database and topic
-prefix, one broker), and the load goes to one, then the other, in short slices
-(A B, B A, A B ...). Each slice is counted until its last message is on the
-recipient's topic; a slice's CPU is every process's (API workers, relay,
+prefix, one broker), and each round loads both at once, whose load starts first
+alternating (A B, B A, A B ...). Each round is counted until its last message is
+on the recipient's topic; a round's CPU is every process's (API workers, relay,
 broker, PostgreSQL's backends, the load client) over its exchanges. What
 drifts affects both alike, so the per-round ratio B/A is steady where the
 absolute figures are not.
