@@ -9,11 +9,14 @@ import adapters
 import gateway.errors
 from gateway.errors import GatewayError
 
+#: Modules that act when imported: alembic's env.py migrates, a __main__ runs its command.
+ACT_ON_IMPORT = ("gateway.store.migrations", "gateway.cli.__main__")
+
 
 def _import_everything() -> None:
     for package in (gateway, adapters):
         for module in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
-            if not module.name.startswith("gateway.store.migrations"):  # alembic runs env.py
+            if not module.name.startswith(ACT_ON_IMPORT):
                 importlib.import_module(module.name)
 
 
