@@ -10,7 +10,6 @@ package may reach further into :mod:`adapters.base`; nothing outside should.
 from adapters.base import (
     MAX_BATCH_ROWS,
     Adapter,
-    BatchTooLarge,
     IngestContext,
     NativeModel,
     Parsed,
@@ -23,7 +22,13 @@ from adapters.base import (
     validate_native,
 )
 from adapters.registry import AdapterRegistry, load_registry
-from gateway.errors import FieldProblem, InvalidRecord, MalformedBody, UnsupportedMediaType
+from gateway.errors import (
+    BatchTooLarge,
+    FieldProblem,
+    InvalidRecord,
+    MalformedBody,
+    UnsupportedMediaType,
+)
 
 __all__ = [
     "MAX_BATCH_ROWS",

@@ -72,7 +72,7 @@ def replay(
         append(
             conn,
             [
-                delivery_audit(Action.REDELIVERY, operator, row, dead_letter=row["id"])
+                delivery_audit(Action.REDELIVERY, operator, dict(row), dead_letter=row["id"])
                 for row in replayed
             ],
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 import yaml
@@ -30,6 +30,9 @@ from gateway.policy.tools.lint import lint as lint_directory
 from gateway.policy.tools.matrix import markdown, to_html
 from gateway.policy.tools.replay import replay as replay_exchanges
 from gateway.policy.tools.suite import run_suites
+
+if TYPE_CHECKING:
+    from gateway.store import Store
 
 policy_app = typer.Typer(
     name="policy",
@@ -227,7 +230,7 @@ def _parse_since(value: str | None) -> datetime | None:
     return parsed
 
 
-def _recorded_store(data_dir: Path | None, database_url: str | None):
+def _recorded_store(data_dir: Path | None, database_url: str | None) -> Store:
     from gateway.settings import Settings
     from gateway.store import Store
 

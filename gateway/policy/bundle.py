@@ -167,7 +167,13 @@ def _check_names(c: _Collector) -> None:
                 located.source.problem(located.loc, f"unknown data category {located.item!r}")
             )
 
-    def need(located: Located, loc: tuple, value: str, kind: str, allow_any: bool = False) -> None:
+    def need(
+        located: Located,
+        loc: tuple[int | str, ...],
+        value: str,
+        kind: str,
+        allow_any: bool = False,
+    ) -> None:
         if allow_any and value == ANY:
             return
         if value not in c.tables[kind]:
@@ -179,7 +185,7 @@ def _check_names(c: _Collector) -> None:
                 )
             )
 
-    def need_path(located: Located, loc: tuple, path: str) -> None:
+    def need_path(located: Located, loc: tuple[int | str, ...], path: str) -> None:
         if not is_known(path):
             c.problems.append(
                 located.source.problem(
@@ -217,10 +223,10 @@ def _check_names(c: _Collector) -> None:
             for i, reason in enumerate(flow.consent.without_consent):
                 need(located, ("consent", "without_consent", i), reason, "justifications")
     for located in c.tables["prohibitions"].values():
-        rule: Prohibition = located.item
-        for i, path in enumerate(rule.fields):
+        prohibition: Prohibition = located.item
+        for i, path in enumerate(prohibition.fields):
             need_path(located, ("fields", i), path)
-        for i, recipient in enumerate(rule.to):
+        for i, recipient in enumerate(prohibition.to):
             need(located, ("to", i), recipient, "parties", allow_any=True)
 
 

@@ -121,14 +121,14 @@ def build_plan(flow: Flow, recipient: Party, prohibitions: tuple[Prohibition, ..
     builder = PlanBuilder()
     for rule in flow.field_rules():
         builder.share(rule, flow.id)
-    for rule in prohibitions:
-        if applies_to(rule, recipient):
-            roles = frozenset(str(r) for r in rule.subject_roles)
-            for path in rule.fields:
-                builder.forbid(segments(path), rule.id, roles)
+    for prohibition in prohibitions:
+        if applies_to(prohibition, recipient):
+            roles = frozenset(str(r) for r in prohibition.subject_roles)
+            for path in prohibition.fields:
+                builder.forbid(segments(path), prohibition.id, roles)
     if recipient.perpetrator_facing:
-        for path in marked(Mark.VICTIM_LOCATION):
-            builder.forbid(path, VICTIM_LOCATION_RULE, frozenset({"victim"}))
+        for marked_path in marked(Mark.VICTIM_LOCATION):
+            builder.forbid(marked_path, VICTIM_LOCATION_RULE, frozenset({"victim"}))
     return builder.build()
 
 

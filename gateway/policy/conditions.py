@@ -26,7 +26,7 @@ def values_at(obj: Any, path: Segments, roles: frozenset[str] = frozenset()) -> 
     return found
 
 
-def _collect(obj: Any, path: Segments, depth: int, roles: frozenset[str], out: list) -> None:
+def _collect(obj: Any, path: Segments, depth: int, roles: frozenset[str], out: list[Any]) -> None:
     if obj is None:
         return
     if isinstance(obj, list):
@@ -43,9 +43,10 @@ def _collect(obj: Any, path: Segments, depth: int, roles: frozenset[str], out: l
     _collect(child, path, depth + 1, roles, out)
 
 
-def _role(subject: Any) -> str:
+def _role(subject: Any) -> str | None:
     role = subject.get("role") if isinstance(subject, dict) else getattr(subject, "role", None)
-    return enum_value(role)
+    value = enum_value(role)
+    return None if value is None else str(value)
 
 
 def enum_value(value: Any) -> Any:

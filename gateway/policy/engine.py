@@ -77,7 +77,9 @@ class Decision:
         }
 
 
-def _deny(exchange: Exchange, bundle: PolicyBundle, recipient: str, rule: str, reason: str):
+def _deny(
+    exchange: Exchange, bundle: PolicyBundle, recipient: str, rule: str, reason: str
+) -> Decision:
     return _deny_decision(recipient, rule, reason, exchange.purpose, bundle.version)
 
 

@@ -64,13 +64,13 @@ class _Walk:
             return _DROP
         return self.leaf(value, path, action)
 
-    def items(self, value: list, node: Node | None, path: str, action: Action | None) -> Any:
+    def items(self, value: list[Any], node: Node | None, path: str, action: Action | None) -> Any:
         variants = node.by_role if node is not None else None
         kept = []
         for item in value:
             item_node = node
-            if variants and isinstance(item, dict):
-                item_node = variants.get(item.get("role"), node)
+            if variants and isinstance(item, dict) and isinstance(role := item.get("role"), str):
+                item_node = variants.get(role, node)
             result = self.value(item, item_node, path, action)
             if result is not _DROP:
                 kept.append(result)

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 import yaml
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from gateway.errors import FieldProblem, PolicyLoadError, field_path
 
@@ -82,7 +83,8 @@ def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.value == str(part):
-                return value
+                child: yaml.Node = value
+                return child
         return None
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
         return node.value[part] if part < len(node.value) else None
@@ -102,7 +104,7 @@ def _is_branch_label(part: str) -> bool:
     )
 
 
-def _useful(exc: ValidationError) -> list[dict[str, Any]]:
+def _useful(exc: ValidationError) -> list[ErrorDetails]:
     """Errors worth showing.
 
     A value that fails every branch of a union (a field entry is a path *or* a
@@ -121,7 +123,7 @@ def _useful(exc: ValidationError) -> list[dict[str, Any]]:
     ] or errors
 
 
-def _expected(error: dict[str, Any]) -> str:
+def _expected(error: ErrorDetails) -> str:
     """Say what was expected, in words, for the common validation errors."""
     kind = error["type"]
     ctx = error.get("ctx") or {}

@@ -94,7 +94,9 @@ def _set_change(
         out.add(narrows, f"{label} no longer {item}")
 
 
-def _flow_changes(out: PolicyDiff, old_b: PolicyBundle, new_b: PolicyBundle, a: Flow, b: Flow):
+def _flow_changes(
+    out: PolicyDiff, old_b: PolicyBundle, new_b: PolicyBundle, a: Flow, b: Flow
+) -> None:
     label = f"flow {b.id} ({', '.join(b.senders)} -> {', '.join(b.recipients)})"
     permit = b.effect == "permit"
     more, less = (OPENS, CLOSES) if permit else (CLOSES, OPENS)

@@ -7,10 +7,11 @@ so the explanation cannot drift from the decision.
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from contracts import Exchange
 from gateway.policy.bundle import PolicyBundle
-from gateway.policy.engine import RESTRICTED_ACCESS_RULE, decide
+from gateway.policy.engine import RESTRICTED_ACCESS_RULE, Decision, decide
 from gateway.policy.fields import ENVELOPE_PATHS
 from gateway.policy.minimise import apply_plan
 
@@ -78,7 +79,8 @@ def _flows(bundle: PolicyBundle, exchange: Exchange, recipient: str, today: date
     return out
 
 
-def _fields(decision, record: dict) -> list[str]:
+def _fields(decision: Decision, record: dict[str, Any]) -> list[str]:
+    assert decision.plan is not None  # a permitted decision carries its plan
     trace: dict[str, set[str]] = {}
     apply_plan(decision.plan, record, decision.recipient, EXPLAIN_KEY, trace=trace)
     out = ["  fields:"]

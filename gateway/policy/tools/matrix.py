@@ -8,6 +8,7 @@ the appendix always matches the policy in force (its hash is printed).
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from gateway.policy.bundle import PolicyBundle
@@ -31,7 +32,7 @@ HEADERS = (
 class Table:
     title: str
     headers: tuple[str, ...]
-    rows: list[tuple[str, ...]]
+    rows: Sequence[tuple[str, ...]]
 
 
 def _parties(bundle: PolicyBundle, ids: list[str]) -> str:

@@ -30,9 +30,9 @@ class FlowChange:
     unchanged: int = 0
     newly_permitted: int = 0
     newly_denied: int = 0
-    rule_changes: Counter = field(default_factory=Counter)  # "old -> new" -> count
-    fields_added: Counter = field(default_factory=Counter)
-    fields_removed: Counter = field(default_factory=Counter)
+    rule_changes: Counter[str] = field(default_factory=Counter)  # "old -> new" -> count
+    fields_added: Counter[str] = field(default_factory=Counter)
+    fields_removed: Counter[str] = field(default_factory=Counter)
     examples: list[str] = field(default_factory=list)
 
     @property
