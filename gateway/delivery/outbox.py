@@ -21,6 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.dml import ReturningUpdate
 
 from gateway import jsontext
 from gateway.store.tables import INSERT_OUTBOX, dead_letters, insert_rows, outbox
@@ -45,7 +46,7 @@ def now() -> datetime:
 
 #: ``status = 'pending'`` written out, not bound: the outbox's queue indexes hold only
 #: pending rows, and a database uses such an index only for a query that says so.
-_PENDING_VALUE = sa.literal_column("'pending'")
+_PENDING_VALUE: sa.ColumnClause[str] = sa.literal_column("'pending'")
 PENDING = outbox.c.status == _PENDING_VALUE
 
 
@@ -68,7 +69,7 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
     insert_rows(conn, INSERT_OUTBOX, rows)
 
 
-def _claim_statements() -> tuple[sa.Select, sa.Update]:
+def _claim_statements() -> tuple[sa.Select[tuple[int]], ReturningUpdate[Any]]:
     """The claim, built once and reused with parameters: the candidates (queue
     heads, most urgent first, oldest first, rows locked by another worker skipped)
     and the one UPDATE that takes them and returns them."""
