@@ -20,7 +20,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from contracts.paths import _unwrap
+from contracts.paths import unwrap_annotation
 
 MARKS_KEY = "x-isg-marks"
 
@@ -46,7 +46,7 @@ def marked_paths(model: type[BaseModel], wanted: Mark) -> frozenset[str]:
 
     def walk(current: type[BaseModel], prefix: str) -> None:
         for name, info in current.model_fields.items():
-            inner, is_list = _unwrap(info.annotation)
+            inner, is_list = unwrap_annotation(info.annotation)
             path = f"{prefix}{name}" + ("[]" if is_list else "")
             extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
             marks = extra.get(MARKS_KEY)

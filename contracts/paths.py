@@ -16,16 +16,16 @@ from functools import cache
 from pydantic import BaseModel
 
 
-def _unwrap(annotation: object) -> tuple[object, bool]:
+def unwrap_annotation(annotation: object) -> tuple[object, bool]:
     """Strip Optional/Union-with-None; report whether the type is a list."""
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:
-            return _unwrap(args[0])
+            return unwrap_annotation(args[0])
     if origin is list:
         (item,) = typing.get_args(annotation)
-        inner, _ = _unwrap(item)
+        inner, _ = unwrap_annotation(item)
         return inner, True
     return annotation, False
 
@@ -37,7 +37,7 @@ def field_paths(model: type[BaseModel]) -> frozenset[str]:
 
     def walk(current: type[BaseModel], prefix: str) -> None:
         for name, info in current.model_fields.items():
-            inner, is_list = _unwrap(info.annotation)
+            inner, is_list = unwrap_annotation(info.annotation)
             path = f"{prefix}{name}" + ("[]" if is_list else "")
             paths.add(path)
             if isinstance(inner, type) and issubclass(inner, BaseModel):

@@ -17,7 +17,7 @@ from pydantic import BaseModel
 
 from contracts import Exchange, field_paths, leaf_paths
 from contracts.marks import Mark, marked_paths
-from contracts.paths import _unwrap
+from contracts.paths import unwrap_annotation
 
 Segments = tuple[str, ...]
 
@@ -79,7 +79,7 @@ def leaf_type(path: str) -> object | None:
         info = model.model_fields.get(name)
         if info is None:
             return None
-        model, _ = _unwrap(info.annotation)
+        model, _ = unwrap_annotation(info.annotation)
     return model
 
 
