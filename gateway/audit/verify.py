@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlalchemy as sa
@@ -50,6 +51,9 @@ class Finding:
 class VerifyReport:
     entries: int
     finding: Finding | None
+    #: The hash algorithms the verified entries name, each with how many use it, in
+    #: the order the chain took them up.
+    algorithms: dict[str, int] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -174,7 +178,7 @@ def verify_rows(rows: list[dict[str, Any]], head: dict[str, Any] | None = None) 
                 f"{head['seq']}: the newest entries were removed",
             ),
         )
-    return VerifyReport(len(rows), None)
+    return VerifyReport(len(rows), None, dict(Counter(row["hash_alg"] for row in rows)))
 
 
 def _diagnose_first(rows: list[dict[str, Any]]) -> Finding:

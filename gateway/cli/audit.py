@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import typer
 
 from gateway.cli.common import DataDir, fail, open_store
-
-if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
 
 audit_app = typer.Typer(no_args_is_help=True, help="The tamper-evident audit trail.")
 
@@ -24,11 +19,13 @@ def verify(data_dir: DataDir = None) -> None:
     store = open_store(data_dir)
     try:
         report = verify_engine(store.engine)
-        algorithms = stored_algorithms(store.engine)
     except sa.exc.SQLAlchemyError as exc:
         raise fail(f"cannot read the audit trail: {exc.__class__.__name__}: {exc}") from None
     if report.ok:
-        named = ", ".join(alg if len(algorithms) == 1 else f"{n} {alg}" for alg, n in algorithms)
+        algorithms = report.algorithms
+        named = ", ".join(
+            alg if len(algorithms) == 1 else f"{n} {alg}" for alg, n in algorithms.items()
+        )
         typer.echo(
             f"audit chain intact: {report.entries} entries verified"
             + (f" ({named})" if named else "")
@@ -40,15 +37,3 @@ def verify(data_dir: DataDir = None) -> None:
         f"audit chain BROKEN at entry {finding.seq} ({finding.kind}): {finding.message}", err=True
     )
     raise typer.Exit(1)
-
-
-def stored_algorithms(engine: Engine) -> list[tuple[str, int]]:
-    """The hash algorithms the entries name (their ``hash_alg``), each with how many
-    entries use it, in the order the chain took them up."""
-    import sqlalchemy as sa
-
-    with engine.connect() as conn:
-        counts = conn.execute(
-            sa.text("SELECT hash_alg, COUNT(*) FROM audit_log GROUP BY hash_alg ORDER BY MIN(seq)")
-        ).all()
-    return [(alg, n) for alg, n in counts]
