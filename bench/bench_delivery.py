@@ -444,6 +444,11 @@ class DeliveryWatcher(threading.Thread):
         with self._lock:
             return sum(1 for x in exchange_ids if x in self.arrived)
 
+    def arrivals(self) -> tuple[dict[str, float], int]:
+        """When each exchange id arrived so far, and how many duplicates came."""
+        with self._lock:
+            return dict(self.arrived), self.duplicates
+
     def wait_for(self, exchange_ids: set[str], timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.error is None:
@@ -669,9 +674,7 @@ def run_gateway(
 
         result = summarise(store, samples, ok_status=202)
         result.cpu = meter.used
-        with watcher._lock:
-            arrived = dict(watcher.arrived)
-            result.duplicates = watcher.duplicates
+        arrived, result.duplicates = watcher.arrivals()
         delivered = [s for s in samples if s.exchange_id in accepted_ids]
         delivered = [s for s in delivered if s.exchange_id in arrived]
         result.delivered = len(delivered)
