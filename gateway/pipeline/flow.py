@@ -27,7 +27,8 @@ from gateway.pipeline.route import route
 from gateway.pipeline.validate import validate
 from gateway.policy import Decision, PolicyBundle
 from gateway.store import Store
-from gateway.store.commit import Committer, PendingCommit, TransactionPerRequest, write_group
+from gateway.store.commit import Committer, PendingCommit, write_group
+from gateway.store.per_request import TransactionPerRequest
 
 tracer = trace.get_tracer("isg.gateway.pipeline")
 

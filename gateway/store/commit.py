@@ -4,15 +4,14 @@ The deliver stage (``gateway.pipeline.deliver``) builds a ``PendingCommit`` for
 each accepted exchange; a ``Committer`` writes them before the 202 is sent.
 Two strategies share this interface:
 
-- ``TransactionPerRequest`` (here): each exchange in a transaction of its own,
-  the plain way;
+- ``TransactionPerRequest`` (``gateway.store.per_request``): each exchange in
+  a transaction of its own, the plain way;
 - ``GroupCommitter`` (``gateway.store.group_commit``): concurrent requests
   share one transaction.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -96,19 +95,3 @@ def write_or_isolate(store: Store, group: Sequence[PendingCommit]) -> Failures:
     except Exception as exc:
         return [exc] if len(group) == 1 else write_each(store, group)
     return [None] * len(group)
-
-
-class TransactionPerRequest:
-    """Each exchange in its own transaction, written by the requesting thread."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-
-    def write(self, group: Sequence[PendingCommit]) -> Failures:
-        return write_each(self.store, group)
-
-    async def write_async(self, group: Sequence[PendingCommit]) -> Failures:
-        return await asyncio.to_thread(self.write, group)
-
-    def stop(self) -> None:
-        pass
