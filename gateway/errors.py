@@ -12,11 +12,18 @@
     │   ├── BatchTooLarge             a batch with more rows than an adapter takes
     │   ├── InvalidIdempotencyKey     an Idempotency-Key that is empty, too long or unprintable
     │   ├── IdempotencyConflict       the key came with another body, or its request is in flight
+    │   ├── NotSignedIn               no person signed in, or the session is forged or expired: 401
+    │   ├── RoleRequired              the person signed in holds none of the roles needed: 403
+    │   ├── CsrfRejected              a browser's state-changing request without its CSRF token
+    │   ├── SignInFailed              the identity provider's answer to a sign-in was refused
+    │   ├── UnsafeRedirect            a sign-in's ``next`` that is not a path on this gateway
     │   └── NotFound                  a resource id that does not exist
-    │       └── UnknownTopic          `gateway messages` for a topic the broker does not have
+    │       ├── UnknownTopic          `gateway messages` for a topic the broker does not have
+    │       └── SignInNotConfigured   /auth/... when people's sign-in is not configured
     ├── ServiceUnavailable            a dependency (store, broker) is down: 503, retry
     ├── PolicyLoadError               a policy bundle that does not load or lint
     ├── PartnersConfigError           the partners file does not load, or a key it names is unset
+    ├── SignInConfigError             people's sign-in is configured, but not completely
     ├── StoreBehind                   the store is at an older migration than this gateway needs
     └── WorkersFailed                 serve --workers: API processes that cannot start or stay up
 
@@ -165,6 +172,54 @@ class UnknownTopic(NotFound):
     status = 404
 
 
+class NotSignedIn(ClientError):
+    """A people's endpoint with no session, or a cookie that is forged, tampered
+    with or expired. The challenge names the sign-in page (the Cookie scheme of
+    draft-broyer-http-cookie-auth: browsers sign in by form, not by header)."""
+
+    slug = "not-signed-in"
+    title = "Sign in first"
+    status = 401
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "WWW-Authenticate": 'Cookie realm="isg-gateway", form-action="/auth/login", '
+            'cookie-name="isg_session"'
+        }
+
+
+class RoleRequired(ClientError):
+    slug = "role-required"
+    title = "The person signed in does not hold the role this needs"
+    status = 403
+
+
+class CsrfRejected(ClientError):
+    slug = "csrf-rejected"
+    title = "The request does not carry the session's CSRF token"
+    status = 403
+
+
+class SignInFailed(ClientError):
+    """The callback's state, code or ID token did not check out: start again."""
+
+    slug = "sign-in-failed"
+    title = "Signing in failed"
+    status = 400
+
+
+class UnsafeRedirect(ClientError):
+    slug = "unsafe-redirect"
+    title = "The redirect target is not a path on this gateway"
+    status = 400
+
+
+class SignInNotConfigured(NotFound):
+    slug = "sign-in-not-configured"
+    title = "People's sign-in is not configured"
+    status = 404
+
+
 class ServiceUnavailable(GatewayError):
     slug = "service-unavailable"
     title = "A dependency of the gateway is unavailable"
@@ -196,4 +251,10 @@ class WorkersFailed(GatewayError):
 
     slug = "workers-failed"
     title = "The API worker processes failed"
+    status = 500
+
+
+class SignInConfigError(GatewayError):
+    slug = "sign-in-config-error"
+    title = "People's sign-in is not completely configured"
     status = 500

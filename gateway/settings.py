@@ -105,6 +105,42 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="How often the relay erases rows past retention."
     )
 
+    # -- people's sign-in, OpenID Connect (gateway/api/sign_in.py) ----------------
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="The partnership identity provider's issuer, exactly as its discovery "
+        "document (ISSUER/.well-known/openid-configuration) names it. Unset: people's "
+        "sign-in is disabled.",
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="The gateway's client id at the identity provider."
+    )
+    oidc_client_secret: SecretStr | None = Field(
+        default=None,
+        description="The gateway's client secret there. Unset: a public client (PKCE only).",
+    )
+    oidc_roles_claim: str = Field(
+        default="roles",
+        min_length=1,
+        description="The ID token claim whose values (a list, or one string) name roles.",
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="The identity provider's role values -> the gateway's roles (spoc, "
+        "duty, governance, auditor, dpo), as JSON. A value not named gives no role.",
+    )
+    session_secret: SecretStr | None = Field(
+        default=None,
+        description="Signs the session cookie (32 characters at least). Unset on the "
+        "embedded default: a random one kept in data_dir/keys/session-secret (0600); "
+        "required elsewhere once oidc_issuer is set.",
+    )
+    session_max_age_seconds: int = Field(
+        default=8 * 3600,
+        gt=0,
+        description="How long a person stays signed in, however active.",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _known_scheme(cls, value: str | None) -> str | None:

@@ -151,6 +151,9 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     problems.install(app)
+    from gateway.api.sign_in import install_sign_in  # people's sign-in (OpenID Connect)
+
+    install_sign_in(app, runtime.settings, runtime.settings.data_dir)
     max_body = runtime.settings.max_body_bytes
 
     @app.post(
