@@ -116,7 +116,7 @@ async def require_csrf(request: Request) -> None:
     form field (``GET /auth/me`` gives it). Else 403."""
     expected = request.session.get(CSRF) if "session" in request.scope else None
     supplied = request.headers.get(CSRF_HEADER)
-    if supplied is None and request.headers.get("content-type", "").startswith(_FORMS):
+    if supplied is None and request.headers.get("content-type", "").lower().startswith(_FORMS):
         value = (await request.form()).get(CSRF_FIELD)
         supplied = value if isinstance(value, str) else None
     if not (
