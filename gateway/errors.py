@@ -7,7 +7,9 @@
     │   ├── InvalidRecord             parsed, but a record or field is wrong
     │   ├── UnknownFormat             no adapter for the format in the URL
     │   ├── UnknownPartner            the submitting partner is not in the agreement
-    │   ├── MissingPartner            no X-Partner-Id header names the submitting partner
+    │   ├── Unauthenticated           no valid access token (or session): 401, WWW-Authenticate
+    │   ├── Forbidden                 the token's scopes or formats do not allow it: 403
+    │   ├── TokenRequestRefused       POST /oauth2/token refused (RFC 6749 error code)
     │   ├── PayloadTooLarge           a body over max_body_bytes
     │   ├── BatchTooLarge             a batch with more rows than an adapter takes
     │   ├── InvalidIdempotencyKey     an Idempotency-Key that is empty, too long or unprintable
@@ -23,6 +25,7 @@
     ├── ServiceUnavailable            a dependency (store, broker) is down: 503, retry
     ├── PolicyLoadError               a policy bundle that does not load or lint
     ├── PartnersConfigError           the partners file does not load, or a key it names is unset
+    ├── ClientsConfigError            the clients file does not load, or a client's keys do not
     ├── SignInConfigError             people's sign-in is configured, but not completely
     ├── StoreBehind                   the store is at an older migration than this gateway needs
     └── WorkersFailed                 serve --workers: API processes that cannot start or stay up
@@ -91,6 +94,14 @@ class GatewayError(Exception):
     def type_uri(self) -> str:
         return PROBLEM_BASE + self.slug
 
+    def headers(self) -> dict[str, str]:
+        """Response headers the answer must carry (a challenge, say)."""
+        return {}
+
+    def members(self) -> dict[str, Any]:
+        """Extra members of the problem document."""
+        return {}
+
 
 class ClientError(GatewayError):
     slug = "client-error"
@@ -128,10 +139,61 @@ class UnknownPartner(ClientError):
     status = 403
 
 
-class MissingPartner(ClientError):
-    slug = "missing-partner"
-    title = "The submitting partner is not identified"
-    status = 401
+@dataclass
+class Unauthenticated(ClientError):
+    """No access token, or one that is expired, forged, or not for this gateway."""
+
+    #: RFC 6750 error code for the challenge; empty when no token came at all.
+    error: str = "invalid_token"
+    slug: ClassVar[str] = "unauthenticated"
+    title: ClassVar[str] = "Authentication required"
+    status: ClassVar[int] = 401
+
+    def headers(self) -> dict[str, str]:
+        if not self.error:
+            return {"WWW-Authenticate": 'Bearer realm="isg-gateway"'}
+        return {"WWW-Authenticate": f'Bearer realm="isg-gateway", error="{self.error}"'}
+
+
+@dataclass
+class Forbidden(ClientError):
+    """A valid caller asking for what its registration does not allow."""
+
+    #: The scope the request needed, for the challenge; None for a format refused.
+    scope: str | None = None
+    slug: ClassVar[str] = "forbidden"
+    title: ClassVar[str] = "Not allowed for this caller"
+    status: ClassVar[int] = 403
+
+    def headers(self) -> dict[str, str]:
+        if self.scope is None:
+            return {}
+        return {
+            "WWW-Authenticate": (
+                f'Bearer realm="isg-gateway", error="insufficient_scope", scope="{self.scope}"'
+            )
+        }
+
+
+@dataclass
+class TokenRequestRefused(ClientError):
+    """The token endpoint refused: ``error`` is RFC 6749's code (``invalid_client``,
+    ``invalid_grant``, ``invalid_scope``, ``unsupported_grant_type``, ``invalid_request``),
+    also a member of the problem so OAuth2 clients read it as they expect."""
+
+    error: str = "invalid_request"
+    slug: ClassVar[str] = "token-request-refused"
+    title: ClassVar[str] = "The token request was refused"
+
+    @property
+    def status(self) -> int:  # type: ignore[override]
+        return 401 if self.error == "invalid_client" else 400
+
+    def headers(self) -> dict[str, str]:
+        return {"Cache-Control": "no-store"}
+
+    def members(self) -> dict[str, Any]:
+        return {"error": self.error, "error_description": self.detail}
 
 
 class PayloadTooLarge(ClientError):
@@ -235,6 +297,12 @@ class PolicyLoadError(GatewayError):
 class PartnersConfigError(GatewayError):
     slug = "partners-config-error"
     title = "The partners file does not load"
+    status = 500
+
+
+class ClientsConfigError(GatewayError):
+    slug = "clients-config-error"
+    title = "The partner clients' registrations cannot be used"
     status = 500
 
 

@@ -23,6 +23,8 @@ from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.embedded.broker import EmbeddedBroker, broker_answers
 from gateway.errors import StoreBehind
 from gateway.gc_tuning import tune_for_serving
+from gateway.identity.service import token_service
+from gateway.identity.tokens import TokenService
 from gateway.pipeline import Pipeline
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.settings import Settings
@@ -73,6 +75,8 @@ class Runtime:
     partners: PartnersConfig = field(init=False)
     pipeline: Pipeline = field(init=False)
     policy: LivePolicy = field(init=False)
+    #: Issues partner systems' access tokens and checks every one presented.
+    tokens: TokenService = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
 
     def start(self) -> Runtime:
@@ -95,6 +99,8 @@ class Runtime:
                 f"the store is at migration {revision}, the gateway needs {head}: "
                 "run `gateway db upgrade`"
             )
+        if self.run_api:
+            self.tokens = token_service(settings, self.bundle, self.store)
         if settings.kafka_bootstrap is None:
             self.broker = EmbeddedBroker(log_dir=settings.data_dir).start()
             self.bootstrap = self.broker.bootstrap

@@ -105,6 +105,48 @@ class Settings(BaseSettings):
         default=3600.0, gt=0, description="How often the relay erases rows past retention."
     )
 
+    # -- partner systems' credentials (gateway/identity/) --------------------------
+    clients_file: Path | None = Field(
+        default=None,
+        description="The registered partner systems (clients.yaml). Unset with the embedded "
+        "SQLite store: a sample client per party in data_dir; required with a database_url.",
+    )
+    token_issuer: str = Field(
+        default="urn:isg-gateway",
+        description="The iss of the access tokens the gateway signs.",
+    )
+    token_audience: str = Field(
+        default="isg-gateway-api", description="The aud the gateway's API accepts."
+    )
+    access_token_seconds: int = Field(
+        default=300, ge=30, le=3600, description="How long an access token lives."
+    )
+    token_signing_keys_file: Path | None = Field(
+        default=None,
+        description="Where the token-signing keys are kept (created 0600 if missing). "
+        "Unset: data_dir/keys/token-signing.json.",
+    )
+    token_key_rotation_days: float = Field(
+        default=30.0, gt=0, description="A new token-signing key after this many days."
+    )
+    external_token_jwks_url: str | None = Field(
+        default=None,
+        description="Accept access tokens from the partnership's identity provider instead, "
+        "checked against this JWKS URL (with external_token_issuer and token_audience).",
+    )
+    external_token_issuer: str | None = Field(
+        default=None, description="The iss of the identity provider's access tokens."
+    )
+    api_docs: bool = Field(
+        default=True,
+        description="Serve the API's documentation (/docs, /redoc, /openapi.json).",
+    )
+    public_operations: bool = Field(
+        default=False,
+        description="Serve /metrics and the detail of /readyz without credentials "
+        "(otherwise: loopback callers only, or a token).",
+    )
+
     # -- people's sign-in, OpenID Connect (gateway/api/sign_in.py) ----------------
     oidc_issuer: str | None = Field(
         default=None,

@@ -32,6 +32,7 @@ from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store
 from gateway.store.tables import exchanges
+from tests.partner_clients import PARTNER_CLIENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -141,8 +142,14 @@ class RunningGateway:
     def bootstrap(self) -> str:
         return self.runtime.bootstrap
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.base_url, timeout=30)
+    def client(self, partner: str | None = "cheshire-police") -> httpx.Client:
+        """A client calling as ``partner``'s registered system (None: no credentials)."""
+        headers = {} if partner is None else self.auth(partner)
+        return httpx.Client(base_url=self.base_url, timeout=30, headers=headers)
+
+    def auth(self, partner: str, scope: str | None = None) -> dict[str, str]:
+        """``Authorization`` with a real access token from this gateway for ``partner``."""
+        return PARTNER_CLIENTS.headers(self.base_url, partner, scope)
 
     def topic(self, recipient: str) -> str:
         return f"{self.runtime.settings.topic_prefix}.v1.deliveries.{recipient}"
@@ -252,7 +259,7 @@ def start_gateway(
         kafka_bootstrap=bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:8]}",
         pseudonym_key=TEST_KEY,
-        **{"relay_poll_seconds": 0.2, **overrides},
+        **{"relay_poll_seconds": 0.2, "clients_file": PARTNER_CLIENTS.path, **overrides},
     )
     runtime = Runtime(settings).start()
     server, thread, base = serve_in_thread(runtime)

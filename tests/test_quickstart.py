@@ -1,6 +1,7 @@
 """The README quick start, command for command, on the embedded default.
 
-`gateway serve` starts its own SQLite store and broker; `curl` posts the sample;
+`gateway serve` starts its own SQLite store and broker; `gateway token` gives the
+sample police client's access token; `curl` posts the sample with it;
 `gateway messages` shows what the permitted recipient received; `gateway audit
 verify` checks the chain.
 """
@@ -53,6 +54,10 @@ def test_quickstart_as_written(tmp_path):
     try:
         wait_until_ready(f"http://127.0.0.1:{port}", server)
 
+        issued = _run(["token", "cheshire-police"], data_dir)
+        assert issued.returncode == 0, issued.stderr
+        token = issued.stdout.strip()
+
         curl = shutil.which("curl")
         assert curl, "curl is needed for the quick start"
         posted = subprocess.run(
@@ -63,9 +68,9 @@ def test_quickstart_as_written(tmp_path):
                 "POST",
                 f"http://127.0.0.1:{port}/v1/inbound/police",
                 "-H",
-                "Content-Type: application/json",
+                f"Authorization: Bearer {token}",
                 "-H",
-                "X-Partner-Id: cheshire-police",
+                "Content-Type: application/json",
                 "--data-binary",
                 "@examples/police/stalking-crime.json",
             ],

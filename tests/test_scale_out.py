@@ -21,10 +21,11 @@ from gateway.cli import app
 from gateway.delivery.reader import read_topic
 from gateway.store import Store
 from tests.conftest import EXAMPLES, TEST_KEY, api_port, wait_until_ready
+from tests.partner_clients import PARTNER_CLIENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 
 
 def _env(url: str, bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str]:
@@ -36,6 +37,7 @@ def _env(url: str, bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str
         GATEWAY_TOPIC_PREFIX=prefix,
         GATEWAY_DATA_DIR=str(data_dir),
         GATEWAY_RELAY_POLL_SECONDS="0.1",
+        GATEWAY_CLIENTS_FILE=str(PARTNER_CLIENTS.path),
     )
     return env
 
@@ -72,7 +74,8 @@ def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp
         wait_until_ready(base, api)
         sample = (EXAMPLES / "police" / "stalking-crime.json").read_bytes()
         # Each connection keeps to one worker; the kernel spreads them over both.
-        clients = [httpx.Client(base_url=base, timeout=30) for _ in range(12)]
+        auth = PARTNER_CLIENTS.headers(base, "cheshire-police")
+        clients = [httpx.Client(base_url=base, timeout=30, headers=auth) for _ in range(12)]
         try:
             ids = [
                 c.post("/v1/inbound/police", content=sample, headers=PARTNER).json()["exchange_id"]

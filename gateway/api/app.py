@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import anyio.to_thread
-from fastapi import FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry import context as otel_context
@@ -18,15 +18,16 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import jsontext
 from gateway.api import idempotency, problems
+from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
 from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
 from gateway.errors import (
     GatewayError,
     InvalidRecord,
-    MissingPartner,
     NotFound,
     PayloadTooLarge,
 )
+from gateway.identity.caller import READ_EXCHANGES, SUBMIT, Caller
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
 
@@ -37,13 +38,6 @@ PREPARE_ON_LOOP_BYTES = 64 * 1024
 
 
 INBOUND_HEADERS = [
-    {
-        "name": "X-Partner-Id",
-        "in": "header",
-        "required": True,
-        "description": "The submitting partner (until OAuth2 client credentials name it).",
-        "schema": {"type": "string"},
-    },
     {
         "name": "Idempotency-Key",
         "in": "header",
@@ -140,8 +134,12 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         if stop_runtime_on_shutdown:
             await run_in_threadpool(runtime.stop)
 
+    docs = runtime.settings.api_docs
     app = FastAPI(
         lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
         title="Information-sharing gateway",
         version="0.1.0",
         description="Policy-checked, minimised, audited exchange between partner agencies.",
@@ -154,7 +152,10 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     from gateway.api.sign_in import install_sign_in  # people's sign-in (OpenID Connect)
 
     install_sign_in(app, runtime.settings, runtime.settings.data_dir)
+    install_token_endpoints(app, runtime)
     max_body = runtime.settings.max_body_bytes
+    submitter = Depends(partner(runtime, SUBMIT))
+    exchange_reader = Depends(partner(runtime, READ_EXCHANGES))
 
     @app.post(
         "/v1/inbound/{fmt}",
@@ -165,19 +166,18 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     async def inbound(
         fmt: str,
         request: Request,
-        # Documented by INBOUND_HEADERS, where the partner's header can be required:
-        # missing, it is a MissingPartner problem, not a validation error.
-        x_partner_id: str | None = Header(None, include_in_schema=False),
+        caller: Caller = submitter,
+        # Documented by INBOUND_HEADERS, with its length limit stated there.
         idempotency_key: str | None = Header(None, include_in_schema=False),
     ) -> Response:
         """Submit a partner record in its native format.
 
-        The submitting partner is named by ``X-Partner-Id`` until OAuth2 client
-        credentials replace it; it never comes from the body. With an
+        The submitting partner is the one the access token names, never a header or
+        the body; it may submit only the formats its registration allows. With an
         ``Idempotency-Key`` a retried request gets the original answer.
         """
-        if not x_partner_id:
-            raise MissingPartner("send the X-Partner-Id header naming the submitting partner")
+        await refuse_format(runtime, request, caller, fmt)
+        assert caller.partner is not None
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body:
             raise PayloadTooLarge(f"the body is over {max_body} bytes")
@@ -188,21 +188,21 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
                 raise PayloadTooLarge(f"the body is over {max_body} bytes")
         media_type = request.headers.get("content-type")
         with _partner_trace_context(request):
-            return await _submit(fmt, body, media_type, x_partner_id, idempotency_key)
+            return await _submit(fmt, body, media_type, caller.partner, idempotency_key)
 
     async def _submit(
         fmt: str,
         body: bytes,
         media_type: str | None,
-        x_partner_id: str,
+        source_partner: str,
         idempotency_key: str | None,
     ) -> Response:
         if idempotency_key is None:
             if len(body) <= PREPARE_ON_LOOP_BYTES:
-                result = await runtime.pipeline.submit_async(fmt, body, media_type, x_partner_id)
+                result = await runtime.pipeline.submit_async(fmt, body, media_type, source_partner)
             else:  # a large batch must not hold up the event loop
                 result = await run_in_threadpool(
-                    runtime.pipeline.submit, fmt, body, media_type, x_partner_id
+                    runtime.pipeline.submit, fmt, body, media_type, source_partner
                 )
             return Response(
                 jsontext.dumps_bytes(_accepted_body(result)),
@@ -210,16 +210,17 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
                 media_type="application/json",
             )
         return await run_in_threadpool(
-            _submit_idempotently, runtime, fmt, body, media_type, x_partner_id, idempotency_key
+            _submit_idempotently, runtime, fmt, body, media_type, source_partner, idempotency_key
         )
 
     @app.get("/v1/exchanges/{exchange_id}", tags=["exchange"])
-    def get_exchange(exchange_id: str) -> dict[str, Any]:
-        """What was decided for an exchange, and where each permitted copy stands
-        (``pending``, ``sent``, ``dead-lettered``, as the audit trail has it); no
-        record contents."""
+    def get_exchange(exchange_id: str, caller: Caller = exchange_reader) -> dict[str, Any]:
+        """What was decided for an exchange the caller submitted, and where each
+        permitted copy stands (``pending``, ``sent``, ``dead-lettered``, as the audit
+        trail has it); no record contents. Another partner's exchange is a 404, so
+        its existence does not leak."""
         row = runtime.store.get_exchange(exchange_id)
-        if row is None:
+        if row is None or row["source_partner"] != caller.partner:
             raise NotFound(f"no exchange {exchange_id}")
         with runtime.store.engine.connect() as conn:
             copies = delivery_status.deliveries(conn, exchange_id, row["decisions"])
@@ -247,8 +248,11 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         }
 
     @app.get("/metrics", tags=["meta"], response_class=PlainTextResponse)
-    def metrics() -> str:
-        """Counters in the Prometheus text format."""
+    def metrics(request: Request) -> str:
+        """Counters in the Prometheus text format: for loopback callers, or all where
+        ``GATEWAY_PUBLIC_OPERATIONS`` says so."""
+        if not operations_allowed(runtime, request):
+            raise NotFound("no such resource")
         relay, policy = runtime.relay, runtime.policy
         counters = {
             "isg_relay_delivered_total": ("Deliveries marked sent", relay.delivered),
@@ -282,17 +286,19 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
 
     @app.get("/readyz", tags=["meta"])
     def readyz(request: Request) -> JSONResponse:
-        """Readiness: the store and the broker both answer."""
+        """Readiness: the store and the broker both answer. Which did not, and the
+        policy's state, only for loopback callers or where the settings say so."""
         state = runtime.readiness()
+        detail: dict[str, Any] = state if operations_allowed(runtime, request) else {}
         if state["ready"]:
-            return JSONResponse({"status": "ready", **state})
+            return JSONResponse({"status": "ready", **detail})
         return problems.problem(
             503,
             "not-ready",
             "The gateway is not ready",
             "a dependency is unavailable",
             request,
-            **state,
+            **detail,
         )
 
     return app

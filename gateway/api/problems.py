@@ -17,7 +17,14 @@ log = logging.getLogger(__name__)
 
 
 def problem(
-    status: int, slug: str, title: str, detail: str, request: Request, **extra: Any
+    status: int,
+    slug: str,
+    title: str,
+    detail: str,
+    request: Request,
+    *,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
 ) -> JSONResponse:
     body = {
         "type": PROBLEM_BASE + slug,
@@ -27,14 +34,17 @@ def problem(
         "instance": request.url.path,
         **extra,
     }
-    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
 def install(app: FastAPI) -> None:
     @app.exception_handler(GatewayError)
     async def _gateway_error(request: Request, exc: GatewayError) -> JSONResponse:
         extra = {"problems": [p.as_dict() for p in exc.problems]} if exc.problems else {}
-        return problem(exc.status, exc.slug, exc.title, exc.detail, request, **extra)
+        extra.update(exc.members())
+        return problem(
+            exc.status, exc.slug, exc.title, exc.detail, request, headers=exc.headers(), **extra
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError) -> JSONResponse:

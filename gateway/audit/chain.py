@@ -48,6 +48,7 @@ class Action:
     UNDELIVERED = "undelivered"  # a permitted disclosure given up on (dead-lettered)
     REDELIVERY = "redelivery"  # an operator put a dead letter back to be delivered
     ERASURE = "erasure"  # rows erased when their retention period ended
+    ACCESS_REFUSED = "access-refused"  # a caller without the credentials it needed
 
 
 def now_text() -> str:

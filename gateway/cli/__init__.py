@@ -1,8 +1,9 @@
 """The ``gateway`` command, one module per command or group of commands.
 
 ``serve`` and ``relay`` run the gateway, ``messages`` reads what a recipient
-received; ``audit``, ``db``, ``dlq`` and ``policy`` are groups. Errors are a
-plain message on stderr and a non-zero exit, never a traceback.
+received, ``token`` prints a sample client's access token; ``audit``, ``db``,
+``dlq`` and ``policy`` are groups. Errors are a plain message on stderr and a
+non-zero exit, never a traceback.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gateway.cli.messages import messages
 from gateway.cli.policy import policy_app
 from gateway.cli.relay import relay
 from gateway.cli.serve import serve
+from gateway.cli.token import token
 
 DISTRIBUTION = "isg-gateway"
 
@@ -52,6 +54,7 @@ def main(
 app.command()(serve)
 app.command()(relay)
 app.command()(messages)
+app.command()(token)
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")

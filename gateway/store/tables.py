@@ -171,6 +171,17 @@ idempotency_keys = sa.Table(
     sa.Index("ix_idempotency_keys_created_at", "created_at"),
 )
 
+# Client assertions (RFC 7523) already used, so a replayed one is refused; kept
+# until they expire, when they could not be used anyway.
+used_assertions = sa.Table(
+    "used_assertions",
+    metadata,
+    sa.Column("client_id", sa.String(128), primary_key=True),
+    sa.Column("jti", sa.String(255), primary_key=True),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_used_assertions_expires_at", "expires_at"),
+)
+
 #: The hot inserts: an exchange, and the copies it queues for delivery.
 INSERT_EXCHANGES = insert_serialised(exchanges, "envelope", "decisions")
 INSERT_OUTBOX = insert_serialised(outbox, "headers")

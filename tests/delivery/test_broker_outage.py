@@ -20,7 +20,7 @@ from gateway.embedded.broker import EmbeddedBroker
 from tests.conftest import STORES, start_gateway
 
 OUTAGE_SECONDS = float(os.environ.get("ISG_FAULT_OUTAGE_SECONDS", "30"))
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 RECIPIENT = "probation-spoc-north"
 
 

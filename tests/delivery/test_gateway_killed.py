@@ -26,10 +26,11 @@ from gateway.audit.verify import verify_engine
 from gateway.delivery.reader import read_topic
 from gateway.store import Store
 from tests.conftest import STORES, TEST_KEY, api_port
+from tests.partner_clients import PARTNER_CLIENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = Path(sys.executable).parent / "gateway"
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 RECIPIENT = "probation-spoc-north"
 
 
@@ -69,6 +70,7 @@ def test_sigkill_mid_run_loses_and_duplicates_nothing(
         GATEWAY_PSEUDONYM_KEY=TEST_KEY,
         GATEWAY_TOPIC_PREFIX=prefix,
         GATEWAY_DATA_DIR=str(tmp_path),
+        GATEWAY_CLIENTS_FILE=str(PARTNER_CLIENTS.path),
     )
     port = api_port()
     process = _start(env, port)
@@ -77,7 +79,9 @@ def test_sigkill_mid_run_loses_and_duplicates_nothing(
     stop = threading.Event()
 
     def client_loop(worker: int) -> None:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+        base = f"http://127.0.0.1:{port}"
+        auth = PARTNER_CLIENTS.headers(base, "cheshire-police")
+        with httpx.Client(base_url=base, timeout=10, headers=auth) as client:
             n = 0
             while not stop.is_set() and n < 200:
                 record = json.loads(police_sample)

@@ -9,7 +9,7 @@ from gateway.api import idempotency
 from gateway.errors import ServiceUnavailable
 from tests.conftest import EXAMPLES
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 
 
 def post(gateway, body: bytes, key: str):
@@ -57,11 +57,11 @@ def test_keys_belong_to_one_partner(gateway, police_sample):
     """Another partner reusing a key value is a different request, not a replay."""
     key = str(uuid.uuid4())
     assert post(gateway, police_sample, key).status_code == 202
-    with gateway.client() as client:
+    with gateway.client("cwp-mental-health") as client:
         other = client.post(
             "/v1/inbound/police",
             content=police_sample,
-            headers={**PARTNER, "X-Partner-Id": "cwp-mental-health", "Idempotency-Key": key},
+            headers={**PARTNER, "Idempotency-Key": key},
         )
     assert "idempotent-replayed" not in other.headers
 

@@ -12,7 +12,7 @@ from fhir.resources.R4B.bundle import Bundle
 from gateway.delivery.reader import read_topic
 from tests.conftest import start_gateway
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 
 
 @pytest.fixture

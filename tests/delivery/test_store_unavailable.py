@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from tests.conftest import start_gateway
 from tests.tcp_proxy import TcpProxy
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 
 
 @pytest.mark.faults

@@ -17,7 +17,7 @@ from gateway.delivery.signing import sign, verify
 from tests.conftest import STORES, serve_app, start_gateway
 from tests.delivery.webhook_peer import WebhookPeer
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 KEY = b"probation-north-webhook-key"
 
 

@@ -73,11 +73,11 @@ def test_west_midlands_sample_reaches_only_permitted_recipients(
 
 
 def check_sample(gateway, adapter: str, path, sender: str) -> None:
-    with gateway.client() as client:
+    with gateway.client(sender) as client:
         response = client.post(
             f"/v1/inbound/{adapter}",
             content=path.read_bytes(),
-            headers={"X-Partner-Id": sender, "Content-Type": _content_type(adapter, path.name)},
+            headers={"Content-Type": _content_type(adapter, path.name)},
         )
     assert response.status_code == 202, response.text
     answer = response.json()

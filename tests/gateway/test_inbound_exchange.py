@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -13,8 +14,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from gateway.audit.verify import verify_engine
 from gateway.delivery.reader import read_topic
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
-CSV = {"X-Partner-Id": "cheshire-police", "Content-Type": "text/csv"}
+PARTNER = {"Content-Type": "application/json"}
+CSV = {"Content-Type": "text/csv"}
 ALLOWED_TOP = {
     "contract_version",
     "exchange_id",
@@ -29,8 +30,9 @@ ALLOWED_TOP = {
 }
 
 
-def submit(gateway, body: bytes, headers=PARTNER):
-    with gateway.client() as client:
+def submit(gateway, body: bytes, headers=PARTNER, partner: str | None = "cheshire-police"):
+    """POST as ``partner``'s registered system (None: with no credentials at all)."""
+    with gateway.client(partner) as client:
         return client.post("/v1/inbound/police", content=body, headers=headers)
 
 
@@ -118,15 +120,18 @@ def test_exchange_is_audited_and_chain_verifies(gateway, police_sample):
     assert verify_engine(gateway.store.engine).ok
 
 
+POLICE = "cheshire-police"
+
+
 @pytest.mark.parametrize(
-    ("body", "headers", "status", "slug", "field"),
+    ("body", "headers", "partner", "status", "slug", "field"),
     [
-        (b'{"format": "police-crime/1", ', PARTNER, 400, "malformed-body", None),
-        (None, {**PARTNER, "Content-Type": "text/plain"}, 415, "unsupported-media-type", None),
-        ("missing", PARTNER, 422, "invalid-record", "occurrence.offence"),
-        ("unknown", PARTNER, 422, "invalid-record", "occurrence.colour"),
-        (None, {"Content-Type": "application/json"}, 401, "missing-partner", None),
-        (None, {**PARTNER, "X-Partner-Id": "nobody"}, 403, "unknown-partner", None),
+        (b'{"format": "police-crime/1", ', PARTNER, POLICE, 400, "malformed-body", None),
+        (None, {"Content-Type": "text/plain"}, POLICE, 415, "unsupported-media-type", None),
+        ("missing", PARTNER, POLICE, 422, "invalid-record", "occurrence.offence"),
+        ("unknown", PARTNER, POLICE, 422, "invalid-record", "occurrence.colour"),
+        (None, PARTNER, None, 401, "unauthenticated", None),
+        (None, PARTNER, "nobody", 403, "unknown-partner", None),
     ],
     ids=[
         "malformed-json",
@@ -138,7 +143,7 @@ def test_exchange_is_audited_and_chain_verifies(gateway, police_sample):
     ],
 )
 def test_bad_input_is_a_problem_and_keeps_nothing(
-    gateway, police_sample, body, headers, status, slug, field
+    gateway, police_sample, body, headers, partner, status, slug, field
 ):
     sample = json.loads(police_sample)
     if body == "missing":
@@ -151,7 +156,7 @@ def test_bad_input_is_a_problem_and_keeps_nothing(
         body = police_sample
     before = gateway.count_rows()
     published_before = gateway.published_messages()
-    response = submit(gateway, body, headers)
+    response = submit(gateway, body, headers, partner)
     assert response.status_code == status, response.text
     assert response.headers["content-type"].startswith("application/problem+json")
     problem = response.json()
@@ -159,8 +164,23 @@ def test_bad_input_is_a_problem_and_keeps_nothing(
     assert problem["status"] == status
     if field:
         assert field in [p["field"] for p in problem["problems"]]
-    assert gateway.count_rows() == before
+    after = gateway.count_rows()
+    if status in (401, 403):
+        # Refused before the body is read: who tried what is audited, nothing else kept.
+        if status == 401:
+            assert response.headers["www-authenticate"].startswith("Bearer")
+        assert after == {**before, "audit_log": before["audit_log"] + 1}
+        assert _last_action(gateway) == "access-refused"
+    else:
+        assert after == before
     assert gateway.published_messages() == published_before
+
+
+def _last_action(gateway) -> str:
+    with gateway.store.engine.connect() as conn:
+        return conn.execute(
+            sa.text("SELECT action FROM audit_log ORDER BY seq DESC LIMIT 1")
+        ).scalar_one()
 
 
 def test_unknown_format_lists_known_ones(gateway, police_sample):
@@ -328,7 +348,7 @@ def test_openapi_documents_the_inbound_headers(gateway):
         spec = client.get("/openapi.json").json()
     parameters = spec["paths"]["/v1/inbound/{fmt}"]["post"]["parameters"]
     headers = {p["name"]: p["required"] for p in parameters if p["in"] == "header"}
-    assert headers == {"X-Partner-Id": True, "Idempotency-Key": False}
+    assert headers == {"Idempotency-Key": False}
 
 
 def test_the_exchange_says_where_each_permitted_copy_stands(gateway, police_sample):

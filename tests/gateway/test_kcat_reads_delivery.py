@@ -7,7 +7,7 @@ import json
 from gateway.delivery.reader import read_topic
 from tests.kcat import kcat
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 
 
 def test_kcat_sees_only_allowed_fields(gateway, police_sample, tmp_path):

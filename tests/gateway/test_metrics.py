@@ -8,7 +8,7 @@ import pytest
 
 from tests.conftest import STORES, start_gateway
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 
 
 def _pending(text: str) -> int | None:

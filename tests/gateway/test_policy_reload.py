@@ -10,7 +10,7 @@ import pytest
 
 from tests.conftest import ROOT, start_gateway
 
-PARTNER = {"X-Partner-Id": "cheshire-police", "Content-Type": "application/json"}
+PARTNER = {"Content-Type": "application/json"}
 
 
 def wait_for(predicate, timeout: float = 15.0):

@@ -61,7 +61,7 @@ def test_an_idle_gateway_delivers_long_before_its_poll_interval(
         answer = httpx.post(
             f"{running.base_url}/v1/inbound/police",
             content=SAMPLE.read_bytes(),
-            headers={"Content-Type": "application/json", "X-Partner-Id": "cheshire-police"},
+            headers={"Content-Type": "application/json", **running.auth("cheshire-police")},
             timeout=30,
         )
         assert answer.status_code == 202

@@ -1,0 +1,123 @@
+"""The keys that sign the gateway's access tokens, rotated, their public half published.
+
+Kept in a JSON file of our own (``{"keys": [{"created_at": ..., "jwk": {...}}]}``,
+mode 0600): the newest key signs; every key still in the file verifies, so a
+token signed just before a rotation stays valid until it expires. A key is
+retired once a newer one has signed for longer than any token lives. Every
+process of a gateway (``serve --workers``, ``gateway token``) shares the file:
+a rotation takes a lock on it, and the others read it again when it changes.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from joserfc.jwk import ECKey, KeySet
+
+ALGORITHM = "ES256"
+
+
+@dataclass(frozen=True)
+class _Held:
+    created_at: float
+    key: ECKey
+
+
+class SigningKeys:
+    """The token-signing keys in ``path``, created on first use, rotated every
+    ``rotate_after`` seconds; a retired key is kept ``token_lifetime`` more."""
+
+    def __init__(self, path: Path, rotate_after: float, token_lifetime: float) -> None:
+        self.path = path
+        self.rotate_after = rotate_after
+        self.token_lifetime = token_lifetime
+        self._held: list[_Held] = []
+        self._read_at: float | None = None
+        self.rotate_if_due()
+
+    def _refresh(self) -> None:
+        """Read the file again if another process changed it."""
+        try:
+            changed = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return
+        if changed == self._read_at:
+            return
+        document = json.loads(self.path.read_text(encoding="utf-8"))
+        self._held = [
+            _Held(entry["created_at"], ECKey.import_key(entry["jwk"])) for entry in document["keys"]
+        ]
+        self._read_at = changed
+
+    def _write(self) -> None:
+        document = {
+            "keys": [
+                {"created_at": held.created_at, "jwk": held.key.as_dict(private=True)}
+                for held in self._held
+            ]
+        }
+        temporary = self.path.with_suffix(".tmp")
+        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            json.dump(document, out)
+        os.replace(temporary, self.path)
+        self._read_at = self.path.stat().st_mtime_ns
+
+    def rotate_if_due(self, now: float | None = None) -> bool:
+        """Add a new signing key when the newest is due; drop retired ones. True if
+        the file changed."""
+        now = time.time() if now is None else now
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._read_at = None
+            self._refresh()
+            return self._rotate_held(now)
+        finally:
+            os.close(lock)  # closing it releases the lock
+
+    def _rotate_held(self, now: float) -> bool:
+        changed = False
+        if not self._held or now - self._held[-1].created_at >= self.rotate_after:
+            key = ECKey.generate_key("P-256", parameters={"kid": uuid.uuid4().hex, "use": "sig"})
+            self._held.append(_Held(now, key))
+            changed = True
+        # A key stays while the one after it has signed for less than a token lives.
+        kept = [
+            held
+            for held, successor in zip(self._held, self._held[1:], strict=False)
+            if now - successor.created_at < self.token_lifetime
+        ] + [self._held[-1]]
+        if len(kept) != len(self._held):
+            self._held = kept
+            changed = True
+        if changed:
+            self._write()
+        return changed
+
+    @property
+    def current(self) -> ECKey:
+        self._refresh()
+        return self._held[-1].key
+
+    def verifying(self) -> KeySet:
+        self._refresh()
+        return KeySet([held.key for held in self._held])
+
+    def public_jwks(self) -> dict[str, Any]:
+        """What ``/.well-known/jwks.json`` publishes."""
+        self._refresh()
+        keys = []
+        for held in self._held:
+            public = held.key.as_dict(private=False)
+            public["alg"] = ALGORITHM
+            keys.append(public)
+        return {"keys": keys}
