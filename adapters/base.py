@@ -198,13 +198,19 @@ def invalid(exc: ValidationError, what: str, record: int | str | None = None) ->
     return InvalidRecord(f"the {what} is not valid", problems_from(exc, record))
 
 
-def check_batch_size(rows: int, limit: int = MAX_BATCH_ROWS) -> None:
+def batch_too_large(limit: int, rows: int | str, noun: str = "records") -> BatchTooLarge:
+    """The error for a batch of ``rows`` records (a count, or "more than N" when
+    counting stopped at the limit); a FHIR Bundle counts ``entries``."""
+    return BatchTooLarge(
+        f"the batch has {rows} {noun}; at most {limit} are accepted in one request",
+        [FieldProblem(field="(batch)", message=f"{rows} {noun} exceeds the limit of {limit}")],
+    )
+
+
+def check_batch_size(rows: int, limit: int = MAX_BATCH_ROWS, noun: str = "records") -> None:
     """Refuse a whole batch before looking at its rows when it is over the limit."""
     if rows > limit:
-        raise BatchTooLarge(
-            f"the batch has {rows} records; at most {limit} are accepted in one request",
-            [FieldProblem(field="(batch)", message=f"{rows} records exceeds the limit of {limit}")],
-        )
+        raise batch_too_large(limit, rows, noun)
 
 
 def validate_native(model: type[_M], data: Any, what: str, record: int | str | None = None) -> _M:

@@ -19,6 +19,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
+from adapters.base import check_batch_size
 from contracts import RiskLevel, Urgency
 from gateway.errors import FieldProblem, InvalidRecord, field_path
 
@@ -154,6 +155,7 @@ def validate_bundle(bundle: dict[str, Any]) -> tuple[dict[str, Any], list[dict[s
     entries = bundle.get("entry") or []
     if not isinstance(entries, list):
         raise InvalidRecord("Bundle.entry is not a list", [FieldProblem("entry", "not a list")])
+    check_batch_size(len(entries), noun="entries")  # before any entry is validated
     resources = []
     for index, entry in enumerate(entries):
         raw = entry.get("resource") if isinstance(entry, dict) else None

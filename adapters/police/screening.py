@@ -12,12 +12,19 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import Field
 
-from adapters.base import NativeModel, check_batch_size, validate_native
+from adapters.base import (
+    MAX_BATCH_ROWS,
+    NativeModel,
+    batch_too_large,
+    check_batch_size,
+    validate_native,
+)
 from contracts import OffenceClass
 from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
 
@@ -63,7 +70,8 @@ REQUIRED_COLUMNS = ("occurrence_number", "ho_code")
 
 
 def read_csv(body: bytes) -> list[dict[str, Any]]:
-    """CSV rows as dicts, blank cells as absent; header faults reject the whole body."""
+    """CSV rows as dicts, blank cells as absent; header faults reject the whole body,
+    and so do more than ``MAX_BATCH_ROWS`` rows (read no further than one past it)."""
     try:
         text = body.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -77,9 +85,12 @@ def read_csv(body: bytes) -> list[dict[str, Any]]:
         problems += [FieldProblem(c, "unknown column") for c in unknown]
         raise MalformedBody("the screening CSV header is not valid", problems)
     try:
-        rows = list(reader)
+        # One row past the limit is enough to refuse: never hold a hostile batch's rows.
+        rows = list(itertools.islice(reader, MAX_BATCH_ROWS + 1))
     except csv.Error as exc:
         raise MalformedBody(f"body is not valid CSV: {exc} at line {reader.line_num}") from None
+    if len(rows) > MAX_BATCH_ROWS:
+        raise batch_too_large(MAX_BATCH_ROWS, f"more than {MAX_BATCH_ROWS}")
     return [{k: v for k, v in row.items() if v not in ("", None) or k is None} for row in rows]
 
 

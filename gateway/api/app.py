@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway import jsontext
-from gateway.api import idempotency, problems
+from gateway.api import idempotency, limits, problems
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
 from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
@@ -181,12 +181,8 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body:
             raise PayloadTooLarge(f"the body is over {max_body} bytes")
-        body = b""
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > max_body:
-                raise PayloadTooLarge(f"the body is over {max_body} bytes")
         media_type = request.headers.get("content-type")
+        body = await limits.read_body(request.stream(), media_type, max_body)
         with _partner_trace_context(request):
             return await _submit(fmt, body, media_type, caller.partner, idempotency_key)
 

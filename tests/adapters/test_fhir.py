@@ -9,7 +9,7 @@ from fhir.resources.R4B import get_fhir_model_class
 
 from adapters.fhir.native import NHS_NUMBER_SYSTEM, SUPPORTED
 from contracts import IdentifierSystem
-from gateway.errors import InvalidRecord, MalformedBody, UnsupportedMediaType
+from gateway.errors import BatchTooLarge, InvalidRecord, MalformedBody, UnsupportedMediaType
 from tests.adapters.helpers import EXAMPLES, REGISTRY, canonical, parse
 
 PATIENT = json.loads((EXAMPLES / "fhir" / "patient-uk-core.json").read_text())
@@ -121,6 +121,14 @@ def test_only_collection_transaction_and_message_bundles():
     bundle = _copy(ALERT)
     bundle["type"] = "searchset"
     assert _single_problem(bundle)[:2] == (None, "type")
+
+
+def test_a_bundle_over_the_batch_limit_is_refused_before_any_entry_is_validated():
+    """1001 entries that are not even resources: the count refuses them first."""
+    bundle = {"resourceType": "Bundle", "type": "collection", "entry": [{}] * 1001}
+    with pytest.raises(BatchTooLarge) as caught:
+        parse("fhir", bundle)
+    assert "1001 entries" in caught.value.detail
 
 
 def test_a_message_header_belongs_only_in_a_message():
