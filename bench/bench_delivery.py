@@ -62,7 +62,11 @@ FORMAT = "police"
 PARTNER = "cheshire-police"
 RECIPIENT = "probation-spoc-north"
 PG_ADMIN_URL = os.environ.get("ISG_TEST_PG_ADMIN", "postgresql+psycopg:///postgres")
+# X-Partner-Id for checkouts from before partner credentials (bench_ab); newer ones
+# ignore it and read the access token start_gateway adds for their URL (AUTH).
 HEADERS = {"Content-Type": "application/json", "X-Partner-Id": PARTNER}
+#: inbound URL -> Authorization header of a token from that gateway
+AUTH: dict[str, dict[str, str]] = {}
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
@@ -128,6 +132,43 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], log: Path, timeout: f
                 pass
             time.sleep(0.2)
     raise RuntimeError(f"{url} not ready after {timeout:.0f} s:\n{_tail(log)}")
+
+
+def bench_client(data_dir: Path) -> Path:
+    """A registered client for the sending partner, its key pair in ``data_dir``."""
+    from joserfc.jwk import ECKey
+
+    key = ECKey.generate_key("P-256", parameters={"kid": "bench"})
+    (data_dir / "bench-client.private.json").write_text(json.dumps(key.as_dict(private=True)))
+    (data_dir / "bench-client.jwks.json").write_text(
+        json.dumps({"keys": [key.as_dict(private=False)]})
+    )
+    clients = data_dir / "clients.yaml"
+    clients.write_text(
+        "clients:\n"
+        f"  - client_id: {PARTNER}\n    partner: {PARTNER}\n"
+        "    jwks_file: bench-client.jwks.json\n    formats: [police]\n"
+    )
+    return clients
+
+
+def bench_token(base: str, data_dir: Path) -> str:
+    """An access token for the bench client (its lifetime outlasts a run)."""
+    from gateway.identity.assertion import client_assertion
+
+    key = json.loads((data_dir / "bench-client.private.json").read_text())
+    token_url = f"{base}/oauth2/token"
+    answer = httpx.post(
+        token_url,
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": client_assertion(PARTNER, key, token_url),
+        },
+        timeout=30,
+    )
+    answer.raise_for_status()
+    return str(answer.json()["access_token"])
 
 
 def gateway_env(database_url: str, bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str]:
@@ -278,7 +319,7 @@ class RawHTTP:
         self.host, self.port, self.path = parsed.host, parsed.port or 80, parsed.raw_path.decode()
         self.head = "".join(
             [f"POST {self.path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"]
-            + [f"{k}: {v}\r\n" for k, v in HEADERS.items()]
+            + [f"{k}: {v}\r\n" for k, v in {**HEADERS, **AUTH.get(url, {})}.items()]
         ).encode()
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
@@ -363,7 +404,7 @@ async def _load(
     async with httpx.AsyncClient(limits=limits, timeout=60, trust_env=False) as http:
 
         async def post(body: bytes) -> tuple[int, bytes]:
-            response = await http.post(url, content=body, headers=HEADERS)
+            response = await http.post(url, content=body, headers={**HEADERS, **AUTH.get(url, {})})
             return response.status_code, response.content
 
         await asyncio.gather(*(run(post) for _ in range(concurrency)))
@@ -603,6 +644,10 @@ def start_gateway(
     the inbound URL, the serve process and the watcher."""
     env = gateway_env(database_url, broker.bootstrap, prefix, data_dir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+    credentials = (tree / "gateway" / "identity").is_dir()
+    if credentials:
+        env["GATEWAY_CLIENTS_FILE"] = str(bench_client(data_dir))
+        env["GATEWAY_ACCESS_TOKEN_SECONDS"] = "3600"  # one token for the whole run
     log = data_dir / "gateway.log"
     with log.open("ab") as out:
         subprocess.run(
@@ -619,6 +664,10 @@ def start_gateway(
     command = [str(GATEWAY), "serve", "--port", str(port), "--workers", str(workers)]
     process = stack.enter_context(child(command, env, log))
     wait_ready(f"{base}/readyz", process, log, timeout=90)
+    if credentials:
+        AUTH[f"{base}/v1/inbound/{FORMAT}"] = {
+            "Authorization": f"Bearer {bench_token(base, data_dir)}"
+        }
     watcher = DeliveryWatcher(broker.bootstrap, recipient_topic(prefix, RECIPIENT))
     watcher.start()
     stack.callback(watcher.stop)

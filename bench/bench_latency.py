@@ -76,7 +76,7 @@ def main() -> int:
 
         sent: dict[str, float] = {}
         answered: list[float] = []
-        with httpx.Client(headers=bd.HEADERS, timeout=30) as client:
+        with httpx.Client(headers={**bd.HEADERS, **bd.AUTH.get(url, {})}, timeout=30) as client:
             for body in urgent_bodies(args.records):
                 time.sleep(args.pause * random.uniform(0.8, 1.2))
                 started = time.perf_counter()
