@@ -10,6 +10,7 @@ and ``recorded_at`` beside it.
 
 from __future__ import annotations
 
+import re
 from uuid import UUID
 
 import uuid_utils
@@ -24,3 +25,13 @@ def new_id() -> UUID:
 def new_id_text() -> str:
     """A new time-ordered id in its canonical text form, for the hot paths that store text."""
     return str(uuid_utils.uuid7())
+
+
+_ID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def is_id_text(value: str) -> bool:
+    """Whether ``value`` has the shape of an id as the gateway writes it (a UUID's
+    canonical lower-case text): anything else, a NUL byte say, names nothing, and
+    is answered without asking the store."""
+    return _ID_TEXT.fullmatch(value) is not None

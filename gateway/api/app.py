@@ -16,6 +16,7 @@ from opentelemetry import propagate
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from contracts.ids import is_id_text
 from gateway import jsontext
 from gateway.api import idempotency, limits, problems
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
@@ -215,7 +216,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         permitted copy stands (``pending``, ``sent``, ``dead-lettered``, as the audit
         trail has it); no record contents. Another partner's exchange is a 404, so
         its existence does not leak."""
-        row = runtime.store.get_exchange(exchange_id)
+        row = runtime.store.get_exchange(exchange_id) if is_id_text(exchange_id) else None
         if row is None or row["source_partner"] != caller.partner:
             raise NotFound(f"no exchange {exchange_id}")
         with runtime.store.engine.connect() as conn:

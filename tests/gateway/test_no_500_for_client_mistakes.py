@@ -60,3 +60,17 @@ def test_nasty_csv_is_a_4xx_problem(gateway, name):
         )
     assert 400 <= response.status_code < 500, response.text[:500]
     assert gateway.count_rows() == before
+
+
+@pytest.mark.parametrize(
+    "exchange_id",
+    ["%00", "abc%00def", "%FF", "x" * 300, "00000000-0000-0000-0000-00000000000%00", "'--"],
+)
+def test_an_exchange_id_of_any_other_shape_is_a_404_on_each_store(gateway, exchange_id):
+    """A NUL byte in a path parameter had been a 500 on PostgreSQL (its text cannot
+    hold one): an id is checked for the shape the gateway writes before any query."""
+    with gateway.client() as client:
+        response = client.get(f"/v1/exchanges/{exchange_id}")
+    assert response.status_code == 404, response.text[:500]
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert response.json()["type"].endswith("/not-found")
