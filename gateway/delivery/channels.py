@@ -26,7 +26,7 @@ from tenacity import (
 )
 
 from gateway.delivery.partners import WebhookConfig
-from gateway.delivery.signing import HEADER, sign
+from gateway.delivery.signing import sign_headers
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +190,8 @@ class CircuitBreaker:
 
 
 class WebhookChannel:
-    """POSTs signed JSON to each recipient's endpoint, retrying with backoff and jitter.
+    """POSTs JSON signed as Standard Webhooks says to each recipient's endpoint, with
+    the W3C ``traceparent``, retrying with backoff and jitter.
 
     Retries (tenacity): 5xx, 408, 429 and transport errors, waiting the longer of
     exponential backoff with jitter and the peer's ``Retry-After``, up to the
@@ -253,10 +254,11 @@ class WebhookChannel:
                 timeout=config.timeout_seconds,
                 headers={
                     "Content-Type": row["headers"].get("content-type", "application/json"),
-                    HEADER: sign(body, key),
+                    # Signed afresh each attempt: the timestamp says when it was sent.
+                    **sign_headers(row["delivery_id"], body, key),
                     "ISG-Delivery-Id": row["delivery_id"],
                     "ISG-Exchange-Id": row["exchange_id"],
-                    **{f"ISG-{k}": v for k, v in row["headers"].items() if k == "traceparent"},
+                    **{k: v for k, v in row["headers"].items() if k == "traceparent"},
                 },
             )
             if response.status_code >= 500 or response.status_code in (408, 429):

@@ -3,18 +3,44 @@
 Kept apart from the policy files: *whether* a recipient may receive something
 is the agreement's business; *where* it is sent is operations'. Signing keys
 are read from the environment variable the file names, never from the file,
-except ``signing_key`` for local development and tests.
+except ``signing_key`` for local development and tests. A webhook URL is
+``https``, or plain ``http`` to a loopback host only (127.0.0.0/8, ::1,
+localhost); a key is a Standard Webhooks secret of at least 32 bytes
+(``gateway.delivery.signing``).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from gateway.delivery.signing import decode_secret
 from gateway.errors import FieldProblem, PartnersConfigError
+
+
+def is_loopback(host: str | None) -> bool:
+    """``localhost``, or an address in 127.0.0.0/8 or ``::1``."""
+    if not host:
+        return False
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class _Strict(BaseModel):
@@ -39,6 +65,16 @@ class WebhookConfig(_Strict):
     )
     breaker_cooldown_seconds: float = Field(default=30.0, gt=0)
 
+    @field_validator("url")
+    @classmethod
+    def _https_or_loopback(cls, url: HttpUrl) -> HttpUrl:
+        if url.scheme != "https" and not is_loopback(url.host):
+            raise ValueError(
+                "a webhook URL must be https; plain http is allowed only to a loopback "
+                "host (127.0.0.0/8, ::1, localhost)"
+            )
+        return url
+
     @model_validator(mode="after")
     def _one_key(self) -> WebhookConfig:
         if (self.signing_key_env is None) == (self.signing_key is None):
@@ -46,13 +82,19 @@ class WebhookConfig(_Strict):
         return self
 
     def key(self) -> bytes:
+        """The signing key's bytes, from the secret (``whsec_`` and base64) configured."""
         if self.signing_key is not None:
-            return self.signing_key.encode()
-        assert self.signing_key_env is not None
-        value = os.environ.get(self.signing_key_env)
-        if not value:
-            raise PartnersConfigError(f"environment variable {self.signing_key_env} is not set")
-        return value.encode()
+            source, secret = "the inline signing_key", self.signing_key
+        else:
+            assert self.signing_key_env is not None
+            source = f"environment variable {self.signing_key_env}"
+            secret = os.environ.get(self.signing_key_env, "")
+            if not secret:
+                raise PartnersConfigError(f"{source} is not set")
+        try:
+            return decode_secret(secret)
+        except ValueError as exc:
+            raise PartnersConfigError(f"the webhook signing key in {source} {exc}") from None
 
 
 class PartnerDelivery(_Strict):
@@ -90,6 +132,9 @@ def load_partners(path: Path | None) -> PartnersConfig:
             for e in exc.errors(include_url=False)
         ]
         raise PartnersConfigError(f"{path}: not a valid partners file", problems) from None
-    for webhook in config.webhooks().values():
-        webhook.key()  # fail at start, not at the first delivery
+    for name, webhook in config.webhooks().items():
+        try:
+            webhook.key()  # fail at start, not at the first delivery
+        except PartnersConfigError as exc:
+            raise PartnersConfigError(f"{path}: {name}: {exc}") from None
     return config

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlalchemy as sa
 import yaml
+from standardwebhooks import Webhook, WebhookVerificationError
 from typer.testing import CliRunner
 
 from gateway.audit.verify import verify_engine
 from gateway.cli import app as cli
 from gateway.delivery.channels import CircuitBreaker
-from gateway.delivery.signing import sign, verify
+from gateway.delivery.signing import encode_secret, sign_headers, verify
 from tests.conftest import STORES, serve_app, start_gateway
 from tests.delivery.webhook_peer import WebhookPeer
 
 PARTNER = {"Content-Type": "application/json"}
-KEY = b"probation-north-webhook-key"
+KEY = b"probation-north-webhook-key-32-bytes!"
+SECRET = encode_secret(KEY)
+TRACEPARENT = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
 
 def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
@@ -33,7 +37,7 @@ def wait_for(predicate, timeout: float = 30.0, what: str = "condition"):
 
 @pytest.fixture(params=STORES)
 def push_gateway(request, broker, store_url_factory, tmp_path):
-    peer = WebhookPeer(key=KEY, timeout_sleep=1.0)
+    peer = WebhookPeer(secret=SECRET, timeout_sleep=1.0)
     peer_server, peer_thread, peer_url = serve_app(peer.app())
     partners = tmp_path / "partners.yaml"
     partners.write_text(
@@ -43,7 +47,7 @@ def push_gateway(request, broker, store_url_factory, tmp_path):
                     "probation-spoc-north": {
                         "webhook": {
                             "url": f"{peer_url}/hook",
-                            "signing_key": KEY.decode(),
+                            "signing_key": SECRET,
                             "timeout_seconds": 0.5,
                             "max_attempts": 3,
                             "initial_backoff_seconds": 0.05,
@@ -80,10 +84,14 @@ def _webhook_row(gateway, exchange_id: str) -> dict:
 
 
 def test_signed_push_reaches_the_peer_once(push_gateway, police_sample):
+    """Signed as Standard Webhooks says (the peer verifies with the standardwebhooks
+    library), the partner's trace context in the standard ``traceparent`` header."""
     gateway, peer, _ = push_gateway
     with gateway.client() as client:
         exchange_id = client.post(
-            "/v1/inbound/police", content=police_sample, headers=PARTNER
+            "/v1/inbound/police",
+            content=police_sample,
+            headers={**PARTNER, "traceparent": TRACEPARENT},
         ).json()["exchange_id"]
     row = wait_for(
         lambda: (
@@ -93,7 +101,9 @@ def test_signed_push_reaches_the_peer_once(push_gateway, police_sample):
         what="webhook sent",
     )
     assert list(peer.received) == [row["delivery_id"]]
-    assert all(a.signed for a in peer.attempts)
+    assert peer.attempts and all(a.signed for a in peer.attempts)
+    trace_id = TRACEPARENT.split("-")[1]
+    assert all(a.traceparent and a.traceparent.split("-")[1] == trace_id for a in peer.attempts)
     payload = peer.received[row["delivery_id"]]
     assert payload["record"]["exchange_id"] == exchange_id
     assert "summary" not in payload["record"]["payload"]["crime"]
@@ -194,9 +204,22 @@ def test_circuit_breaker_opens_after_repeated_failures_and_half_opens():
     assert breaker.allows() and breaker.failures == 0
 
 
-def test_signature_verifies_only_with_the_right_key_and_body():
-    header = sign(b'{"a":1}', b"k1")
-    assert verify(b'{"a":1}', header, b"k1")
-    assert not verify(b'{"a":2}', header, b"k1")
-    assert not verify(b'{"a":1}', header, b"k2")
-    assert not verify(b'{"a":1}', sign(b'{"a":1}', b"k1", timestamp=1), b"k1")  # too old
+def test_signature_verifies_only_with_the_right_key_body_id_and_time():
+    headers = sign_headers("d-1", b'{"a":1}', KEY)
+    assert set(headers) == {"webhook-id", "webhook-timestamp", "webhook-signature"}
+    assert headers["webhook-signature"].startswith("v1,")
+    assert verify(b'{"a":1}', headers, KEY)
+    assert not verify(b'{"a":2}', headers, KEY)
+    assert not verify(b'{"a":1}', headers, b"another key of thirty-two bytes!!")
+    assert not verify(b'{"a":1}', {**headers, "webhook-id": "d-2"}, KEY)
+    old = datetime.now(UTC) - timedelta(minutes=10)
+    assert not verify(b'{"a":1}', sign_headers("d-1", b'{"a":1}', KEY, old), KEY)  # too old
+
+
+def test_a_receiver_verifies_with_the_standard_webhooks_library():
+    """What a partner would write: the library, the whsec_ secret, the request's headers."""
+    body = b'{"record": {}}'
+    headers = sign_headers("delivery-7", body, KEY)
+    assert Webhook(SECRET).verify(body, headers) == {"record": {}}
+    with pytest.raises(WebhookVerificationError):
+        Webhook(encode_secret(b"x" * 32)).verify(body, headers)

@@ -1,4 +1,6 @@
-"""A real webhook receiver on loopback whose behaviour a test scripts."""
+"""A real webhook receiver on loopback whose behaviour a test scripts. It verifies
+signatures as a partner's receiver would: with the ``standardwebhooks`` library and
+the ``whsec_`` secret, never with the gateway's own code."""
 
 from __future__ import annotations
 
@@ -6,12 +8,11 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 
+from standardwebhooks import Webhook, WebhookVerificationError
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from gateway.delivery.signing import HEADER, verify
 
 
 @dataclass
@@ -20,11 +21,13 @@ class Attempt:
     delivery_id: str
     signed: bool
     answered: str
+    traceparent: str | None = None
 
 
 @dataclass
 class WebhookPeer:
-    key: bytes
+    #: The endpoint's secret as the partners file gives it (``whsec_`` and base64).
+    secret: str
     #: What to do with the next requests, in order: "500", "timeout", "503:<retry-after>", "ok".
     script: list[str] = field(default_factory=list)
     #: What to do once the script is used up.
@@ -37,9 +40,21 @@ class WebhookPeer:
         async def receive(request: Request) -> Response:
             body = await request.body()
             action = self.script.pop(0) if self.script else self.then
-            delivery_id = request.headers.get("ISG-Delivery-Id", "")
-            signed = verify(body, request.headers.get(HEADER, ""), self.key)
-            self.attempts.append(Attempt(time.monotonic(), delivery_id, signed, action))
+            delivery_id = request.headers.get("webhook-id", "")
+            try:
+                Webhook(self.secret).verify(body, dict(request.headers), json_parse=False)
+                signed = True
+            except WebhookVerificationError:
+                signed = False
+            self.attempts.append(
+                Attempt(
+                    time.monotonic(),
+                    delivery_id,
+                    signed,
+                    action,
+                    request.headers.get("traceparent"),
+                )
+            )
             if action == "timeout":
                 await asyncio.sleep(self.timeout_sleep)
                 return Response(status_code=504)
