@@ -82,19 +82,20 @@ def _accepted_body(result: Submission) -> dict[str, Any]:
 
 
 def _submit_idempotently(
-    runtime: Runtime, fmt: str, body: bytes, media_type: str | None, partner: str, key: str
+    runtime: Runtime, fmt: str, body: bytes, media_type: str | None, caller: Caller, key: str
 ) -> JSONResponse:
     """The exchanges and the answer a retry will get are committed in one transaction,
     a batch's too: a crash cannot leave exchanges kept without their answer, which a
     retry would submit again."""
     store = runtime.store
+    partner = str(caller.partner)
     previous = idempotency.claim(store, partner, key, idempotency.body_hash(fmt, media_type, body))
     if previous is not None:
         return JSONResponse(
             previous.body, status_code=previous.status_code, headers={"Idempotent-Replayed": "true"}
         )
     try:
-        prepared = runtime.pipeline.prepare(fmt, body, media_type, partner)
+        prepared = runtime.pipeline.prepare(fmt, body, media_type, partner, caller.client_id)
         answer = _accepted_body(prepared.submission)
 
         def record(conn: Connection) -> None:
@@ -178,28 +179,30 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         ``Idempotency-Key`` a retried request gets the original answer.
         """
         await refuse_format(runtime, request, caller, fmt)
-        assert caller.partner is not None
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body:
             raise PayloadTooLarge(f"the body is over {max_body} bytes")
         media_type = request.headers.get("content-type")
         body = await limits.read_body(request.stream(), media_type, max_body)
         with _partner_trace_context(request):
-            return await _submit(fmt, body, media_type, caller.partner, idempotency_key)
+            return await _submit(fmt, body, media_type, caller, idempotency_key)
 
     async def _submit(
         fmt: str,
         body: bytes,
         media_type: str | None,
-        source_partner: str,
+        caller: Caller,
         idempotency_key: str | None,
     ) -> Response:
+        partner, client_id = str(caller.partner), caller.client_id
         if idempotency_key is None:
             if len(body) <= PREPARE_ON_LOOP_BYTES:
-                result = await runtime.pipeline.submit_async(fmt, body, media_type, source_partner)
+                result = await runtime.pipeline.submit_async(
+                    fmt, body, media_type, partner, client_id
+                )
             else:  # a large batch must not hold up the event loop
                 result = await run_in_threadpool(
-                    runtime.pipeline.submit, fmt, body, media_type, source_partner
+                    runtime.pipeline.submit, fmt, body, media_type, partner, client_id
                 )
             return Response(
                 jsontext.dumps_bytes(_accepted_body(result)),
@@ -207,7 +210,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
                 media_type="application/json",
             )
         return await run_in_threadpool(
-            _submit_idempotently, runtime, fmt, body, media_type, source_partner, idempotency_key
+            _submit_idempotently, runtime, fmt, body, media_type, caller, idempotency_key
         )
 
     @app.get("/v1/exchanges/{exchange_id}", tags=["exchange"])

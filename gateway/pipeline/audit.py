@@ -21,8 +21,14 @@ _STATED_ONCE_FOR_REFUSALS = frozenset({"effect", "purpose", "policy_version"})
 
 
 def audit_entries(
-    exchange: Exchange, fmt: str, decisions: list[Decision], disclosures: list[Disclosure]
+    exchange: Exchange,
+    fmt: str,
+    decisions: list[Decision],
+    disclosures: list[Disclosure],
+    client_id: str | None = None,
 ) -> list[AuditEntry]:
+    """The exchange's entries; the collection names the partner's system that sent it
+    (``client``) where a token said which (DPA 2018 s62(3))."""
     exchange_id = str(exchange.exchange_id)
     recorded_at = now_text()  # the entries of one exchange are recorded together
     by_recipient = {d.decision.recipient: d for d in disclosures}
@@ -39,6 +45,7 @@ def audit_entries(
                 "urgency": exchange.urgency,
                 "subjects": len(exchange.subjects),
                 "justification": "received from a party to the agreement for a named purpose",
+                **({"client": client_id} if client_id else {}),
             },
         )
     ]

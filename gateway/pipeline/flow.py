@@ -101,19 +101,30 @@ class Pipeline:
         self._writes = self.committer or TransactionPerRequest(self.store)
 
     def submit(
-        self, fmt: str, body: bytes, media_type: str | None, source_partner: str
+        self,
+        fmt: str,
+        body: bytes,
+        media_type: str | None,
+        source_partner: str,
+        client_id: str | None = None,
     ) -> Submission:
-        """Run a partner's body through every stage and commit what it kept."""
-        prepared = self.prepare(fmt, body, media_type, source_partner)
+        """Run a partner's body through every stage and commit what it kept;
+        ``client_id`` is the partner's system that sent it, for the audit trail."""
+        prepared = self.prepare(fmt, body, media_type, source_partner, client_id)
         self.commit(prepared)
         return prepared.submission
 
     async def submit_async(
-        self, fmt: str, body: bytes, media_type: str | None, source_partner: str
+        self,
+        fmt: str,
+        body: bytes,
+        media_type: str | None,
+        source_partner: str,
+        client_id: str | None = None,
     ) -> Submission:
         """``submit`` for the event loop: the stages run on the loop (handing each
         request to a worker thread costs more than the stages), the commit does not."""
-        prepared = self.prepare(fmt, body, media_type, source_partner)
+        prepared = self.prepare(fmt, body, media_type, source_partner, client_id)
         self._committed(await self._writes.write_async(prepared.pending))
         return prepared.submission
 
@@ -142,6 +153,7 @@ class Pipeline:
         body: bytes,
         media_type: str | None,
         source_partner: str,
+        client_id: str | None = None,
     ) -> Prepared:
         """Stages 1-6 for every record in the body; no store access."""
         bundle = self.policy()
@@ -164,21 +176,21 @@ class Pipeline:
                     raise
                 items.append(problem)
                 continue
-            accepted, rows = self._process(item, fmt, bundle)
+            accepted, rows = self._process(item, fmt, bundle, client_id)
             items.append(accepted)
             pending.append(rows)
         submission = Submission(items=items, batch=parsed.batch, policy_version=bundle.version)
         return Prepared(submission, pending)
 
     def _process(
-        self, exchange: Exchange, fmt: str, bundle: PolicyBundle
+        self, exchange: Exchange, fmt: str, bundle: PolicyBundle, client_id: str | None
     ) -> tuple[Accepted, PendingCommit]:
         # One span per exchange: its trace context goes into every message's headers.
         with tracer.start_as_current_span("exchange", attributes={"isg.format": fmt}) as span:
             record = exchange.model_dump(mode="json")
             decisions = decide(exchange, bundle)
             disclosures = minimise(record, decisions, self.pseudonym_key)
-            entries = audit_entries(exchange, fmt, decisions, disclosures)
+            entries = audit_entries(exchange, fmt, decisions, disclosures, client_id)
             messages = route(
                 exchange,
                 disclosures,

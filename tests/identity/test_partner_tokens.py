@@ -136,8 +136,17 @@ def test_a_third_party_oauth2_client_gets_a_token_and_submits(gateway):
     assert token["token_type"] == "Bearer" and token["expires_in"] > 0
     answer = _submit(gateway, {"Authorization": f"Bearer {token['access_token']}"})
     assert answer.status_code == 202, answer.text
-    stored = gateway.store.get_exchange(answer.json()["exchange_id"])
+    exchange_id = answer.json()["exchange_id"]
+    stored = gateway.store.get_exchange(exchange_id)
     assert stored["source_partner"] == POLICE
+    with gateway.store.engine.connect() as conn:
+        collected = conn.execute(
+            sa.text(
+                "SELECT details FROM audit_log WHERE exchange_id = :x AND action = 'collection'"
+            ),
+            {"x": exchange_id},
+        ).scalar_one()
+    assert json.loads(collected)["client"] == POLICE  # the acting client (s62(3))
 
 
 def test_the_published_keys_verify_the_gateways_tokens(gateway):
