@@ -21,6 +21,13 @@ from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.embedded.broker import EmbeddedBroker, broker_answers
+from gateway.embedded.data_dir import (
+    create_private_file,
+    make_private,
+    make_private_dir,
+    pseudonym_key,
+    write_private_text,
+)
 from gateway.errors import StoreBehind
 from gateway.gc_tuning import tune_for_serving
 from gateway.identity.service import token_service
@@ -82,7 +89,7 @@ class Runtime:
     def start(self) -> Runtime:
         settings = self.settings
         settings.require_production_secrets()
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(settings.data_dir)
         self.policy = LivePolicy(settings.policy_dir)
         self.partners = load_partners(settings.partners_file)
         # Looked up now: an unknown format fails the start, not a delivery.
@@ -93,6 +100,8 @@ class Runtime:
         install_tracer_provider(settings.trace_sample_ratio)
         self.store = Store.from_url(settings.store_url, busy_seconds=settings.store_busy_seconds)
         if settings.database_url is None:
+            # Made 0600 before SQLite makes it 0644 (its -wal and -shm files take its mode).
+            create_private_file(Path(settings.store_url.removeprefix("sqlite:///")))
             self.store.upgrade()
         elif (revision := self.store.revision()) != (head := self.store.head_revision()):
             raise StoreBehind(
@@ -149,7 +158,7 @@ class Runtime:
                 store=self.store,
                 policy=self.policy,
                 topic_prefix=settings.topic_prefix,
-                pseudonym_key=settings.pseudonym_key.get_secret_value().encode(),
+                pseudonym_key=settings.pseudonym_key_bytes() or pseudonym_key(settings.data_dir),
                 webhooks=frozenset(webhooks),
                 renderers=renderers,
                 on_commit=self.relay.nudge,
@@ -157,6 +166,7 @@ class Runtime:
             )
         if self.broker is not None:
             self._write_runtime_file()
+        make_private(settings.data_dir)  # whatever made a file there since the last start
         tune_for_serving()
         return self
 
@@ -172,7 +182,7 @@ class Runtime:
             "topic_prefix": self.settings.topic_prefix,
             "policy_version": self.bundle.version,
         }
-        self.runtime_file.write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
+        write_private_text(self.runtime_file, json.dumps(info, indent=2) + "\n")
 
     def topics(self) -> list[str]:
         prefix = self.settings.topic_prefix

@@ -16,8 +16,6 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-#: The pseudonymisation key used when none is configured; refused outside the embedded default.
-DEV_PSEUDONYM_KEY = "embedded-default-not-secret"
 PREFIX = "GATEWAY_"
 
 
@@ -51,9 +49,10 @@ class Settings(BaseSettings):
     policy_dir: Path = Field(
         default=Path("policies/cheshire-hru"), description="The policy bundle in force."
     )
-    pseudonym_key: SecretStr = Field(
-        default=SecretStr(DEV_PSEUDONYM_KEY),
-        description="HMAC key for per-recipient pseudonyms. Required outside the embedded default.",
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key for per-recipient pseudonyms. Required outside the embedded "
+        "default; unset there, a random key made on first run in data_dir/pseudonym.key.",
     )
     partners_file: Path | None = Field(
         default=None,
@@ -195,15 +194,21 @@ class Settings(BaseSettings):
         return value
 
     def require_production_secrets(self) -> None:
-        """Refuse the built-in development key anywhere but the embedded default.
+        """Refuse to run without a pseudonymisation key of its own anywhere but the
+        embedded default (which makes one per data directory).
 
         Checked when the gateway starts serving, not when a tool such as
         ``gateway audit verify`` merely reads the store.
         """
-        if not self.embedded and self.pseudonym_key.get_secret_value() == DEV_PSEUDONYM_KEY:
+        if not self.embedded and not self.pseudonym_key_bytes():
             raise ValueError(
                 "GATEWAY_PSEUDONYM_KEY must be set when an external database or broker is used"
             )
+
+    def pseudonym_key_bytes(self) -> bytes | None:
+        """The configured pseudonymisation key; None when unset (or set empty)."""
+        key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else ""
+        return key.encode() or None
 
     @property
     def retention(self) -> RetentionPolicy:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from gateway.cli.common import DataDir, configure_logging, fail, settings_for, start_runtime
+from gateway.embedded.hosts import is_loopback
 from gateway.errors import WorkersFailed
 
 if TYPE_CHECKING:
@@ -42,6 +43,14 @@ def serve(
     configure_logging()
     extra = {"policy_dir": policy_dir} if policy_dir else {}
     settings = settings_for(data_dir, **extra)
+    if settings.embedded and not is_loopback(host):
+        # Its sample clients' keys lie in the data directory: it is for this machine only.
+        raise fail(
+            f"--host {host}: the embedded default listens on this machine only (127.0.0.1, "
+            "::1, localhost). To serve other machines configure an external store and broker "
+            "(GATEWAY_DATABASE_URL, GATEWAY_KAFKA_BOOTSTRAP), GATEWAY_PSEUDONYM_KEY and the "
+            "partners' credentials (GATEWAY_CLIENTS_FILE); see docs/operations.md"
+        )
     if workers > 1 and not settings.external:
         raise fail(
             "--workers needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "

@@ -11,7 +11,6 @@ localhost); a key is a Standard Webhooks secret of at least 32 bytes
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from pathlib import Path
 
@@ -27,20 +26,8 @@ from pydantic import (
 )
 
 from gateway.delivery.signing import decode_secret
+from gateway.embedded.hosts import is_loopback
 from gateway.errors import FieldProblem, PartnersConfigError
-
-
-def is_loopback(host: str | None) -> bool:
-    """``localhost``, or an address in 127.0.0.0/8 or ``::1``."""
-    if not host:
-        return False
-    host = host.strip("[]").lower()
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class _Strict(BaseModel):

@@ -10,6 +10,7 @@ production ``GATEWAY_KAFKA_BOOTSTRAP`` points at a real Kafka cluster.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import socket
 import subprocess
@@ -100,17 +101,23 @@ class EmbeddedBroker:
         output = subprocess.DEVNULL
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)
-            output = (self.log_dir / "broker.log").open("ab")  # type: ignore[assignment]
-        self.process = subprocess.Popen(
-            [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-            # Its own session: a Ctrl-C meant for the gateway must not kill the broker
-            # under it mid-shutdown; the gateway stops it last (or it dies with it).
-            start_new_session=True,
-        )
+            log_file = self.log_dir / "broker.log"
+            output = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        argv = [broker_binary(), "broker", "--listener-url", url, "--advertised-listener-url", url]
+        try:
+            self.process = subprocess.Popen(
+                argv,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+                # Its own session: a Ctrl-C meant for the gateway must not kill the broker
+                # under it mid-shutdown; the gateway stops it last (or it dies with it).
+                start_new_session=True,
+            )
+        finally:
+            if output != subprocess.DEVNULL:
+                os.close(output)  # the broker has its own copy
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -21,7 +21,8 @@ def test_nothing_configured_is_the_embedded_default(tmp_path):
     settings = load_settings(data_dir=tmp_path)
     assert settings.embedded
     assert settings.store_url == f"sqlite:///{(tmp_path / 'gateway.db').resolve()}"
-    settings.require_production_secrets()  # the development key is fine here
+    assert settings.pseudonym_key is None
+    settings.require_production_secrets()  # it makes a key of its own per data directory
 
 
 def test_unknown_gateway_variable_is_an_error(monkeypatch):
@@ -41,11 +42,14 @@ def test_unsupported_store_is_refused(monkeypatch):
         load_settings()
 
 
-def test_default_secret_refused_outside_embedded_default(monkeypatch):
+def test_no_key_of_its_own_is_refused_outside_embedded_default(monkeypatch):
     monkeypatch.setenv("GATEWAY_KAFKA_BOOTSTRAP", "kafka.example:9092")
     settings = load_settings()
     with pytest.raises(ValueError, match="GATEWAY_PSEUDONYM_KEY"):
         settings.require_production_secrets()
+    monkeypatch.setenv("GATEWAY_PSEUDONYM_KEY", "")
+    with pytest.raises(ValueError, match="GATEWAY_PSEUDONYM_KEY"):
+        load_settings().require_production_secrets()
     monkeypatch.setenv("GATEWAY_PSEUDONYM_KEY", "a-real-key")
     load_settings().require_production_secrets()
 
