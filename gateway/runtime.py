@@ -34,8 +34,9 @@ from gateway.identity.service import token_service
 from gateway.identity.tokens import TokenService
 from gateway.pipeline import Pipeline
 from gateway.policy import LivePolicy, PolicyBundle
+from gateway.policy.live import PolicyChange
 from gateway.settings import Settings
-from gateway.store import Store
+from gateway.store import Store, audit_log
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.retention import keep_erasing
 
@@ -99,6 +100,7 @@ class Runtime:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
         install_tracer_provider(settings.trace_sample_ratio)
         self.store = Store.from_url(settings.store_url, busy_seconds=settings.store_busy_seconds)
+        self.policy.on_change = self._audit_policy_change
         if settings.database_url is None:
             # Made 0600 before SQLite makes it 0644 (its -wal and -shm files take its mode).
             create_private_file(Path(settings.store_url.removeprefix("sqlite:///")))
@@ -169,6 +171,11 @@ class Runtime:
         make_private(settings.data_dir)  # whatever made a file there since the last start
         tune_for_serving()
         return self
+
+    def _audit_policy_change(self, change: PolicyChange) -> None:
+        """A reloaded policy takes effect only once the audit trail records it."""
+        with self.store.transaction() as conn:
+            audit_log.append(conn, [change.audit_entry()])
 
     @property
     def runtime_file(self) -> Path:

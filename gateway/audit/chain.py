@@ -49,6 +49,7 @@ class Action:
     REDELIVERY = "redelivery"  # an operator put a dead letter back to be delivered
     ERASURE = "erasure"  # rows erased when their retention period ended
     ACCESS_REFUSED = "access-refused"  # a caller without the credentials it needed
+    POLICY_CHANGE = "policy-change"  # a changed policy bundle took effect
 
 
 def now_text() -> str:

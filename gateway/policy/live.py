@@ -3,19 +3,28 @@
 The gateway calls :meth:`LivePolicy.check` every few seconds from a background
 thread and reads :attr:`LivePolicy.current` per request. A change that does
 not load, lint or pass its policy tests is refused: the last good bundle stays
-in force, the reason is kept for ``/readyz`` and the refusal is counted.
+in force, the reason is kept for ``/readyz`` and the refusal is counted. A
+change that passes is first handed to ``on_change`` (the runtime records it in
+the audit trail): only once that succeeds does the new bundle take effect, so
+no policy decides unaudited.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import socket
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from gateway.audit.chain import Action, AuditEntry
 from gateway.errors import PolicyLoadError
-from gateway.policy.bundle import PolicyBundle, bundle_hash, policy_files
+from gateway.policy.bundle import PolicyBundle, policy_files
 from gateway.policy.tools.lint import lint
 from gateway.policy.tools.suite import run_suites, suite_files
 
@@ -26,20 +35,66 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+@dataclass(frozen=True)
+class PolicyChange:
+    """A bundle about to replace the one in force, and the files that differ."""
+
+    before: PolicyBundle
+    after: PolicyBundle
+    added: tuple[str, ...]
+    removed: tuple[str, ...]
+    modified: tuple[str, ...]
+
+    def audit_entry(self) -> AuditEntry:
+        """The ``policy-change`` entry: hashes and versions before and after, the
+        files changed (names, never contents), and the process that took it up."""
+
+        def side(bundle: PolicyBundle) -> dict[str, str]:
+            return {
+                "version": bundle.version,
+                "agreement": bundle.agreement_id,
+                "agreement_version": bundle.agreement_version,
+            }
+
+        return AuditEntry(
+            action=Action.POLICY_CHANGE,
+            actor="gateway",
+            details={
+                "directory": str(self.after.directory),
+                "before": side(self.before),
+                "after": side(self.after),
+                "files_added": list(self.added),
+                "files_removed": list(self.removed),
+                "files_modified": list(self.modified),
+                "process": {"host": socket.gethostname(), "pid": os.getpid()},
+            },
+        )
+
+
 class LivePolicy:
-    def __init__(self, directory: Path | str, tests_dir: Path | str | None = None) -> None:
+    def __init__(
+        self,
+        directory: Path | str,
+        tests_dir: Path | str | None = None,
+        on_change: Callable[[PolicyChange], None] | None = None,
+    ) -> None:
         self.directory = Path(directory)
         self.tests_dir = Path(tests_dir) if tests_dir else self.directory / "tests"
+        #: Called with a passing change before it takes effect; if it raises, the
+        #: change waits (the next check tries again).
+        self.on_change = on_change
         self.rejected_reloads = 0
         self.reloads = 0
         self.last_error: str | None = None
         self.last_checked_at: str | None = None
         self._lock = threading.Lock()
+        digests = self._file_digests()
         bundle, error = self._candidate()
         if bundle is None:
             raise PolicyLoadError(f"{self.directory}: the policy in force does not load: {error}")
         self._current = bundle
-        self._fingerprint = self._files_fingerprint()
+        #: The files as the bundle in force was loaded from, and as last checked.
+        self._loaded_digests = self._seen_digests = digests
         self.loaded_at = _now()
 
     @property
@@ -58,11 +113,15 @@ class LivePolicy:
             except Exception:  # a checker that dies silently would freeze the policy
                 log.exception("policy check failed; keeping %s", self._current.version)
 
-    def _files_fingerprint(self) -> str:
-        """The hash of the policy files and their tests: any edit changes it."""
+    def _file_digests(self) -> dict[str, str]:
+        """Each policy file and policy test file (``tests/...``) by name, with the
+        SHA-256 of its bytes: any edit changes one."""
         files = policy_files(self.directory) if self.directory.is_dir() else []
         tests = suite_files(self.tests_dir) if self.tests_dir.is_dir() else []
-        return bundle_hash(files + tests) if files or tests else "missing"
+        named = [(p.name, p) for p in files] + [
+            (f"{self.tests_dir.name}/{p.name}", p) for p in tests
+        ]
+        return {name: hashlib.sha256(path.read_bytes()).hexdigest() for name, path in named}
 
     def _candidate(self) -> tuple[PolicyBundle | None, str | None]:
         """Load, lint and test the directory; the bundle, or why it is refused."""
@@ -78,24 +137,43 @@ class LivePolicy:
         """Reload if the files changed and the change is good; True when reloaded."""
         with self._lock:
             self.last_checked_at = _now()
-            fingerprint = self._files_fingerprint()
-            if fingerprint == self._fingerprint:
+            digests = self._file_digests()
+            if digests == self._seen_digests:
                 return False
-            self._fingerprint = fingerprint
             bundle, error = self._candidate()
             if bundle is None:
+                self._seen_digests = digests
                 self.rejected_reloads += 1
                 self.last_error = error
                 log.warning("policy change refused, keeping %s: %s", self._current.version, error)
                 return False
             changed = bundle.version != self._current.version
+            if changed and self.on_change is not None:
+                try:
+                    self.on_change(self._change(bundle, digests))
+                except Exception as exc:  # the store is away: try again at the next check
+                    self.last_error = f"the change could not be audited: {exc}"
+                    log.warning("policy change not taken up yet: %s", self.last_error)
+                    return False
+            self._seen_digests = digests
             self._current = bundle
             self.last_error = None
             if changed:
+                self._loaded_digests = digests
                 self.reloads += 1
                 self.loaded_at = _now()
                 log.info("policy reloaded: %s", bundle.version)
             return changed
+
+    def _change(self, bundle: PolicyBundle, digests: dict[str, str]) -> PolicyChange:
+        old = self._loaded_digests
+        return PolicyChange(
+            before=self._current,
+            after=bundle,
+            added=tuple(sorted(digests.keys() - old.keys())),
+            removed=tuple(sorted(old.keys() - digests.keys())),
+            modified=tuple(sorted(n for n in digests.keys() & old.keys() if digests[n] != old[n])),
+        )
 
     def status(self) -> dict[str, Any]:
         bundle = self._current

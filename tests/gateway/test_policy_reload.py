@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import time
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+from gateway.audit.verify import verify_engine
 from tests.conftest import ROOT, start_gateway
 
 PARTNER = {"Content-Type": "application/json"}
@@ -79,3 +82,16 @@ def test_bad_edit_is_refused_good_edit_is_taken_up(reloading_gateway, police_sam
         assert status["last_error"] is None
         after = client.post("/v1/inbound/police", content=police_sample, headers=PARTNER).json()
         assert after["policy_version"] == status["version"] != version
+
+    # The reload is in the audit trail: the versions before and after, the file changed.
+    with gateway.store.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT details FROM audit_log WHERE action = 'policy-change'")
+        ).all()
+    (details,) = [json.loads(row.details) for row in rows]
+    assert (details["before"]["version"], details["after"]["version"]) == (
+        version,
+        status["version"],
+    )
+    assert details["files_modified"] == ["agreement.yaml"]
+    assert verify_engine(gateway.store.engine).ok

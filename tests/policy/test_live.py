@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 
@@ -97,3 +98,62 @@ def test_watch_reloads_in_the_background_and_stops(live):
     thread.join(timeout=5)
     assert not thread.is_alive()
     assert policy.current.version != before.version
+
+
+def test_a_change_is_handed_to_on_change_before_it_takes_effect(live):
+    """What the audit trail records: versions before and after, the files that differ."""
+    directory, policy = live
+    before = policy.current
+    seen = []
+
+    def record(change):
+        assert policy.current is before  # not in force until recorded
+        seen.append(change)
+
+    policy.on_change = record
+    edit(directory / "flows.yaml", "short summary to build", "brief summary to build")
+    shutil.copy(directory / "tests" / "alerts.yaml", directory / "tests" / "alerts-copy.yaml")
+    (directory / "tests" / "alerts.yaml").unlink()
+    assert policy.check() is True
+    (change,) = seen
+    assert (change.before, change.after) == (before, policy.current)
+    assert (change.added, change.removed, change.modified) == (
+        ("tests/alerts-copy.yaml",),
+        ("tests/alerts.yaml",),
+        ("flows.yaml",),
+    )
+    entry = change.audit_entry()
+    assert entry.action == "policy-change"
+    assert entry.details["before"]["version"] == before.version
+    assert entry.details["after"]["version"] == policy.current.version != before.version
+    assert entry.details["files_modified"] == ["flows.yaml"]
+    assert "brief summary" not in entry.details_json  # names, never contents
+
+
+def test_a_change_that_cannot_be_recorded_waits_and_is_taken_up_later(live):
+    directory, policy = live
+    before = policy.current.version
+    failing = [RuntimeError("store unavailable")]
+
+    def record(change):
+        if failing:
+            raise failing.pop()
+
+    policy.on_change = record
+    edit(directory / "flows.yaml", "short summary to build", "brief summary to build")
+    assert policy.check() is False
+    assert policy.current.version == before
+    assert "could not be audited: store unavailable" in policy.last_error
+    assert policy.check() is True  # tried again at the next check
+    assert policy.current.version != before and policy.last_error is None
+
+
+def test_only_a_new_version_is_a_change(live):
+    """A policy test edited alone leaves the bundle in force as it was: nothing to record."""
+    directory, policy = live
+    seen = []
+    policy.on_change = seen.append
+    path = directory / "tests" / "alerts.yaml"
+    path.write_text(path.read_text() + "\n# reviewed\n")
+    assert policy.check() is False
+    assert seen == []
