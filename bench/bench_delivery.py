@@ -648,6 +648,7 @@ def start_gateway(
     if credentials:
         env["GATEWAY_CLIENTS_FILE"] = str(bench_client(data_dir))
         env["GATEWAY_ACCESS_TOKEN_SECONDS"] = "3600"  # one token for the whole run
+        env["GATEWAY_RATE_LIMIT_PER_CLIENT"] = "1000000/second"  # the load is one client
     log = data_dir / "gateway.log"
     with log.open("ab") as out:
         subprocess.run(

@@ -10,6 +10,7 @@
     │   ├── Unauthenticated           no valid access token (or session): 401, WWW-Authenticate
     │   ├── Forbidden                 the token's scopes or formats do not allow it: 403
     │   ├── TokenRequestRefused       POST /oauth2/token refused (RFC 6749 error code)
+    │   ├── TooManyRequests           a client (or address) over its rate limit: 429, Retry-After
     │   ├── PayloadTooLarge           a body over max_body_bytes
     │   ├── BatchTooLarge             a batch with more rows than an adapter takes
     │   ├── InvalidIdempotencyKey     an Idempotency-Key that is empty, too long or unprintable
@@ -173,6 +174,17 @@ class Forbidden(ClientError):
                 f'Bearer realm="isg-gateway", error="insufficient_scope", scope="{self.scope}"'
             )
         }
+
+
+@dataclass
+class TooManyRequests(ClientError):
+    retry_after: int = 1
+    slug: ClassVar[str] = "too-many-requests"
+    title: ClassVar[str] = "Too many requests"
+    status: ClassVar[int] = 429
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
 
 
 @dataclass

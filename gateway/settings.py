@@ -136,6 +136,22 @@ class Settings(BaseSettings):
     external_token_issuer: str | None = Field(
         default=None, description="The iss of the identity provider's access tokens."
     )
+    rate_limit_per_client: str = Field(
+        default="200/second",
+        description="Requests a partner system may make, per API process (limits syntax: "
+        "'200/second', '5000/minute'); over it the answer is 429 with Retry-After.",
+    )
+    rate_limit_per_address: str = Field(
+        default="20/second",
+        description="Requests from one address not yet authenticated (the token endpoint, "
+        "failed credentials), per API process.",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="A connection that has not sent a request's headers within this is "
+        "closed (slow-header clients).",
+    )
     api_docs: bool = Field(
         default=True,
         description="Serve the API's documentation (/docs, /redoc, /openapi.json).",
@@ -181,6 +197,14 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a person stays signed in, however active.",
     )
+
+    @field_validator("rate_limit_per_client", "rate_limit_per_address")
+    @classmethod
+    def _a_rate(cls, value: str) -> str:
+        from limits import parse
+
+        parse(value)  # ValueError names what it could not read
+        return value
 
     @field_validator("database_url")
     @classmethod

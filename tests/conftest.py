@@ -259,7 +259,13 @@ def start_gateway(
         kafka_bootstrap=bootstrap,
         topic_prefix=f"t{uuid.uuid4().hex[:8]}",
         pseudonym_key=TEST_KEY,
-        **{"relay_poll_seconds": 0.2, "clients_file": PARTNER_CLIENTS.path, **overrides},
+        **{
+            "relay_poll_seconds": 0.2,
+            "clients_file": PARTNER_CLIENTS.path,
+            # Every test calls from 127.0.0.1: the per-address limit has its own test.
+            "rate_limit_per_address": "10000/second",
+            **overrides,
+        },
     )
     runtime = Runtime(settings).start()
     server, thread, base = serve_in_thread(runtime)

@@ -38,6 +38,7 @@ def _env(url: str, bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str
         GATEWAY_DATA_DIR=str(data_dir),
         GATEWAY_RELAY_POLL_SECONDS="0.1",
         GATEWAY_CLIENTS_FILE=str(PARTNER_CLIENTS.path),
+        GATEWAY_RATE_LIMIT_PER_CLIENT="100000/second",
     )
     return env
 

@@ -20,6 +20,7 @@ from contracts.ids import is_id_text
 from gateway import jsontext
 from gateway.api import idempotency, limits, problems
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
+from gateway.api.rate_limits import RateLimits
 from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
 from gateway.errors import (
@@ -154,10 +155,13 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     from gateway.api.sign_in import install_sign_in  # people's sign-in (OpenID Connect)
 
     install_sign_in(app, runtime.settings, runtime.settings.data_dir)
-    install_token_endpoints(app, runtime)
+    rate_limits = RateLimits(
+        runtime.settings.rate_limit_per_client, runtime.settings.rate_limit_per_address
+    )
+    install_token_endpoints(app, runtime, rate_limits)
     max_body = runtime.settings.max_body_bytes
-    submitter = Depends(partner(runtime, SUBMIT))
-    exchange_reader = Depends(partner(runtime, READ_EXCHANGES))
+    submitter = Depends(partner(runtime, SUBMIT, rate_limits))
+    exchange_reader = Depends(partner(runtime, READ_EXCHANGES, rate_limits))
 
     @app.post(
         "/v1/inbound/{fmt}",

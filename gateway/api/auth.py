@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
+from gateway.api.rate_limits import RateLimits
 from gateway.audit import Action, AuditEntry
 from gateway.errors import Forbidden, GatewayError, TokenRequestRefused, UnknownPartner
 from gateway.identity.caller import Caller
@@ -51,15 +52,21 @@ def audit_refusal(runtime: Runtime, request: Request, actor: str, error: Gateway
         log.warning("could not audit a refused request: %s", store_down)
 
 
-def partner(runtime: Runtime, scope: str) -> Callable[[Request], Awaitable[Caller]]:
-    """A dependency: the partner system calling, with ``scope``, a party to the agreement."""
+def partner(
+    runtime: Runtime, scope: str, limits: RateLimits
+) -> Callable[[Request], Awaitable[Caller]]:
+    """A dependency: the partner system calling, with ``scope``, a party to the agreement,
+    within its rate limit."""
 
     async def caller(request: Request) -> Caller:
         try:
             who = runtime.tokens.caller(request.headers.get("authorization"))
         except GatewayError as refused:
+            limits.address(request)  # before auditing: a flood must not fill the trail
             await run_in_threadpool(audit_refusal, runtime, request, "anonymous", refused)
             raise
+        assert who.client_id is not None
+        limits.client(who.client_id)
         try:
             require_scope(who, scope)
             if who.partner not in runtime.bundle.parties:
@@ -95,12 +102,13 @@ def operations_allowed(runtime: Runtime, request: Request) -> bool:
         return host == "localhost"
 
 
-def install_token_endpoints(app: FastAPI, runtime: Runtime) -> None:
+def install_token_endpoints(app: FastAPI, runtime: Runtime, limits: RateLimits) -> None:
     @app.post(TOKEN_PATH, tags=["auth"])
     async def token(request: Request) -> JSONResponse:
         """OAuth2 client credentials: authenticate with a signed assertion
         (``private_key_jwt``, RFC 7523) or, where registered, a client secret; the
         answer is a short-lived access token."""
+        limits.address(request)
         body = b""
         async for chunk in request.stream():
             body += chunk

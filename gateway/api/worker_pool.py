@@ -21,6 +21,7 @@ import threading
 import time
 from multiprocessing.process import BaseProcess
 
+from gateway.api.slow_clients import HEADER_SECONDS
 from gateway.errors import WorkersFailed
 
 log = logging.getLogger(__name__)
@@ -51,16 +52,26 @@ def listening_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _worker(host: str, port: int, log_level: str) -> None:
+def _worker(host: str, port: int, log_level: str, header_seconds: float) -> None:
     """One API process: its own listening socket, uvicorn serving the gateway app."""
     import uvicorn
 
+    from gateway.api.slow_clients import uvicorn_options
+
     sock = listening_socket(host, port)
-    config = uvicorn.Config(WORKER_APP, factory=True, log_level=log_level)
+    config = uvicorn.Config(
+        WORKER_APP, factory=True, log_level=log_level, **uvicorn_options(header_seconds)
+    )
     uvicorn.Server(config).run(sockets=[sock])
 
 
-def run_workers(host: str, port: int, workers: int, log_level: str = "warning") -> None:
+def run_workers(
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str = "warning",
+    header_seconds: float = HEADER_SECONDS,
+) -> None:
     """Run ``workers`` API processes on ``host:port`` until SIGINT or SIGTERM."""
     if port == 0:
         raise WorkersFailed("--workers needs a fixed --port: each worker binds the same port")
@@ -73,7 +84,9 @@ def run_workers(host: str, port: int, workers: int, log_level: str = "warning") 
 
     def start(index: int) -> BaseProcess:
         process = context.Process(
-            target=_worker, args=(host, port, log_level), name=f"gateway-api-{index}"
+            target=_worker,
+            args=(host, port, log_level, header_seconds),
+            name=f"gateway-api-{index}",
         )
         process.start()
         return process

@@ -39,6 +39,7 @@ def serve(
     import uvicorn
 
     from gateway.api import create_app
+    from gateway.api.slow_clients import uvicorn_options
 
     configure_logging()
     extra = {"policy_dir": policy_dir} if policy_dir else {}
@@ -62,7 +63,13 @@ def serve(
     try:
         if workers == 1:
             app_ = create_app(runtime, stop_runtime_on_shutdown=True)
-            uvicorn.run(app_, host=host, port=port, log_level="info")
+            uvicorn.run(
+                app_,
+                host=host,
+                port=port,
+                log_level="info",
+                **uvicorn_options(settings.header_timeout_seconds),
+            )
         else:
             # Workers read their settings from the environment, as this process did.
             if data_dir is not None:
@@ -72,7 +79,7 @@ def serve(
             from gateway.api.worker_pool import run_workers
 
             try:
-                run_workers(host, port, workers)
+                run_workers(host, port, workers, header_seconds=settings.header_timeout_seconds)
             except WorkersFailed as exc:
                 raise fail(str(exc)) from None
     finally:

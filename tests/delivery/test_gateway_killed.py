@@ -71,6 +71,7 @@ def test_sigkill_mid_run_loses_and_duplicates_nothing(
         GATEWAY_TOPIC_PREFIX=prefix,
         GATEWAY_DATA_DIR=str(tmp_path),
         GATEWAY_CLIENTS_FILE=str(PARTNER_CLIENTS.path),
+        GATEWAY_RATE_LIMIT_PER_CLIENT="100000/second",
     )
     port = api_port()
     process = _start(env, port)
