@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,6 +14,9 @@ from gateway.cli.common import DataDir, fail, settings_for
 def token(
     partner: Annotated[str, typer.Argument(help="The party whose sample client asks.")],
     data_dir: DataDir = None,
+    policy_dir: Annotated[
+        Path | None, typer.Option("--policy-dir", help="Policy bundle in force (as for serve).")
+    ] = None,
     scope: Annotated[
         str | None,
         typer.Option(help="Space-separated scopes to ask for (default: all registered)."),
@@ -31,7 +35,7 @@ def token(
     from gateway.policy import load_bundle
     from gateway.store import Store
 
-    settings = settings_for(data_dir)
+    settings = settings_for(data_dir, **({"policy_dir": policy_dir} if policy_dir else {}))
     if not settings.embedded:
         raise fail(
             "gateway token is for the embedded default's sample clients; partner systems "
