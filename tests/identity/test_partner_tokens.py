@@ -363,3 +363,47 @@ def test_sample_clients_of_the_embedded_default(tmp_path):
     unknown = CliRunner().invoke(app, ["token", "nobody", "--data-dir", str(tmp_path)])
     assert unknown.exit_code == 2 and "no sample client" in unknown.output
     assert (ROOT / "policies" / "cheshire-hru").is_dir()
+
+
+@pytest.fixture(scope="module")
+def two_exchanges(gateway):
+    """An exchange the police submitted and one the mental-health trust submitted."""
+    police = _submit(gateway, gateway.auth(POLICE)).json()["exchange_id"]
+    fhir = EXAMPLES / "fhir" / "suicidal-ideation-alert-message.json"
+    answer = httpx.post(
+        f"{gateway.base_url}/v1/inbound/fhir",
+        content=fhir.read_bytes(),
+        headers={"Content-Type": "application/fhir+json", **gateway.auth("cwp-mental-health")},
+    )
+    assert answer.status_code == 202, answer.text
+    return {POLICE: police, "cwp-mental-health": answer.json()["exchange_id"]}
+
+
+CALLERS = {
+    "the submitter": lambda g, owner: g.auth(owner),
+    "another partner": lambda g, owner: g.auth("cwp-mental-health" if owner == POLICE else POLICE),
+    "a token without exchanges:read": lambda g, owner: g.auth(owner, scope="submit"),
+    "a stranger to the agreement": lambda g, owner: g.auth("nobody"),
+    "no credentials": lambda g, owner: {},
+}
+EXPECTED = {
+    "the submitter": 200,
+    "another partner": 404,
+    "a token without exchanges:read": 403,
+    "a stranger to the agreement": 403,
+    "no credentials": 401,
+}
+
+
+@pytest.mark.parametrize("owner", [POLICE, "cwp-mental-health"])
+@pytest.mark.parametrize("caller", list(CALLERS))
+def test_who_may_read_which_exchange(gateway, two_exchanges, owner, caller):
+    """The matrix: every kind of caller against each partner's own exchange."""
+    headers = CALLERS[caller](gateway, owner)
+    answer = httpx.get(f"{gateway.base_url}/v1/exchanges/{two_exchanges[owner]}", headers=headers)
+    assert answer.status_code == EXPECTED[caller], answer.text
+    if answer.status_code == 200:
+        assert answer.json()["source_partner"] == owner
+    else:
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "decisions" not in answer.json()
