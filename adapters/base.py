@@ -16,8 +16,9 @@ adapter imports another (``tests/adapters/test_boundaries.py``).
 from __future__ import annotations
 
 import json
+import re
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar, cast
@@ -213,8 +214,62 @@ def check_batch_size(rows: int, limit: int = MAX_BATCH_ROWS, noun: str = "record
         raise batch_too_large(limit, rows, noun)
 
 
-def validate_native(model: type[_M], data: Any, what: str, record: int | str | None = None) -> _M:
-    """Validate a native record, turning pydantic's errors into an InvalidRecord."""
+#: Control characters (Unicode's Cc) but tab, line feed and carriage return: no
+#: partner's text carries one, and a NUL cannot even be stored in PostgreSQL text.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def control_character_problems(
+    data: Any, record: int | str | None = None, prefix: str = "", skip: Collection[str] = ()
+) -> list[FieldProblem]:
+    """A problem for each text in ``data`` (parsed JSON, or a CSV row) holding a control
+    character, naming its field (``persons[0].surname``); ``skip`` names top-level keys
+    left to be checked one record at a time (a batch's rows)."""
+    problems: list[FieldProblem] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, str):
+            found = _CONTROL.search(value)
+            if found:
+                code = f"U+{ord(found.group()):04X}"
+                message = f"control character {code} is not allowed in text"
+                problems.append(FieldProblem(path or "(record)", message, record))
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if not (path == prefix and key in skip):
+                    walk(item, f"{path}.{key}" if path else str(key))
+        elif isinstance(value, list):
+            for index, item in enumerate(value):
+                walk(item, f"{path}[{index}]")
+
+    walk(data, prefix)
+    return problems
+
+
+def check_text(
+    data: Any,
+    what: str,
+    record: int | str | None = None,
+    prefix: str = "",
+    skip: Collection[str] = (),
+) -> None:
+    """Refuse ``data`` (an InvalidRecord naming each field) if a text holds a control character."""
+    problems = control_character_problems(data, record, prefix, skip)
+    if problems:
+        raise InvalidRecord(f"the {what} is not valid", problems)
+
+
+def validate_native(
+    model: type[_M],
+    data: Any,
+    what: str,
+    record: int | str | None = None,
+    skip: Collection[str] = (),
+) -> _M:
+    """Validate a native record, turning pydantic's errors into an InvalidRecord; a text
+    with a control character is refused first. ``skip``: top-level keys whose values
+    are rows, each checked on its own later (one bad row must not refuse the batch)."""
+    check_text(data, what, record, skip=skip)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

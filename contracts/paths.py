@@ -17,8 +17,10 @@ from pydantic import BaseModel
 
 
 def unwrap_annotation(annotation: object) -> tuple[object, bool]:
-    """Strip Optional/Union-with-None; report whether the type is a list."""
+    """Strip Optional/Union-with-None and Annotated; report whether the type is a list."""
     origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:  # a constrained type such as ``Text``: its base type
+        return unwrap_annotation(typing.get_args(annotation)[0])
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         if len(args) == 1:

@@ -14,14 +14,38 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Final, Literal
+from typing import Annotated, Final, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from contracts.marks import Mark, mark
 
 CONTRACT_VERSION: Final = "1"
+
+#: Limits on what one record may carry, part of the contract since issue 15: a
+#: text field (a summary, a rationale, notes) holds at most MAX_TEXT characters,
+#: a person's name MAX_NAME on one line, an exchange MAX_SUBJECTS subjects.
+MAX_TEXT: Final = 10_000
+MAX_NAME: Final = 200
+MAX_SUBJECTS: Final = 50
+
+
+def _one_line(value: str) -> str:
+    if any(c in value for c in "\t\n\r"):
+        raise ValueError("a name is one line: no tab or line break")
+    return value
+
+
+Text = Annotated[str, Field(max_length=MAX_TEXT)]
+Name = Annotated[str, Field(max_length=MAX_NAME), AfterValidator(_one_line)]
 
 
 class _Strict(BaseModel):
@@ -41,7 +65,7 @@ class IdentifierSystem(StrEnum):
 class Identifier(_Strict):
     system: IdentifierSystem
     value: str = Field(min_length=1, max_length=64)
-    issuer: str | None = Field(
+    issuer: Text | None = Field(
         default=None, description="Who assigned a local identifier (e.g. a force or trust)."
     )
 
@@ -65,15 +89,15 @@ class SubjectRole(StrEnum):
 
 
 class PersonName(_Strict):
-    given: str | None = None
-    family: str | None = None
+    given: Name | None = None
+    family: Name | None = None
 
 
 class Address(_Strict):
-    lines: list[str] = Field(default_factory=list)
-    town: str | None = None
-    postcode: str | None = None
-    local_authority: str | None = Field(
+    lines: list[Text] = Field(default_factory=list)
+    town: Text | None = None
+    postcode: Text | None = None
+    local_authority: Text | None = Field(
         default=None, description="Local authority area, e.g. 'Warrington'; drives routing."
     )
 
@@ -93,9 +117,9 @@ class AccessRestriction(_Strict):
     """
 
     level: AccessLevel
-    named_staff: list[str] = Field(default_factory=list)
-    set_by: str | None = Field(default=None, description="The partner that set the mark.")
-    reason: str | None = None
+    named_staff: list[Text] = Field(default_factory=list)
+    set_by: Text | None = Field(default=None, description="The partner that set the mark.")
+    reason: Text | None = None
 
 
 class Subject(_Strict):
@@ -106,13 +130,13 @@ class Subject(_Strict):
     identifiers: list[Identifier] = Field(default_factory=list)
     name: PersonName | None = None
     date_of_birth: date | None = None
-    gender: str | None = None
+    gender: Text | None = None
     address: Address | None = Field(
         default=None,
         description="Where the person lives; for a victim, never perpetrator-facing.",
         json_schema_extra=mark(Mark.VICTIM_LOCATION),
     )
-    safe_contact: str | None = Field(
+    safe_contact: Text | None = Field(
         default=None,
         description="Safe contact details for a victim; never perpetrator-facing.",
         json_schema_extra=mark(Mark.VICTIM_LOCATION),
@@ -161,11 +185,11 @@ class OffenceClass(StrEnum):
 
 
 class Offence(_Strict):
-    code: str = Field(min_length=1, description="Home Office or local offence code.")
-    legislation: str | None = Field(
+    code: Text = Field(min_length=1, description="Home Office or local offence code.")
+    legislation: Text | None = Field(
         default=None, description="e.g. 'Protection from Harassment Act 1997 s2A'."
     )
-    description: str | None = None
+    description: Text | None = None
     offence_class: OffenceClass | None = Field(
         default=None, description="Classification a policy can test, e.g. stalking_s4a."
     )
@@ -174,14 +198,14 @@ class Offence(_Strict):
 class CrimeSection(_Strict):
     """A police crime or occurrence record."""
 
-    occurrence_number: str = Field(min_length=1)
+    occurrence_number: Text = Field(min_length=1)
     offence: Offence
     reported_at: datetime | None = None
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
-    status: str | None = Field(default=None, description="e.g. 'under investigation'.")
-    summary: str | None = Field(default=None, description="Free-text circumstances.")
-    officer_in_case: str | None = None
+    status: Text | None = Field(default=None, description="e.g. 'under investigation'.")
+    summary: Text | None = Field(default=None, description="Free-text circumstances.")
+    officer_in_case: Text | None = None
 
 
 class RiskTool(StrEnum):
@@ -205,7 +229,7 @@ class RiskSection(_Strict):
     level: RiskLevel
     score: int | None = Field(default=None, ge=0)
     assessed_at: datetime | None = None
-    rationale: str | None = None
+    rationale: Text | None = None
 
 
 class ComplianceStatus(StrEnum):
@@ -219,13 +243,13 @@ class ComplianceStatus(StrEnum):
 class ConditionCompliance(_Strict):
     """One condition (licence, caution, civil or community order) and how it is kept."""
 
-    text: str = Field(min_length=1, description="The condition as imposed.")
-    kind: str | None = Field(
+    text: Text = Field(min_length=1, description="The condition as imposed.")
+    kind: Text | None = Field(
         default=None, description="e.g. 'non-contact', 'exclusion zone', 'residence'."
     )
     compliance: ComplianceStatus = ComplianceStatus.UNKNOWN
     noted_at: datetime | None = None
-    detail: str | None = None
+    detail: Text | None = None
 
 
 class CustodyOutcome(StrEnum):
@@ -240,14 +264,14 @@ class CustodyOutcome(StrEnum):
 class ArrestEvent(_Strict):
     """An arrest and the custody episode that follows it."""
 
-    subject_ref: str = Field(min_length=1, description="Which subject was arrested.")
+    subject_ref: Text = Field(min_length=1, description="Which subject was arrested.")
     arrested_at: datetime
-    reason: str | None = None
-    custody_number: str | None = None
-    custody_suite: str | None = None
+    reason: Text | None = None
+    custody_number: Text | None = None
+    custody_suite: Text | None = None
     released_at: datetime | None = None
     outcome: CustodyOutcome | None = None
-    bail_conditions: list[str] = Field(default_factory=list)
+    bail_conditions: list[Text] = Field(default_factory=list)
     bail_return_on: date | None = None
 
 
@@ -261,11 +285,11 @@ class DisposalKind(StrEnum):
 
 
 class Disposal(_Strict):
-    subject_ref: str = Field(min_length=1)
+    subject_ref: Text = Field(min_length=1)
     kind: DisposalKind
     decided_at: datetime
-    offence_code: str | None = None
-    court: str | None = None
+    offence_code: Text | None = None
+    court: Text | None = None
     first_hearing_on: date | None = None
     conditions: list[ConditionCompliance] = Field(default_factory=list)
 
@@ -289,11 +313,11 @@ class CivilOrderStage(StrEnum):
 class CivilOrder(_Strict):
     """An SPO (or other protective order): its application, grant and conditions."""
 
-    subject_ref: str = Field(min_length=1, description="The person the order is against.")
+    subject_ref: Text = Field(min_length=1, description="The person the order is against.")
     kind: CivilOrderKind
     stage: CivilOrderStage
-    reference: str | None = None
-    court: str | None = None
+    reference: Text | None = None
+    court: Text | None = None
     applied_on: date | None = None
     decided_on: date | None = None
     expires_on: date | None = None
@@ -312,7 +336,7 @@ class ConsentRecord(_Strict):
 
     status: ConsentStatus
     recorded_at: datetime | None = None
-    justification: str | None = Field(
+    justification: Text | None = Field(
         default=None, description="Why information is shared without consent."
     )
 
@@ -334,10 +358,10 @@ class Engagement(StrEnum):
 class CodedEntry(_Strict):
     """A coded clinical fact (a SNOMED CT code where the trust sends one)."""
 
-    system: str | None = None
-    code: str | None = None
-    display: str = Field(min_length=1)
-    value: str | None = Field(default=None, description="An observation's value, as text.")
+    system: Text | None = None
+    code: Text | None = None
+    display: Text = Field(min_length=1)
+    value: Text | None = Field(default=None, description="An observation's value, as text.")
     recorded_at: datetime | None = None
 
 
@@ -347,7 +371,7 @@ class HealthSection(_Strict):
     It crosses to police only where the agreement says so, and only the minimum.
     """
 
-    intervention: str | None = Field(default=None, description="e.g. 'fACT (4-6 sessions)'.")
+    intervention: Text | None = Field(default=None, description="e.g. 'fACT (4-6 sessions)'.")
     engagement: Engagement | None = None
     sessions_offered: int | None = Field(default=None, ge=0)
     sessions_attended: int | None = Field(default=None, ge=0)
@@ -361,9 +385,9 @@ class HealthSection(_Strict):
     consent: ConsentRecord | None = Field(
         default=None, description="The patient's consent to share, as the trust recorded it."
     )
-    clinician: str | None = None
-    organisation: str | None = Field(default=None, description="ODS code or trust name.")
-    summary: str | None = None
+    clinician: Text | None = None
+    organisation: Text | None = Field(default=None, description="ODS code or trust name.")
+    summary: Text | None = None
 
 
 class AlertKind(StrEnum):
@@ -378,9 +402,9 @@ class AlertSection(_Strict):
     """An urgent alert that must reach a named on-duty recipient within minutes."""
 
     kind: AlertKind
-    detail: str | None = None
+    detail: Text | None = None
     raised_at: datetime
-    raised_by: str | None = None
+    raised_by: Text | None = None
     valid_until: datetime | None = None
 
 
@@ -399,24 +423,24 @@ class ProbationEvent(StrEnum):
 class Recall(_Strict):
     recalled_on: date
     recall_type: Literal["fixed_term", "standard"] | None = None
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class ProbationSection(_Strict):
     """A probation SPOC notification; CRN and NOMS number travel as subject identifiers."""
 
     event: ProbationEvent
-    notification_id: str | None = Field(default=None, description="Probation's own message id.")
-    pdu: str | None = Field(default=None, description="Probation delivery unit, e.g. 'North'.")
-    supervising_officer: str | None = None
-    previous_supervising_officer: str | None = None
-    sentence: str | None = Field(default=None, description="e.g. 'Licence (determinate)'.")
+    notification_id: Text | None = Field(default=None, description="Probation's own message id.")
+    pdu: Text | None = Field(default=None, description="Probation delivery unit, e.g. 'North'.")
+    supervising_officer: Text | None = None
+    previous_supervising_officer: Text | None = None
+    sentence: Text | None = Field(default=None, description="e.g. 'Licence (determinate)'.")
     licence_start: date | None = None
     licence_end: date | None = None
     licence_conditions: list[ConditionCompliance] = Field(default_factory=list)
     recall: Recall | None = None
     effective_from: date | None = None
-    notes: str | None = None
+    notes: Text | None = None
 
 
 class MappaSection(_Strict):
@@ -427,9 +451,9 @@ class MappaSection(_Strict):
     previous_category: int | None = Field(default=None, ge=1, le=4)
     previous_level: int | None = Field(default=None, ge=1, le=3)
     effective_from: date | None = None
-    lead_agency: str | None = None
+    lead_agency: Text | None = None
     meeting_on: date | None = None
-    meeting_outcome: str | None = None
+    meeting_outcome: Text | None = None
     next_review_on: date | None = None
 
 
@@ -476,11 +500,11 @@ class ReferralOutcome(StrEnum):
 class ReferralSection(_Strict):
     """A referral into a MARAC, the unit or a triage clinic, and its outcome."""
 
-    referral_id: str | None = None
-    referred_to: str = Field(min_length=1, description="e.g. 'marac', 'hru', 'triage-clinic'.")
+    referral_id: Text | None = None
+    referred_to: Text = Field(min_length=1, description="e.g. 'marac', 'hru', 'triage-clinic'.")
     referred_at: datetime
-    referring_agency: str = Field(min_length=1)
-    referrer: str | None = None
+    referring_agency: Text = Field(min_length=1)
+    referrer: Text | None = None
     grounds: list[ReferralGround] = Field(default_factory=list)
     dash: DashChecklist | None = None
     high_risk: bool | None = Field(
@@ -488,9 +512,9 @@ class ReferralSection(_Strict):
     )
     children_in_household: int | None = Field(default=None, ge=0)
     consent: ConsentRecord | None = None
-    reason: str | None = None
+    reason: Text | None = None
     outcome: ReferralOutcome | None = None
-    intervention: str | None = None
+    intervention: Text | None = None
 
 
 class MeetingForum(StrEnum):
@@ -501,17 +525,17 @@ class MeetingForum(StrEnum):
 
 
 class AgendaItem(_Strict):
-    case_reference: str = Field(min_length=1)
+    case_reference: Text = Field(min_length=1)
     position: int | None = Field(default=None, ge=1)
-    referring_agency: str | None = None
+    referring_agency: Text | None = None
     repeat: bool | None = Field(default=None, description="A repeat referral within 12 months.")
 
 
 class MeetingAction(_Strict):
-    action_id: str = Field(min_length=1)
-    case_reference: str | None = None
-    owner: str = Field(min_length=1, description="Agency that owns the action.")
-    description: str = Field(min_length=1)
+    action_id: Text = Field(min_length=1)
+    case_reference: Text | None = None
+    owner: Text = Field(min_length=1, description="Agency that owns the action.")
+    description: Text = Field(min_length=1)
     due_on: date | None = None
     status: Literal["open", "done", "cancelled"] = "open"
 
@@ -520,12 +544,12 @@ class MeetingSection(_Strict):
     """A meeting feed: the referral list or agenda, the actions, the outcomes."""
 
     forum: MeetingForum
-    meeting_id: str = Field(min_length=1)
+    meeting_id: Text = Field(min_length=1)
     held_on: date
-    area: str | None = Field(default=None, description="The MARAC or MAPPA area, e.g. 'Halton'.")
+    area: Text | None = Field(default=None, description="The MARAC or MAPPA area, e.g. 'Halton'.")
     agenda: list[AgendaItem] = Field(default_factory=list)
     actions: list[MeetingAction] = Field(default_factory=list)
-    outcomes: list[str] = Field(default_factory=list)
+    outcomes: list[Text] = Field(default_factory=list)
 
 
 class Payload(_Strict):
@@ -556,10 +580,10 @@ class Exchange(_Strict):
     category: Category
     purpose: str = Field(min_length=1, max_length=64)
     urgency: Urgency = Urgency.ROUTINE
-    case_reference: str | None = Field(
+    case_reference: Text | None = Field(
         default=None, description="The partnership's case id (MARAC or unit case), if any."
     )
-    subjects: list[Subject] = Field(min_length=1)
+    subjects: list[Subject] = Field(min_length=1, max_length=MAX_SUBJECTS)
     payload: Payload
 
     @field_validator("subjects")

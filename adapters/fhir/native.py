@@ -19,7 +19,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from adapters.base import check_batch_size
+from adapters.base import check_batch_size, check_text
 from contracts import RiskLevel, Urgency
 from gateway.errors import FieldProblem, InvalidRecord, field_path
 
@@ -128,6 +128,7 @@ def validate_resource(resource: Any, prefix: str = "", record: int | None = None
     allowed = (*SUPPORTED, "MessageHeader") if prefix else SUPPORTED
     if resource_type not in allowed:
         raise unsupported(resource_type, field, record)
+    check_text(resource, f"FHIR {resource_type}", record, prefix=prefix)
     try:
         model = get_fhir_model_class(resource_type).model_validate(resource)
     except ValidationError as exc:
@@ -169,6 +170,7 @@ def validate_bundle(bundle: dict[str, Any]) -> tuple[dict[str, Any], list[dict[s
         resource["_index"] = index
         resources.append(resource)
     envelope = {k: v for k, v in bundle.items() if k != "entry"}
+    check_text(envelope, "FHIR Bundle")
     try:
         get_fhir_model_class("Bundle").model_validate(envelope)
     except ValidationError as exc:

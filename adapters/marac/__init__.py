@@ -17,6 +17,7 @@ from adapters.base import (
     Parsed,
     build_canonical,
     check_batch_size,
+    check_text,
     problems_from,
     validate_native,
 )
@@ -54,7 +55,7 @@ class MaracAdapter(Adapter):
         if kind == "meeting":
             if isinstance(data.get("cases"), list):
                 check_batch_size(len(data["cases"]))
-            feed = validate_native(MaracMeetingFeed, data, "MARAC meeting feed")
+            feed = validate_native(MaracMeetingFeed, data, "MARAC meeting feed", skip=["cases"])
             items: list[Exchange | InvalidRecord] = []
             for index, raw in enumerate(feed.cases):
                 try:
@@ -70,6 +71,7 @@ class MaracAdapter(Adapter):
     @staticmethod
     def _case(feed: MaracMeetingFeed, raw: Any, index: int, context: IngestContext) -> Exchange:
         """One case of a meeting feed; its errors name ``cases[index]`` and record ``index``."""
+        check_text(raw, f"MARAC meeting case {index}", index, prefix=f"cases[{index}]")
         try:
             case = NativeCase.model_validate(raw)
         except ValidationError as exc:

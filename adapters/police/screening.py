@@ -168,7 +168,7 @@ def batch_rows(data: Any) -> tuple[list[Any], str]:
     rows = data.get("rows") if isinstance(data, dict) else None
     if isinstance(rows, list):
         check_batch_size(len(rows))
-    batch = validate_native(ScreeningBatch, data, "screening batch envelope")
+    batch = validate_native(ScreeningBatch, data, "screening batch envelope", skip=["rows"])
     return batch.rows, batch.purpose
 
 

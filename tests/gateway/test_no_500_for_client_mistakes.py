@@ -74,3 +74,19 @@ def test_an_exchange_id_of_any_other_shape_is_a_404_on_each_store(gateway, excha
     assert response.status_code == 404, response.text[:500]
     assert response.headers["content-type"].startswith("application/problem+json")
     assert response.json()["type"].endswith("/not-found")
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1b"])
+def test_a_control_character_in_a_text_field_is_a_422_naming_it_on_each_store(
+    gateway, police_sample, character
+):
+    """Refused before the store, which on PostgreSQL cannot hold a NUL."""
+    body = police_sample.replace(b'"Marsh"', b'"Marsh\\u%04x"' % ord(character))
+    before = gateway.count_rows()
+    with gateway.client() as client:
+        response = client.post(
+            "/v1/inbound/police", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 422, response.text[:500]
+    assert response.json()["problems"][0]["field"] == "persons[0].surname"
+    assert gateway.count_rows() == before
