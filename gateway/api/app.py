@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.ids import is_id_text
 from gateway import jsontext
-from gateway.api import idempotency, limits, problems
+from gateway.api import idempotency, limits, openapi, problems
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
 from gateway.api.rate_limits import RateLimits
 from gateway.delivery import outbox
@@ -32,6 +32,7 @@ from gateway.errors import (
 from gateway.identity.caller import READ_EXCHANGES, SUBMIT, Caller
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
+from gateway.store.db import as_utc
 
 THREADS = 32
 #: Bodies up to this size run the pipeline's stages on the event loop (well under
@@ -44,8 +45,9 @@ INBOUND_HEADERS = [
         "name": "Idempotency-Key",
         "in": "header",
         "required": False,
-        "description": "Your id for this request: a retry with it gets the original answer.",
-        "schema": {"type": "string", "maxLength": 255},
+        "description": "Your id for this request, printable ASCII: a retry with it gets "
+        "the original answer.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     },
 ]
 
@@ -140,8 +142,8 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     docs = runtime.settings.api_docs
     app = FastAPI(
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # served by gateway.api.openapi, with assets of its own
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
         title="Information-sharing gateway",
         version="0.1.0",
@@ -235,7 +237,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             "category": row["category"],
             "purpose": row["purpose"],
             "urgency": row["urgency"],
-            "submitted_at": row["submitted_at"].isoformat(),
+            "submitted_at": as_utc(row["submitted_at"]).isoformat(),  # SQLite drops the zone
             "policy_version": row["policy_version"],
             "decisions": row["decisions"],
             "deliveries": copies,
@@ -305,4 +307,5 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             **detail,
         )
 
+    openapi.install(app, runtime.registry, docs=docs)
     return app
