@@ -89,8 +89,8 @@ class Operation:
     errors: dict[int, tuple[str, ...]] = field(default_factory=dict)
     #: Whether a rate limit applies (429).
     limited: bool = False
-    #: The problem schema of its errors.
-    problem: str = "Problem"
+    #: Errors answered with a schema other than Problem, by status.
+    problems: dict[int, str] = field(default_factory=dict)
 
 
 def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -176,7 +176,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             503: ("service-unavailable",),
         },
         limited=True,
-        problem="TokenProblem",
+        problems={400: "TokenProblem", 401: "TokenProblem"},
     ),
     ("get", JWKS_PATH): Operation(
         "jwks",
@@ -380,7 +380,8 @@ def _describe(operation: dict[str, Any], op: Operation) -> None:
     if op.limited:
         errors[429] = _slugs_with_status(429)
     for status in sorted(errors):
-        responses[str(status)] = _error_response(status, errors[status], op.problem)
+        problem = op.problems.get(status, "Problem")
+        responses[str(status)] = _error_response(status, errors[status], problem)
     operation["responses"] = responses
 
 
@@ -392,7 +393,7 @@ def _error_response(status: int, slugs: tuple[str, ...], problem: str) -> dict[s
         "description": "\n".join(lines).strip(),
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": f"#/components/schemas/{problem}"}}},
     }
-    if status == 401:
+    if status == 401 and problem == "Problem":  # a refused token request has no challenge
         answer["headers"] = {"WWW-Authenticate": _header("The challenge: how to authenticate.")}
     elif status == 429:
         answer["headers"] = {"Retry-After": _header("Seconds to wait.", pattern="^[0-9]+$")}

@@ -194,3 +194,47 @@ def test_without_api_docs_there_is_no_document_and_no_pages(broker, tmp_path):
     with sqlite_gateway(broker.bootstrap, tmp_path, api_docs=False) as running:
         for path in ("/openapi.json", "/docs", "/redoc", "/docs/assets/swagger-ui-bundle.js"):
             assert httpx.get(f"{running.base_url}{path}").status_code == 404, path
+
+
+def test_too_many_requests_is_answered_as_documented(broker, tmp_path):
+    with sqlite_gateway(broker.bootstrap, tmp_path, rate_limit_per_address="1/minute") as running:
+        spec = httpx.get(f"{running.base_url}/openapi.json").json()
+        answers = [httpx.post(f"{running.base_url}{TOKEN_PATH}", data={}) for _ in range(2)]
+    assert [a.status_code for a in answers] == [400, 429]
+    documented = spec["paths"][TOKEN_PATH]["post"]["responses"]["429"]
+    assert all(header in answers[1].headers for header in documented["headers"])
+    _valid(spec, _answer_schema(spec, TOKEN_PATH, "post", 429), answers[1].json())
+
+
+def test_each_refusal_of_a_submission_is_as_documented(api_gateway, spec, police_sample):
+    """Every status the document gives the inbound operation, provoked, answers as
+    documented (problem+json of the documented shape, the documented headers)."""
+    base, json_type = api_gateway.base_url, {"Content-Type": "application/json"}
+    police, key = f"{base}/v1/inbound/police", {"Idempotency-Key": "refusals-1"}
+    submitter = api_gateway.auth("cheshire-police")
+    too_large = b" " * (api_gateway.runtime.settings.max_body_bytes + 1)
+    refusals = {
+        400: httpx.post(police, content=b"{", headers={**submitter, **json_type}),
+        401: httpx.post(police, content=police_sample, headers=json_type),
+        403: httpx.post(
+            police,
+            content=police_sample,
+            headers={**api_gateway.auth("cheshire-police", "exchanges:read"), **json_type},
+        ),
+        404: httpx.post(f"{base}/v1/inbound/nope", content=b"{}", headers=submitter),
+        409: [
+            httpx.post(police, content=body, headers={**submitter, **json_type, **key})
+            for body in (police_sample, police_sample + b" ")
+        ][-1],
+        413: httpx.post(police, content=too_large, headers={**submitter, **json_type}),
+        415: httpx.post(police, content=b"x", headers={**submitter, "Content-Type": "text/plain"}),
+        422: httpx.post(police, content=b"{}", headers={**submitter, **json_type}),
+    }
+    documented = spec["paths"]["/v1/inbound/{fmt}"]["post"]["responses"]
+    for status, answer in refusals.items():
+        assert answer.status_code == status, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert all(
+            header in answer.headers for header in documented[str(status)].get("headers", {})
+        )
+        _valid(spec, _answer_schema(spec, "/v1/inbound/{fmt}", "post", status), answer.json())
