@@ -644,10 +644,13 @@ def start_gateway(
     the inbound URL, the serve process and the watcher."""
     env = gateway_env(database_url, broker.bootstrap, prefix, data_dir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
-    credentials = (tree / "gateway" / "identity").is_dir()
+    # Only the settings this checkout knows: an unknown GATEWAY_* variable stops it.
+    known = (tree / "gateway" / "settings.py").read_text(encoding="utf-8")
+    credentials = "clients_file" in known
     if credentials:
         env["GATEWAY_CLIENTS_FILE"] = str(bench_client(data_dir))
         env["GATEWAY_ACCESS_TOKEN_SECONDS"] = "3600"  # one token for the whole run
+    if "rate_limit_per_client" in known:
         env["GATEWAY_RATE_LIMIT_PER_CLIENT"] = "1000000/second"  # the load is one client
     log = data_dir / "gateway.log"
     with log.open("ab") as out:

@@ -3,8 +3,9 @@
 A client over its limit gets 429 with ``Retry-After`` before any work is done
 for it, and an address that keeps failing to authenticate is slowed the same
 way before each failure is audited (so a flood cannot fill the audit trail).
-Counted in each process's memory by the ``limits`` library: with N API
-processes a client may reach N times the limit (docs/operations.md).
+Counted by the ``limits`` library's fixed-window strategy in each process's
+memory (``rate_limit_storage``): with N API processes a client may reach N
+times the limit (docs/operations.md).
 """
 
 from __future__ import annotations
@@ -14,15 +15,15 @@ import time
 
 from fastapi import Request
 from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
+from limits.strategies import FixedWindowRateLimiter
 
+from gateway.api.rate_limit_storage import LazyMemoryStorage
 from gateway.errors import TooManyRequests
 
 
 class RateLimits:
     def __init__(self, per_client: str, per_address: str) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._limiter = FixedWindowRateLimiter(LazyMemoryStorage())
         self.per_client: RateLimitItem = parse(per_client)
         self.per_address: RateLimitItem = parse(per_address)
 

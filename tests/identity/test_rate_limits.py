@@ -56,3 +56,21 @@ def test_failed_authentication_from_one_address_is_slowed_before_it_is_audited(g
     refused = statuses.count(401)
     assert refused >= 1 and statuses == [401] * refused + [429] * (8 - refused)
     assert gateway.count_rows()["audit_log"] - before == refused  # the 429s wrote nothing
+
+
+def test_a_window_expires_when_read_and_forgotten_callers_are_swept(monkeypatch):
+    from gateway.api import rate_limit_storage
+
+    clock = [1000.0]
+    monkeypatch.setattr(rate_limit_storage.time, "time", lambda: clock[0])
+    storage = rate_limit_storage.LazyMemoryStorage(sweep_above=2)
+    assert [storage.incr("a", 10) for _ in range(3)] == [1, 2, 3]
+    assert storage.get("a") == 3 and storage.get_expiry("a") == 1010.0
+    clock[0] = 1010.0
+    assert storage.get("a") == 0  # the window ended
+    assert storage.incr("a", 10) == 1 and storage.get_expiry("a") == 1020.0
+    storage.incr("b", 1)
+    storage.incr("c", 1)
+    clock[0] = 1015.0
+    storage.incr("d", 1)  # over two keys: the ended windows of b and c go
+    assert set(storage._windows) == {"a", "d"}
