@@ -91,6 +91,8 @@ class Operation:
     limited: bool = False
     #: Errors answered with a schema other than Problem, by status.
     problems: dict[int, str] = field(default_factory=dict)
+    #: Parameters the route reads from the request itself, undeclared.
+    parameters: tuple[dict[str, Any], ...] = ()
 
 
 def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
@@ -223,6 +225,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/auth/callback"): Operation(
         "sign_in_callback",
         "The identity provider's redirect back",
+        parameters=tuple(
+            {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+            for name in ("code", "state", "error", "error_description")
+        ),
         answers={"303": _redirect("Signed in: to the page asked for.")},
         errors={
             400: ("sign-in-failed", "unsafe-redirect"),
@@ -371,6 +377,8 @@ def _security_schemes() -> dict[str, Any]:
 def _describe(operation: dict[str, Any], op: Operation) -> None:
     operation["operationId"] = op.operation_id
     operation["summary"] = op.summary
+    if op.parameters:
+        operation["parameters"] = [*operation.get("parameters", []), *op.parameters]
     if op.scopes is not None:
         operation["security"] = [{OAUTH2: list(op.scopes)}, {BEARER: list(op.scopes)}]
     elif op.session:
