@@ -15,6 +15,7 @@ two formats may both have a ``NativeAddress`` that are not the same.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,15 +127,23 @@ def _component_schemas(
     keyed, definitions = models_json_schema(
         [(m, "validation") for m in models], ref_template=prefix + "{model}"
     )
-    schemas: dict[str, dict[str, Any]] = {
-        f"{fmt}.{name}": schema for name, schema in definitions.get("$defs", {}).items()
-    }
+    schemas: dict[str, dict[str, Any]] = {}
+    for name, schema in definitions.get("$defs", {}).items():
+        schema["title"] = _title(fmt, name)
+        schemas[f"{fmt}.{name}"] = schema
     refs = []
     for model in models:
         ref = keyed[(model, "validation")]["$ref"]
         refs.append({"$ref": ref})
         _name_resource_type(schemas[ref.removeprefix("#/components/schemas/")], model)
     return refs, schemas
+
+
+def _title(fmt: str, name: str) -> str:
+    """What a client generator names the model: ``PoliceNativeAddress``, not one of three
+    ``NativeAddress`` (they take the title, not the component's name)."""
+    prefix = "".join(part.capitalize() for part in re.split(r"[^A-Za-z0-9]+", fmt))
+    return name if name.lower().startswith(prefix.lower()) else prefix + name
 
 
 def _name_resource_type(schema: dict[str, Any], model: type[BaseModel]) -> None:
@@ -146,7 +155,6 @@ def _name_resource_type(schema: dict[str, Any], model: type[BaseModel]) -> None:
     name = resource_type()
     schema["properties"] = {"resourceType": {"const": name}, **schema.get("properties", {})}
     schema["required"] = ["resourceType", *schema.get("required", [])]
-    schema.setdefault("title", name)
     _drop_annotations(schema)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Any
 
@@ -123,6 +124,14 @@ def test_every_reference_resolves_and_every_schema_is_json_schema(spec):
         assert ref in spec["components"]["schemas"], ref
     for schema in spec["components"]["schemas"].values():
         Draft202012Validator.check_schema(schema)
+
+
+def test_every_model_has_a_name_of_its_own(spec):
+    """Client generators name a model by its title: three formats' ``NativeAddress``
+    would be one class, or none."""
+    titles = Counter(schema.get("title") for schema in spec["components"]["schemas"].values())
+    assert [title for title, count in titles.items() if count > 1] == []
+    assert spec["components"]["schemas"]["police.NativeAddress"]["title"] == "PoliceNativeAddress"
 
 
 def test_every_error_is_problem_json_naming_its_problem_types(spec):
