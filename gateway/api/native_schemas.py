@@ -156,6 +156,7 @@ def _name_resource_type(schema: dict[str, Any], model: type[BaseModel]) -> None:
     schema["properties"] = {"resourceType": {"const": name}, **schema.get("properties", {})}
     schema["required"] = ["resourceType", *schema.get("required", [])]
     _drop_annotations(schema)
+    schema["properties"].pop("fhir_comments", None)  # fhir.resources' own, not FHIR's
 
 
 def _drop_annotations(node: Any) -> None:
