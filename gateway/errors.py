@@ -167,13 +167,10 @@ class Forbidden(ClientError):
     status: ClassVar[int] = 403
 
     def headers(self) -> dict[str, str]:
-        if self.scope is None:
-            return {}
-        return {
-            "WWW-Authenticate": (
-                f'Bearer realm="isg-gateway", error="insufficient_scope", scope="{self.scope}"'
-            )
-        }
+        challenge = 'Bearer realm="isg-gateway", error="insufficient_scope"'
+        if self.scope is not None:
+            challenge += f', scope="{self.scope}"'
+        return {"WWW-Authenticate": challenge}
 
 
 @dataclass

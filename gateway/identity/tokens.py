@@ -238,15 +238,21 @@ class TokenService:
 
 class ExternalTokens:
     """Access tokens issued by the partnership's own identity provider, checked against
-    its published keys (fetched again when a token names a key not yet seen)."""
+    its published keys, fetched again when a token fails, at most once every
+    ``refetch_seconds`` (so forged tokens cannot make the gateway hammer the provider)."""
 
-    def __init__(self, jwks_url: str, issuer: str, audience: str) -> None:
+    def __init__(
+        self, jwks_url: str, issuer: str, audience: str, refetch_seconds: float = 30.0
+    ) -> None:
         self.jwks_url = jwks_url
         self.issuer = issuer
         self.audience = audience
+        self.refetch_seconds = refetch_seconds
         self._keys: KeySet | None = None
+        self._fetched_at = 0.0
 
     def _fetch(self) -> KeySet:
+        self._fetched_at = time.monotonic()
         try:
             response = httpx.get(self.jwks_url, timeout=5)
             response.raise_for_status()
@@ -262,6 +268,8 @@ class ExternalTokens:
                 token, self._keys, ASSERTION_ALGORITHMS, self.issuer, self.audience
             )
         except Unauthenticated:
+            if time.monotonic() - self._fetched_at < self.refetch_seconds:
+                raise
             self._keys = self._fetch()  # the provider may have rotated its keys
             return _verified_claims(
                 token, self._keys, ASSERTION_ALGORITHMS, self.issuer, self.audience

@@ -292,6 +292,7 @@ def test_a_partner_submits_only_the_formats_its_registration_allows(gateway):
     answer = _submit(gateway, trust, fmt="police")
     assert answer.status_code == 403, answer.text
     assert answer.json()["type"].endswith("/forbidden")
+    assert 'error="insufficient_scope"' in answer.headers["www-authenticate"]
     assert _audit_actions(gateway)[-1] == "access-refused"
 
 
@@ -407,3 +408,54 @@ def test_who_may_read_which_exchange(gateway, two_exchanges, owner, caller):
     else:
         assert answer.headers["content-type"].startswith("application/problem+json")
         assert "decisions" not in answer.json()
+
+
+def test_the_partnerships_identity_provider_can_issue_the_tokens_instead(broker, tmp_path):
+    """Configured with the provider's JWKS URL and issuer, the gateway accepts the
+    provider's tokens for a registered client, and no longer its own."""
+    from fastapi import FastAPI
+
+    from tests.conftest import serve_app
+
+    provider_key = ECKey.generate_key("P-256", parameters={"kid": "idp-1"})
+    idp = FastAPI()
+
+    @idp.get("/keys")
+    def keys() -> dict:
+        return {"keys": [provider_key.as_dict(private=False)]}
+
+    idp_server, idp_thread, idp_base = serve_app(idp)
+    issuer = "https://idp.partnership.example"
+    running, server, thread = start_gateway(
+        "sqlite",
+        f"sqlite:///{tmp_path / 'gateway.db'}",
+        broker.bootstrap,
+        tmp_path,
+        external_token_jwks_url=f"{idp_base}/keys",
+        external_token_issuer=issuer,
+    )
+    try:
+        audience = running.runtime.settings.token_audience
+        now = int(time.time())
+        claims = {
+            "iss": issuer,
+            "aud": audience,
+            "azp": POLICE,
+            "sub": "service-principal-7",
+            "scope": "submit exchanges:read",
+            "iat": now,
+            "exp": now + 300,
+        }
+        accepted = _submit(running, {"Authorization": f"Bearer {_signed(claims, provider_key)}"})
+        assert accepted.status_code == 202, accepted.text
+        elsewhere = _signed({**claims, "iss": "https://other-idp.example"}, provider_key)
+        assert _submit(running, {"Authorization": f"Bearer {elsewhere}"}).status_code == 401
+        own = running.runtime.tokens.sign(running.runtime.tokens.clients.get(POLICE), ("submit",))
+        answer = _submit(running, {"Authorization": f"Bearer {own['access_token']}"})
+        assert answer.status_code == 401  # the gateway's own tokens are not the provider's
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        running.runtime.stop()
+        idp_server.should_exit = True
+        idp_thread.join(timeout=10)
