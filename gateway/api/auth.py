@@ -7,7 +7,6 @@ A refused attempt is audited (who tried what, never the body); the answer is
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from urllib.parse import parse_qsl
@@ -18,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.rate_limits import RateLimits
 from gateway.audit import Action, AuditEntry
+from gateway.embedded.hosts import is_loopback
 from gateway.errors import Forbidden, GatewayError, TokenRequestRefused, UnknownPartner
 from gateway.identity.caller import Caller
 from gateway.identity.tokens import require_scope
@@ -95,11 +95,7 @@ def operations_allowed(runtime: Runtime, request: Request) -> bool:
     operator's shell) unless the settings open them (a scraper behind a network policy)."""
     if runtime.settings.public_operations:
         return True
-    host = request.client.host if request.client else ""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+    return is_loopback(request.client.host if request.client else None)
 
 
 def install_token_endpoints(app: FastAPI, runtime: Runtime, limits: RateLimits) -> None:

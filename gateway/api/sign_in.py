@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hmac
 import importlib
-import ipaddress
 import logging
 import os
 import secrets
@@ -39,6 +38,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.embedded.hosts import is_loopback
 from gateway.errors import (
     CsrfRejected,
     NotSignedIn,
@@ -166,13 +166,7 @@ def _embedded_secret(data_dir: Path) -> str:
 def _loopback_http(scope: Scope) -> bool:
     if scope.get("scheme") != "http":
         return False
-    host = urlsplit("//" + Headers(scope=scope).get("host", "")).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback(urlsplit("//" + Headers(scope=scope).get("host", "")).hostname)
 
 
 class _Sessions:
