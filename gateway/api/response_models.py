@@ -73,7 +73,11 @@ class Accepted(_Answer):
     A denial is a decision here, not an error."""
 
     exchange_id: str
+    recipients: list[str] = Field(description="Who will receive a copy; empty: nobody.")
     decisions: list[Decision]
+    notice: str | None = Field(
+        default=None, description="Present when no recipient may receive the record."
+    )
     policy_version: str
 
 
@@ -81,7 +85,11 @@ class RecordAccepted(_Answer):
     record: int = Field(description="The record's place in the batch, from 0.")
     status: Literal["accepted"]
     exchange_id: str
+    recipients: list[str] = Field(description="Who will receive a copy; empty: nobody.")
     decisions: list[Decision]
+    notice: str | None = Field(
+        default=None, description="Present when no recipient may receive the record."
+    )
 
 
 class RecordRejected(_Answer):

@@ -31,6 +31,12 @@ from gateway.store.commit import Committer, PendingCommit, write_group
 from gateway.store.per_request import TransactionPerRequest
 
 tracer = trace.get_tracer("isg.gateway.pipeline")
+#: The 202's plain words when the agreement lets no recipient have the record.
+NOBODY_RECEIVES = (
+    "No recipient may receive this record under the agreement in force: it was kept "
+    "and audited, but nothing will be delivered (each decision says why). If someone "
+    "must know, act another way."
+)
 
 
 def trace_context(span: trace.Span) -> dict[str, str]:
@@ -48,8 +54,12 @@ class Accepted:
     decisions: list[Decision]
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        """The answer for this exchange: who will receive a copy, each decision, and
+        a plain notice when nobody may (the sender must know to act another way)."""
+        recipients = [d.recipient for d in self.decisions if d.effect == "permit"]
+        answer: dict[str, Any] = {
             "exchange_id": self.exchange_id,
+            "recipients": recipients,
             "decisions": [
                 {
                     "recipient": d.recipient,
@@ -60,6 +70,9 @@ class Accepted:
                 for d in self.decisions
             ],
         }
+        if not recipients:
+            answer["notice"] = NOBODY_RECEIVES
+        return answer
 
 
 @dataclass(frozen=True)

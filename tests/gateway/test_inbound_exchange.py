@@ -368,3 +368,22 @@ def test_the_exchange_says_where_each_permitted_copy_stands(gateway, police_samp
     )[0]
     north = next(c for c in copies if c["recipient"] == "probation-spoc-north")
     assert north["delivery_id"] == message["headers"]["delivery-id"]
+
+
+def test_a_record_nobody_may_receive_says_so_plainly(gateway, police_sample):
+    """No silent refusal: the 202 names who receives a copy (nobody) and says so."""
+    sample = json.loads(police_sample)
+    sample["purpose"] = "mappa-offender-management"  # no flow shares a crime record for it
+    answer = submit(gateway, json.dumps(sample).encode())
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert {d["effect"] for d in body["decisions"]} == {"deny"}
+    assert body["recipients"] == []
+    assert body["notice"].startswith("No recipient may receive this record")
+
+
+def test_the_answer_names_who_receives_a_copy(gateway, police_sample):
+    body = submit(gateway, police_sample).json()
+    permitted = [d["recipient"] for d in body["decisions"] if d["effect"] == "permit"]
+    assert body["recipients"] == permitted and permitted
+    assert "notice" not in body
