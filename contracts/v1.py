@@ -456,6 +456,18 @@ class MappaSection(_Strict):
     meeting_outcome: Text | None = None
     next_review_on: date | None = None
 
+    @model_validator(mode="after")
+    def _level_fits_category(self) -> MappaSection:
+        """MAPPA guidance: category 3 (other dangerous offenders) is managed at level 2
+        or 3, never 1; a record saying otherwise is wrong, not a policy matter."""
+        for category, level, which in (
+            (self.category, self.level, ""),
+            (self.previous_category, self.previous_level, "previous "),
+        ):
+            if category == 3 and level == 1:
+                raise ValueError(f"{which}MAPPA category 3 is managed at level 2 or 3, not level 1")
+        return self
+
 
 class DashAnswer(StrEnum):
     YES = "yes"

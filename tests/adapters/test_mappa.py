@@ -66,3 +66,25 @@ def test_a_bad_crn_is_refused():
     note = _copy(LEVEL_CHANGE)
     note["offender"]["crn"] = "X12"
     assert _fields(note) == [(None, "offender.crn")]
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"category": 3, "level": 1}, "MAPPA category 3 is managed at level 2 or 3"),
+        ({"previous": {"category": 3, "level": 1}}, "previous MAPPA category 3"),
+    ],
+)
+def test_what_mappa_guidance_makes_impossible_is_refused(change, message):
+    """Category 3 offenders are managed at level 2 or 3: a record saying level 1 is
+    a 422 with the reason, whatever the format carried it."""
+    note = {**_copy(LEVEL_CHANGE), **change}
+    with pytest.raises(InvalidRecord) as caught:
+        parse("mappa", note)
+    assert any(message in p.message for p in caught.value.problems), caught.value.problems
+
+
+def test_category_3_at_level_2_is_fine():
+    note = {**_copy(LEVEL_CHANGE), "category": 3, "level": 2}
+    (exchange,) = parse("mappa", note).items
+    assert (exchange.payload.mappa.category, exchange.payload.mappa.level) == (3, 2)
