@@ -175,10 +175,16 @@ def explain(
 def diff(
     old_dir: Annotated[Path, typer.Argument(help="The agreement in force.")],
     new_dir: Annotated[Path, typer.Argument(help="The proposed agreement.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
 ) -> None:
-    """Which flows and fields a change opens or closes, in words for the board."""
+    """What a change newly discloses, stops disclosing or discloses in another form,
+    recipient by recipient and field by field, in words for the board."""
     old, new = bundle_or_fail(old_dir), bundle_or_fail(new_dir)
-    typer.echo(diff_bundles(old, new).render(old, new))
+    changes = diff_bundles(old, new)
+    if as_json:
+        typer.echo(json.dumps(changes.as_json(old, new), indent=2))
+    else:
+        typer.echo(changes.render(old, new))
 
 
 @policy_app.command()
@@ -214,6 +220,52 @@ def schema(
 
     for path in schemas.write(output or schemas.SCHEMA_DIR):
         typer.echo(f"wrote {path}")
+
+
+@policy_app.command()
+def catalogue(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here, e.g. docs/fields.md.")
+    ] = None,
+) -> None:
+    """Every field path of the canonical record in words (Markdown): meaning, type, Art 9."""
+    from gateway.policy.tools import catalogue as fields
+
+    if output is None:
+        typer.echo(fields.render(), nl=False)
+    else:
+        typer.echo(f"wrote {fields.write(output)}")
+
+
+@policy_app.command("new-test")
+def new_test(
+    example: Annotated[Path, typer.Argument(help="A partner's example record.")],
+    adapter: Annotated[str, typer.Option("--format", help="Its format, e.g. police.")],
+    sender: Annotated[str, typer.Option("--sender", help="The party that submits it.")],
+    policy: Annotated[
+        Path, typer.Option("--policy-dir", help="Policy directory.")
+    ] = DEFAULT_BUNDLE,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here (default stdout).")
+    ] = None,
+) -> None:
+    """A policy test skeleton from an example record: today's decisions, each to confirm."""
+    from gateway.policy.tools.new_test import skeleton
+
+    bundle = bundle_or_fail(policy)
+    try:
+        body = example.read_bytes()
+    except OSError as exc:
+        fail(f"{example}: cannot be read: {exc.strerror}")
+    try:
+        text = skeleton(bundle, adapter, sender, body, example.name)
+    except GatewayError as exc:
+        fail(str(exc))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {output}")
 
 
 def _parse_since(value: str | None) -> datetime | None:
