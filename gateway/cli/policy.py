@@ -175,16 +175,10 @@ def explain(
 def diff(
     old_dir: Annotated[Path, typer.Argument(help="The agreement in force.")],
     new_dir: Annotated[Path, typer.Argument(help="The proposed agreement.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
 ) -> None:
-    """What a change newly discloses, stops disclosing or discloses in another form,
-    recipient by recipient and field by field, in words for the board."""
+    """Which flows and fields a change opens or closes, in words for the board."""
     old, new = bundle_or_fail(old_dir), bundle_or_fail(new_dir)
-    changes = diff_bundles(old, new)
-    if as_json:
-        typer.echo(json.dumps(changes.as_json(old, new), indent=2))
-    else:
-        typer.echo(changes.render(old, new))
+    typer.echo(diff_bundles(old, new).render(old, new))
 
 
 @policy_app.command()
