@@ -57,7 +57,11 @@ def _accepted_body(result: Submission) -> dict[str, Any]:
     if not result.batch:
         (item,) = result.items
         assert isinstance(item, Accepted)
-        return {**item.as_dict(), "policy_version": result.policy_version}
+        return {
+            **item.as_dict(),
+            "policy_version": result.policy_version,
+            "agreement_version": result.agreement_version,
+        }
     if result.accepted == 0:
         raise InvalidRecord(
             "no record in the batch is valid",
@@ -80,6 +84,7 @@ def _accepted_body(result: Submission) -> dict[str, Any]:
         "accepted": result.accepted,
         "rejected": len(result.items) - result.accepted,
         "policy_version": result.policy_version,
+        "agreement_version": result.agreement_version,
         "results": results,
     }
 

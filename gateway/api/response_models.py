@@ -78,7 +78,10 @@ class Accepted(_Answer):
     notice: str | None = Field(
         default=None, description="Present when no recipient may receive the record."
     )
-    policy_version: str
+    policy_version: str = Field(
+        description="The policy bundle's hash: exactly which files decided."
+    )
+    agreement_version: str = Field(description="The agreement's declared version.")
 
 
 class RecordAccepted(_Answer):
@@ -105,7 +108,10 @@ class BatchAccepted(_Answer):
 
     accepted: int
     rejected: int
-    policy_version: str
+    policy_version: str = Field(
+        description="The policy bundle's hash: exactly which files decided."
+    )
+    agreement_version: str = Field(description="The agreement's declared version.")
     results: list[Annotated[RecordAccepted | RecordRejected, Field(discriminator="status")]]
 
 
@@ -121,7 +127,10 @@ class RecordedDecision(Decision):
     justification: str | None = None
     conditions: list[str] = Field(default_factory=list)
     obligations: list[str] = Field(default_factory=list)
-    policy_version: str | None = None
+    policy_version: str | None = Field(default=None, description="The policy bundle's hash.")
+    agreement_version: str | None = Field(
+        default=None, description="The agreement's declared version."
+    )
 
 
 class Delivery(_Answer):

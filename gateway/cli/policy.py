@@ -74,11 +74,22 @@ def bundle_or_fail(directory: Path) -> PolicyBundle:
 
 
 @policy_app.command()
-def lint(directory: PolicyDir = DEFAULT_ROOT) -> None:
+def lint(
+    directory: PolicyDir = DEFAULT_ROOT,
+    against: Annotated[
+        Path | None,
+        typer.Option(
+            "--against",
+            help="The bundle this one replaces: warn if the files changed but the "
+            "agreement's version did not.",
+        ),
+    ] = None,
+) -> None:
     """Check schema and meaning; print every finding; exit 1 on any error."""
     failed = False
+    previous = bundle_or_fail(against) if against is not None else None
     for path in agreements(directory):
-        result = lint_directory(path)
+        result = lint_directory(path, previous=previous)
         errors = [f for f in result.findings if f.severity == ERROR]
         status = "ok" if result.ok else f"{len(errors)} error(s)"
         typer.echo(f"{path}: {status}, {len(result.findings) - len(errors)} warning(s)")

@@ -17,7 +17,7 @@ from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 
 #: The same for every refused recipient of an exchange (``effect`` is always deny).
-_STATED_ONCE_FOR_REFUSALS = frozenset({"effect", "purpose", "policy_version"})
+_STATED_ONCE_FOR_REFUSALS = frozenset({"effect", "purpose", "policy_version", "agreement_version"})
 
 
 def audit_entries(
@@ -84,6 +84,7 @@ def audit_entries(
                 details={
                     "purpose": exchange.purpose,
                     "policy_version": decisions[0].policy_version,
+                    "agreement_version": decisions[0].agreement_version,
                     "refused": refused,
                 },
             )

@@ -80,6 +80,7 @@ class Submission:
     items: list[Accepted | InvalidRecord]
     batch: bool
     policy_version: str
+    agreement_version: str = ""
     accepted: int = field(init=False)
 
     def __post_init__(self) -> None:
@@ -192,7 +193,12 @@ class Pipeline:
             accepted, rows = self._process(item, fmt, bundle, client_id)
             items.append(accepted)
             pending.append(rows)
-        submission = Submission(items=items, batch=parsed.batch, policy_version=bundle.version)
+        submission = Submission(
+            items=items,
+            batch=parsed.batch,
+            policy_version=bundle.version,
+            agreement_version=bundle.agreement_version,
+        )
         return Prepared(submission, pending)
 
     def _process(

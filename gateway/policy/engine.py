@@ -32,7 +32,7 @@ class Decision:
     rules: tuple[str, ...]
     reason: str
     purpose: str
-    policy_version: str
+    policy_version: str  # the bundle's hash: exactly which files decided
     lawful_basis: str | None = None
     allowed_fields: tuple[str, ...] = ()
     obligations: tuple[str, ...] = field(default=())
@@ -40,6 +40,8 @@ class Decision:
     consent: str | None = None  # given | not given | not required; None when not a permit
     justification: str | None = None  # the accepted reason for sharing without consent
     conditions: tuple[str, ...] = ()  # the conditions that held, in words
+    #: The agreement's declared version, beside the bundle's hash.
+    agreement_version: str = ""
     plan: Node | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -74,18 +76,26 @@ class Decision:
             "conditions": list(self.conditions),
             "obligations": list(self.obligations),
             "policy_version": self.policy_version,
+            "agreement_version": self.agreement_version,
         }
 
 
 def _deny(
     exchange: Exchange, bundle: PolicyBundle, recipient: str, rule: str, reason: str
 ) -> Decision:
-    return _deny_decision(recipient, rule, reason, exchange.purpose, bundle.version)
+    return _deny_decision(
+        recipient, rule, reason, exchange.purpose, bundle.version, bundle.agreement_version
+    )
 
 
 @functools.lru_cache(maxsize=4096)
 def _deny_decision(
-    recipient: str, rule: str, reason: str, purpose: str, policy_version: str
+    recipient: str,
+    rule: str,
+    reason: str,
+    purpose: str,
+    policy_version: str,
+    agreement_version: str,
 ) -> Decision:
     """Refusals repeat: most parties are refused most records, for the same reason.
     A Decision is immutable, so one object (and its record, built once) serves
@@ -97,6 +107,7 @@ def _deny_decision(
         reason=reason,
         purpose=purpose,
         policy_version=policy_version,
+        agreement_version=agreement_version,
     )
 
 
@@ -146,6 +157,7 @@ def decide_for(
             reason=flow.description or f"permitted by flow {compiled.id}",
             purpose=exchange.purpose,
             policy_version=bundle.version,
+            agreement_version=bundle.agreement_version,
             lawful_basis=flow.lawful_basis,
             allowed_fields=compiled.allowed_fields,
             obligations=compiled.obligations,

@@ -25,7 +25,7 @@ from typing import Any
 from gateway.audit.chain import Action, AuditEntry
 from gateway.errors import PolicyLoadError
 from gateway.policy.bundle import PolicyBundle, policy_files
-from gateway.policy.tools.lint import lint
+from gateway.policy.tools.lint import lint, version_kept
 from gateway.policy.tools.suite import run_suites, suite_files
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,9 @@ class LivePolicy:
         result = lint(self.directory)
         if result.bundle is None or result.errors:
             return None, "lint failed: " + "; ".join(str(f) for f in result.errors)
+        in_force = getattr(self, "_current", None)  # None while the first one loads
+        for warning in version_kept(result.bundle, in_force) if in_force else []:
+            log.warning("%s", warning)
         report = run_suites(result.bundle, self.tests_dir)
         if not report.passed:
             return None, "policy tests failed: " + report.render().replace("\n", " | ")

@@ -387,3 +387,12 @@ def test_the_answer_names_who_receives_a_copy(gateway, police_sample):
     permitted = [d["recipient"] for d in body["decisions"] if d["effect"] == "permit"]
     assert body["recipients"] == permitted and permitted
     assert "notice" not in body
+
+
+def test_every_decision_names_the_agreement_version_and_the_bundle_hash(gateway, police_sample):
+    body = submit(gateway, police_sample).json()
+    assert body["agreement_version"] == gateway.runtime.bundle.agreement_version
+    stored = gateway.store.get_exchange(body["exchange_id"])
+    assert {(d["agreement_version"], d["policy_version"]) for d in stored["decisions"]} == {
+        (body["agreement_version"], body["policy_version"])
+    }

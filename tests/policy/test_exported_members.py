@@ -38,4 +38,5 @@ def test_decision_record_keys_are_stable(cheshire):
         "conditions",
         "obligations",
         "policy_version",
+        "agreement_version",
     ]

@@ -147,3 +147,28 @@ def test_the_west_midlands_agreement_is_clean():
 
     result = lint(WEST_MIDLANDS, today=dt.date(2026, 11, 26))
     assert result.ok and [str(f) for f in result.findings] == []
+
+
+def test_a_changed_bundle_that_keeps_its_version_is_a_warning(tmp_path):
+    """Decisions name the agreement's version: two different bundles under one version
+    would make the trail ambiguous."""
+    import shutil
+    from pathlib import Path
+
+    from gateway.policy import load_bundle
+    from gateway.policy.tools.lint import lint as lint_with
+
+    source = Path(__file__).resolve().parents[2] / "policies" / "cheshire-hru"
+    edited = tmp_path / "cheshire-hru"
+    shutil.copytree(source, edited)
+    before = load_bundle(source)
+    flows = edited / "flows.yaml"
+    flows.write_text(flows.read_text() + "\n# a comment changes the bundle's hash\n")
+    kept = [f.message for f in lint_with(edited, previous=before).findings]
+    assert any("version is still" in m for m in kept)
+    agreement = edited / "agreement.yaml"
+    agreement.write_text(agreement.read_text().replace('version: "2026.1"', 'version: "2026.2"'))
+    raised = [f.message for f in lint_with(edited, previous=before).findings]
+    assert not any("version is still" in m for m in raised)
+    same = [f.message for f in lint_with(source, previous=before).findings]
+    assert not any("version is still" in m for m in same)

@@ -57,7 +57,11 @@ class LintResult:
         return self.bundle is not None and not self.errors
 
 
-def lint(directory: Path | str, today: dt.date | None = None) -> LintResult:
+def lint(
+    directory: Path | str, today: dt.date | None = None, previous: PolicyBundle | None = None
+) -> LintResult:
+    """Load and check a bundle; with ``previous`` (the bundle in force, or the one
+    it replaces), also that a change came with a new version."""
     try:
         bundle = load_bundle(directory)
     except PolicyLoadError as exc:
@@ -66,7 +70,25 @@ def lint(directory: Path | str, today: dt.date | None = None) -> LintResult:
             for p in exc.problems
         ] or [Finding(ERROR, str(directory), exc.detail)]
         return LintResult(None, tuple(findings))
-    return LintResult(bundle, tuple(check_meaning(bundle, today or dt.date.today())))
+    findings = check_meaning(bundle, today or dt.date.today())
+    if previous is not None:
+        findings += version_kept(bundle, previous)
+    return LintResult(bundle, tuple(findings))
+
+
+def version_kept(bundle: PolicyBundle, previous: PolicyBundle) -> list[Finding]:
+    """Files changed but the agreement's version did not: decisions made under the two
+    would name the same version."""
+    if bundle.version == previous.version or bundle.agreement_version != previous.agreement_version:
+        return []
+    return [
+        Finding(
+            WARNING,
+            str(bundle.directory),
+            f"the policy files changed but the agreement's version is still "
+            f"{bundle.agreement_version!r}: raise it, so decisions name the change",
+        )
+    ]
 
 
 def check_meaning(bundle: PolicyBundle, today: dt.date) -> list[Finding]:
