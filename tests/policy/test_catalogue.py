@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import typing
+
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from contracts import Exchange, Mark, field_paths, marked_paths
 from gateway.cli.policy import policy_app
-from gateway.policy.tools.catalogue import entries, render
+from gateway.policy.tools.catalogue import FREE_TEXT_FIELDS, GLOSSARY, entries, render
 from tests.policy.conftest import ROOT
 
 FIELDS_PAGE = ROOT / "docs" / "fields.md"
@@ -25,6 +28,28 @@ def test_every_field_path_is_listed_once_with_a_meaning_and_a_type():
     assert all(e.meaning and e.kind for e in entries())
 
 
+def test_every_glossary_and_free_text_entry_names_a_contract_field():
+    models = {}
+
+    def collect(model):
+        models[model.__name__] = model
+        for info in model.model_fields.values():
+            for arg in _types(info.annotation):
+                if isinstance(arg, type) and issubclass(arg, BaseModel):
+                    collect(arg)
+
+    collect(Exchange)
+    for key in [*GLOSSARY, *FREE_TEXT_FIELDS]:
+        owner, name = key.split(".")
+        assert name in models[owner].model_fields, key
+
+
+def _types(annotation):
+    yield annotation
+    for arg in typing.get_args(annotation):
+        yield from _types(arg)
+
+
 def test_special_category_covers_what_the_contract_marks_and_everything_under_it():
     special = {e.path for e in entries() if e.special_category}
     for path in marked_paths(Exchange, Mark.SPECIAL_CATEGORY):
@@ -39,6 +64,8 @@ def test_free_text_is_prose_not_codes():
     assert by_path["payload.probation.notes"].free_text
     assert not by_path["payload.crime.occurrence_number"].free_text
     assert not by_path["subjects[].identifiers[].value"].free_text
+    assert not by_path["payload.crime.offence.description"].free_text
+    assert by_path["payload.meeting.actions[].description"].free_text
 
 
 def test_page_groups_paths_by_section_with_marks():

@@ -10,7 +10,7 @@ is stale.
 Free text is prose a person typed: it may hold health details whatever its
 section, so a policy should treat it as possibly special category. The
 contract declares it with a ``free_text`` mark where it has one; until then the
-fields named in :data:`FREE_TEXT_NAMES` are taken as free text.
+fields in :data:`FREE_TEXT_FIELDS` are taken as free text.
 """
 
 from __future__ import annotations
@@ -28,26 +28,179 @@ from annotated_types import MaxLen
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from contracts import MARKS_KEY, MAX_TEXT, Exchange, Mark
+from contracts import MARKS_KEY, Exchange, Mark
 
 DEFAULT_OUTPUT = Path("docs/fields.md")
 
-#: Field names that hold prose: a summary, a rationale, notes, a reason.
-FREE_TEXT_NAMES = frozenset(
+#: Fields that hold prose a person typed, keyed ``Model.field``.
+FREE_TEXT_FIELDS = frozenset(
     {
-        "summary",
-        "detail",
-        "notes",
-        "reason",
-        "rationale",
-        "justification",
-        "meeting_outcome",
-        "outcomes",
-        "text",
-        "description",
-        "value",
+        "AccessRestriction.reason",
+        "CrimeSection.summary",
+        "RiskSection.rationale",
+        "ArrestEvent.reason",
+        "ArrestEvent.bail_conditions",
+        "ConditionCompliance.text",
+        "ConditionCompliance.detail",
+        "HealthSection.summary",
+        "CodedEntry.value",
+        "ConsentRecord.justification",
+        "AlertSection.detail",
+        "ProbationSection.notes",
+        "Recall.reason",
+        "MappaSection.meeting_outcome",
+        "ReferralSection.reason",
+        "MeetingAction.description",
+        "MeetingSection.outcomes",
     }
 )
+
+#: Meanings for fields the contract leaves undescribed, keyed ``Model.field``. A
+#: description on the field (``Field(description=...)``) takes precedence, so an
+#: entry here can go once the contract says it itself.
+GLOSSARY: dict[str, str] = {
+    "Exchange.contract_version": "The contract version the record is written in.",
+    "Exchange.exchange_id": "The gateway's id for this exchange.",
+    "Exchange.source_partner": "The party that sent the record.",
+    "Exchange.submitted_at": "When the gateway received the record.",
+    "Exchange.purpose": "Why the record is shared, one of the agreement's purposes.",
+    "Exchange.urgency": "How soon the record must reach its recipients.",
+    "Exchange.subjects": "The people the record is about.",
+    "Exchange.payload": "What the record says, by section.",
+    "Subject.role": "The person's part in the case (suspect, victim, child ...).",
+    "Subject.identifiers": "The person's identifiers (NHS number, PNC id, CRN ...).",
+    "Subject.name": "The person's name.",
+    "Subject.date_of_birth": "The person's date of birth.",
+    "Subject.gender": "The person's gender, as the sender recorded it.",
+    "Identifier.system": "Which kind of identifier this is.",
+    "Identifier.value": "The identifier itself.",
+    "PersonName.given": "Given name(s).",
+    "PersonName.family": "Family name.",
+    "Address.lines": "Street address lines.",
+    "Address.town": "Town or city.",
+    "Address.postcode": "Postcode.",
+    "AccessRestriction.level": "Restricted (only the named staff may see the case) or excluded.",
+    "AccessRestriction.named_staff": "The staff the mark names.",
+    "AccessRestriction.reason": "Why the mark was set.",
+    "Payload.crime": "A police crime or occurrence record.",
+    "Payload.risk": "A risk assessment (DASH, SASH, RoSH ...).",
+    "Payload.arrests": "Arrests and the custody episodes that follow them.",
+    "Payload.disposals": "Charges and out-of-court disposals.",
+    "Payload.orders": "Protective orders: SPOs, non-molestation and restraining orders.",
+    "Payload.health": "Engagement with a health intervention: special category data.",
+    "Payload.alert": "An urgent alert.",
+    "Payload.probation": "A probation notification.",
+    "Payload.mappa": "MAPPA category and management level.",
+    "Payload.referral": "A referral (MARAC, the unit, a triage clinic) and its outcome.",
+    "Payload.meeting": "A MARAC, MAPPA or unit meeting feed.",
+    "CrimeSection.occurrence_number": "The police occurrence or crime number.",
+    "CrimeSection.offence": "The offence recorded.",
+    "CrimeSection.reported_at": "When the crime was reported.",
+    "CrimeSection.occurred_from": "Start of the period the offending covers.",
+    "CrimeSection.occurred_to": "End of the period the offending covers.",
+    "CrimeSection.officer_in_case": "The investigating officer.",
+    "Offence.description": "The offence's title, e.g. 'Stalking'.",
+    "RiskSection.tool": "The assessment tool used.",
+    "RiskSection.level": "The assessed level of risk.",
+    "RiskSection.score": "The tool's score, where it gives one.",
+    "RiskSection.assessed_at": "When the assessment was made.",
+    "RiskSection.rationale": "The assessor's reasons, in their words.",
+    "ArrestEvent.arrested_at": "When the arrest was made.",
+    "ArrestEvent.reason": "Why the person was arrested.",
+    "ArrestEvent.custody_number": "The custody record number.",
+    "ArrestEvent.custody_suite": "Where the person was held.",
+    "ArrestEvent.released_at": "When the person left custody.",
+    "ArrestEvent.outcome": "How the custody episode ended.",
+    "ArrestEvent.bail_conditions": "Conditions of bail, as imposed.",
+    "ArrestEvent.bail_return_on": "The date to answer bail.",
+    "Disposal.subject_ref": "Which subject the disposal is for.",
+    "Disposal.kind": "Charge, caution, community resolution or no further action.",
+    "Disposal.decided_at": "When the disposal was decided.",
+    "Disposal.offence_code": "The offence the disposal is for.",
+    "Disposal.court": "The court, for a charge.",
+    "Disposal.first_hearing_on": "The first court hearing, for a charge.",
+    "Disposal.conditions": "Conditions attached (a conditional caution's, for example).",
+    "ConditionCompliance.compliance": "Whether the condition is being kept.",
+    "ConditionCompliance.noted_at": "When compliance was last noted.",
+    "ConditionCompliance.detail": "What was seen or reported about compliance.",
+    "CivilOrder.kind": "Which kind of protective order.",
+    "CivilOrder.stage": "Where the order stands: applied, granted, breached ...",
+    "CivilOrder.reference": "The court's or police's reference for the order.",
+    "CivilOrder.court": "The court that heard the application.",
+    "CivilOrder.applied_on": "When the order was applied for.",
+    "CivilOrder.decided_on": "When the court decided.",
+    "CivilOrder.expires_on": "When the order ends.",
+    "CivilOrder.prohibitions": "What the order forbids.",
+    "CivilOrder.requirements": "What the order requires.",
+    "HealthSection.engagement": "How the person engaged with the intervention.",
+    "HealthSection.sessions_offered": "Sessions offered.",
+    "HealthSection.sessions_attended": "Sessions attended.",
+    "HealthSection.completed": "Whether the intervention was completed.",
+    "HealthSection.completed_on": "When it was completed.",
+    "HealthSection.heightened_risk_indicators": "Clinical indicators of heightened risk.",
+    "HealthSection.conditions": "Diagnosed conditions.",
+    "HealthSection.clinician": "The responsible clinician.",
+    "HealthSection.summary": "The clinician's summary, in their words.",
+    "CodedEntry.system": "The code system, e.g. SNOMED CT.",
+    "CodedEntry.code": "The code.",
+    "CodedEntry.display": "What the code means, in words.",
+    "CodedEntry.recorded_at": "When it was recorded.",
+    "ConsentRecord.status": "Given, refused or not sought.",
+    "ConsentRecord.recorded_at": "When consent was recorded.",
+    "AlertSection.kind": "What the alert is about.",
+    "AlertSection.detail": "What was seen or said, in the sender's words.",
+    "AlertSection.raised_at": "When the alert was raised.",
+    "AlertSection.raised_by": "Who raised it.",
+    "AlertSection.valid_until": "When the alert lapses.",
+    "ProbationSection.event": "What happened: allocation, compliance, recall ...",
+    "ProbationSection.supervising_officer": "The probation practitioner managing the case.",
+    "ProbationSection.previous_supervising_officer": "The practitioner before a change.",
+    "ProbationSection.licence_start": "When the licence began.",
+    "ProbationSection.licence_end": "When the licence ends.",
+    "ProbationSection.licence_conditions": "Licence conditions and how they are kept.",
+    "ProbationSection.recall": "A recall to custody.",
+    "ProbationSection.effective_from": "When the change takes effect.",
+    "ProbationSection.notes": "The practitioner's notes, in their words.",
+    "Recall.recalled_on": "The date of recall.",
+    "Recall.recall_type": "Fixed-term or standard recall.",
+    "Recall.reason": "Why the person was recalled.",
+    "MappaSection.category": "MAPPA category (1-4).",
+    "MappaSection.level": "MAPPA management level (1-3).",
+    "MappaSection.previous_category": "The category before this change.",
+    "MappaSection.previous_level": "The level before this change.",
+    "MappaSection.effective_from": "When the category or level took effect.",
+    "MappaSection.lead_agency": "The agency that leads the case.",
+    "MappaSection.meeting_on": "The MAPPA meeting's date.",
+    "MappaSection.meeting_outcome": "What the meeting decided, in words.",
+    "MappaSection.next_review_on": "When the case is next reviewed.",
+    "ReferralSection.referral_id": "The referral's reference.",
+    "ReferralSection.referred_at": "When the referral was made.",
+    "ReferralSection.referring_agency": "The agency that referred.",
+    "ReferralSection.referrer": "The person who referred.",
+    "ReferralSection.grounds": "Why the case qualifies: visible high risk, judgement, escalation.",
+    "ReferralSection.dash": "The DASH checklist.",
+    "ReferralSection.children_in_household": "How many children live in the household.",
+    "ReferralSection.consent": "The victim's consent to referral.",
+    "ReferralSection.reason": "Why the referral is made, in the referrer's words.",
+    "ReferralSection.outcome": "Whether the referral was accepted.",
+    "ReferralSection.intervention": "The intervention offered.",
+    "DashChecklist.ticks": "How many answers are 'yes' (14 or more is visible high risk).",
+    "DashChecklist.completed_at": "When the checklist was completed.",
+    "MeetingSection.forum": "Which meeting: MARAC, MAPPA, triage clinic or the unit.",
+    "MeetingSection.meeting_id": "The meeting's reference.",
+    "MeetingSection.held_on": "When the meeting was held.",
+    "MeetingSection.agenda": "The cases on the agenda.",
+    "MeetingSection.actions": "Actions agreed, each with its owner.",
+    "MeetingSection.outcomes": "Outcomes recorded, in words.",
+    "AgendaItem.case_reference": "The case discussed.",
+    "AgendaItem.position": "Its place on the agenda.",
+    "AgendaItem.referring_agency": "The agency that referred the case.",
+    "MeetingAction.action_id": "The action's reference.",
+    "MeetingAction.case_reference": "The case the action belongs to.",
+    "MeetingAction.description": "What is to be done, in words.",
+    "MeetingAction.due_on": "When it is due.",
+    "MeetingAction.status": "Open, done or cancelled.",
+}
 
 _SCALARS: dict[object, str] = {
     str: "text",
@@ -122,21 +275,22 @@ def _kind(annotation: object, info: FieldInfo) -> str:
     return text
 
 
-def _doc(model: type[BaseModel]) -> str:
-    """The first paragraph of a model's own docstring, if it has one."""
-    own = model.__dict__.get("__doc__")
+def _doc(cls: type) -> str:
+    """The first paragraph of a class's own docstring, if it has one."""
+    own = cls.__dict__.get("__doc__")
     return " ".join(inspect.cleandoc(own).split("\n\n")[0].split()) if own else ""
 
 
-def _meaning(name: str, info: FieldInfo, annotation: object) -> str:
+def _meaning(owner: type[BaseModel], name: str, info: FieldInfo) -> str:
+    """The field's description, else the glossary's, else its type's docstring."""
     if info.description:
         return info.description
-    base, _, _ = _base(annotation)
-    if isinstance(base, type) and issubclass(base, BaseModel | Enum) and base.__doc__:
-        own = base.__dict__.get("__doc__")
-        if own:
-            return " ".join(inspect.cleandoc(own).split("\n\n")[0].split())
-    return name.replace("_", " ").capitalize() + "."
+    if f"{owner.__name__}.{name}" in GLOSSARY:
+        return GLOSSARY[f"{owner.__name__}.{name}"]
+    base, _, _ = _base(info.annotation)
+    if isinstance(base, type) and issubclass(base, BaseModel | Enum) and _doc(base):
+        return _doc(base)
+    return ""
 
 
 def _marks(info: FieldInfo) -> tuple[str, ...]:
@@ -160,12 +314,11 @@ def entries(model: type[BaseModel] = Exchange) -> list[Entry]:
             if free_text_mark is not None:
                 free = str(free_text_mark) in marks
             else:
-                limit = _max_length(*_item_and_field(info))
-                free = base is str and name in FREE_TEXT_NAMES and limit == MAX_TEXT
+                free = f"{current.__name__}.{name}" in FREE_TEXT_FIELDS
             found.append(
                 Entry(
                     path=path,
-                    meaning=_meaning(name, info, info.annotation),
+                    meaning=_meaning(current, name, info),
                     kind=_kind(info.annotation, info),
                     section=section_of(path) if prefix or is_model else "",
                     special_category=is_special,
