@@ -186,10 +186,16 @@ def explain(
 def diff(
     old_dir: Annotated[Path, typer.Argument(help="The agreement in force.")],
     new_dir: Annotated[Path, typer.Argument(help="The proposed agreement.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the changes as JSON.")] = False,
 ) -> None:
-    """Which flows and fields a change opens or closes, in words for the board."""
+    """What a change newly discloses, stops disclosing or discloses in another form,
+    recipient by recipient and field by field, in words for the board."""
     old, new = bundle_or_fail(old_dir), bundle_or_fail(new_dir)
-    typer.echo(diff_bundles(old, new).render(old, new))
+    changes = diff_bundles(old, new)
+    if as_json:
+        typer.echo(json.dumps(changes.as_json(old, new), indent=2))
+    else:
+        typer.echo(changes.render(old, new))
 
 
 @policy_app.command()
@@ -232,14 +238,19 @@ def catalogue(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here, e.g. docs/fields.md.")
     ] = None,
+    policy: Annotated[
+        Path | None,
+        typer.Option("--policy", help="Also show this agreement's data category per field."),
+    ] = None,
 ) -> None:
     """Every field path of the canonical record in words (Markdown): meaning, type, Art 9."""
     from gateway.policy.tools import catalogue as fields
 
+    bundle = bundle_or_fail(policy) if policy is not None else None
     if output is None:
-        typer.echo(fields.render(), nl=False)
+        typer.echo(fields.render(bundle), nl=False)
     else:
-        typer.echo(f"wrote {fields.write(output)}")
+        typer.echo(f"wrote {fields.write(output, bundle)}")
 
 
 @policy_app.command("new-test")
