@@ -172,3 +172,33 @@ def test_a_changed_bundle_that_keeps_its_version_is_a_warning(tmp_path):
     assert not any("version is still" in m for m in raised)
     same = [f.message for f in lint_with(source, previous=before).findings]
     assert not any("version is still" in m for m in same)
+
+
+def test_a_section_shared_minus_a_few_fields_is_a_warning(tmp_path):
+    """Allow-lists, not "everything except": what the contract adds to a section later
+    would be shared unseen."""
+    import shutil
+    from pathlib import Path
+
+    from gateway.policy.tools.lint import lint as lint_with
+
+    source = Path(__file__).resolve().parents[2] / "policies" / "west-midlands-easi"
+    edited = tmp_path / "west-midlands-easi"
+    shutil.copytree(source, edited)
+    flows = edited / "flows.yaml"
+    text = flows.read_text()
+    assert "      - subjects[].access\n      - payload.crime\n" in text
+    flows.write_text(
+        text.replace(
+            "      - subjects[].access\n      - payload.crime\n",
+            "      - subjects[].access\n      - payload.crime\n"
+            "      - path: payload.crime.summary\n        transform: drop\n",
+            1,
+        )
+    )
+    warnings = [f.message for f in lint_with(edited).findings if "except" in f.message]
+    assert warnings == [
+        "flow 'crime-to-cps' shares payload.crime except payload.crime.summary: "
+        "list the fields it shares instead (an allow-list)"
+    ]
+    assert not [f for f in lint_with(source).findings if "except" in f.message]

@@ -97,6 +97,7 @@ def check_meaning(bundle: PolicyBundle, today: dt.date) -> list[Finding]:
     for flow in bundle.flows:
         findings += _never_matches(bundle, flow, today)
         findings += _bad_transforms(bundle, flow)
+        findings += _everything_except(bundle, flow)
         findings += _against_prohibitions(bundle, flow)
     findings += _conflicts(bundle)
     findings += _unused(bundle)
@@ -204,6 +205,34 @@ def _deny_covers(deny: Flow, permit: Flow, bundle: PolicyBundle) -> bool:
         | ({str(c) for c in permit.categories} if ANY in deny.categories else set())
         and (not deny.purposes or set(permit.purposes) <= set(deny.purposes))
     )
+
+
+def _everything_except(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
+    """A section shared minus a few dropped fields: whatever the contract adds to the
+    section later is shared too, unseen. An agreement names what it shares."""
+    rules = flow.field_rules()
+    out = []
+    for section in rules:
+        if section.transform is Transform.DROP:
+            continue
+        outer = segments(section.path)
+        dropped = [
+            r.path
+            for r in rules
+            if r.transform is Transform.DROP
+            and segments(r.path) != outer
+            and covers(outer, segments(r.path))
+        ]
+        if dropped:
+            out.append(
+                Finding(
+                    WARNING,
+                    _at(bundle, "flows", flow.id),
+                    f"flow {flow.id!r} shares {section.path} except {', '.join(dropped)}: "
+                    "list the fields it shares instead (an allow-list)",
+                )
+            )
+    return out
 
 
 def _bad_transforms(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
