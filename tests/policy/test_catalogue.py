@@ -85,3 +85,12 @@ def test_command_prints_the_page_or_writes_it(tmp_path):
     written = runner.invoke(policy_app, ["catalogue", "--output", str(target)])
     assert written.exit_code == 0, written.output
     assert target.read_text(encoding="utf-8") == render()
+
+
+def test_with_an_agreement_each_field_shows_its_data_category(cheshire):
+    page = render(cheshire)
+    row = next(line for line in page.splitlines() if line.startswith("| `payload.alert.detail` |"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[3] == "health" and cells[4] == "yes"  # the catalogue files it under health
+    printed = CliRunner().invoke(policy_app, ["catalogue", "--policy", str(cheshire.directory)])
+    assert printed.exit_code == 0 and printed.stdout == page

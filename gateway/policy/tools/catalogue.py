@@ -29,6 +29,7 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 from contracts import MARKS_KEY, Exchange, Mark
+from gateway.policy.bundle import PolicyBundle
 
 DEFAULT_OUTPUT = Path("docs/fields.md")
 
@@ -343,14 +344,27 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def render(model: type[BaseModel] = Exchange) -> str:
-    """The catalogue page in Markdown, one table per section."""
-    rows = entries(model)
+def render(bundle: PolicyBundle | None = None) -> str:
+    """The catalogue page in Markdown, one table per section.
+
+    Given an agreement, each field also shows the data category its
+    ``field_catalogue`` files it under, and Art 9 counts the catalogue's special
+    categories as well as the contract's mark.
+    """
+    rows = entries(Exchange)
+    generated = (
+        "<!-- Generated from contracts/v1.py by `gateway policy catalogue --output "
+        "docs/fields.md`; do not edit by hand. -->"
+    )
+    if bundle is not None:
+        generated = (
+            f"<!-- Generated from contracts/v1.py and {bundle.agreement_id} "
+            f"({bundle.version}) by `gateway policy catalogue --policy DIR`. -->"
+        )
     lines = [
         "# Field catalogue",
         "",
-        "<!-- Generated from contracts/v1.py by `gateway policy catalogue --output "
-        "docs/fields.md`; do not edit by hand. -->",
+        generated,
         "",
         "Every field path of the canonical record (contract version "
         f"{Exchange.model_fields['contract_version'].default}), as policies name them in "
@@ -369,6 +383,11 @@ def render(model: type[BaseModel] = Exchange) -> str:
         "`special_category`.",
         "",
     ]
+    if bundle is not None:
+        lines[-1:-1] = [
+            f"- **Category**: the data category the {bundle.agreement_id} agreement files the "
+            "field under (its `field_catalogue`, closest enclosing entry).",
+        ]
     sections: dict[str, list[Entry]] = {}
     for entry in rows:
         sections.setdefault(entry.section, []).append(entry)
@@ -378,20 +397,28 @@ def render(model: type[BaseModel] = Exchange) -> str:
         head = next((e for e in members if e.path == section), None)
         if head is not None:
             lines += [head.meaning, ""]
-        lines += [
-            "| Path | Meaning | Type | Art 9 | Free text | Marks |",
-            "| --- | --- | --- | --- | --- | --- |",
-        ]
+        columns = ["Path", "Meaning", "Type", "Art 9", "Free text", "Marks"]
+        if bundle is not None:
+            columns.insert(3, "Category")
+        lines += ["| " + " | ".join(columns) + " |", "|" + " --- |" * len(columns)]
         for e in members:
-            lines.append(
-                f"| `{e.path}` | {_cell(e.meaning)} | {_cell(e.kind)} | "
-                f"{'yes' if e.special_category else ''} | {'yes' if e.free_text else ''} | "
-                f"{', '.join(e.marks)} |"
-            )
+            special = e.special_category or (bundle is not None and bundle.is_special(e.path))
+            cells = [
+                f"`{e.path}`",
+                _cell(e.meaning),
+                _cell(e.kind),
+                "yes" if special else "",
+                "yes" if e.free_text else "",
+                ", ".join(e.marks),
+            ]
+            if bundle is not None:
+                category = bundle.category_of(e.path)
+                cells.insert(3, category.id if category else "")
+            lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines)
 
 
-def write(output: Path = DEFAULT_OUTPUT) -> Path:
-    output.write_text(render(), encoding="utf-8")
+def write(output: Path = DEFAULT_OUTPUT, bundle: PolicyBundle | None = None) -> Path:
+    output.write_text(render(bundle), encoding="utf-8")
     return output
