@@ -98,16 +98,16 @@ def test_diff_in_words(tmp_path):
     result = run("diff", CHESHIRE, policy)
     assert result.exit_code == 0
     out = result.stdout
-    assert "This change opens 1, closes 1" in out
+    # What is disclosed, per recipient: the summary opens to each probation SPOC.
+    assert "this change opens 3, closes 1" in out
     assert (
-        "OPENS: flow police-crime-to-probation-spoc (cheshire-police -> probation-spoc-north, "
-        "probation-spoc-east, probation-spoc-west) now also shares payload.crime.summary "
-        "[offending]" in out
+        "- OPENS: probation-spoc-north now receives payload.crime.summary [offending] in full, "
+        "from cheshire-police (crime record), for stalking-risk-management" in out
     )
     assert (
-        "CLOSES: flow police-crime-to-victim-advocates (cheshire-police -> victim-advocates) "
-        "no longer shares subjects[].safe_contact [location]"
-    ) in out
+        "- CLOSES: victim-advocates no longer receives subjects[].safe_contact [location], "
+        "from cheshire-police (crime record), for victim-safeguarding" in out
+    )
 
 
 def test_diff_flags_a_loosened_prohibition_on_special_category_data(tmp_path):
