@@ -29,6 +29,8 @@ class Mark(StrEnum):
     SPECIAL_CATEGORY = "special_category"
     VICTIM_LOCATION = "victim_location"
     RESTRICTED_ACCESS = "restricted_access"
+    #: Typed by a person: may hold anything, health details included (possibly Art 9).
+    FREE_TEXT = "free_text"
 
 
 def mark(*marks: Mark) -> dict[str, Any]:

@@ -119,7 +119,7 @@ class AccessRestriction(_Strict):
     level: AccessLevel
     named_staff: list[Text] = Field(default_factory=list)
     set_by: Text | None = Field(default=None, description="The partner that set the mark.")
-    reason: Text | None = None
+    reason: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
 
 
 class Subject(_Strict):
@@ -204,7 +204,9 @@ class CrimeSection(_Strict):
     occurred_from: datetime | None = None
     occurred_to: datetime | None = None
     status: Text | None = Field(default=None, description="e.g. 'under investigation'.")
-    summary: Text | None = Field(default=None, description="Free-text circumstances.")
+    summary: Text | None = Field(
+        default=None, description="Free-text circumstances.", json_schema_extra=mark(Mark.FREE_TEXT)
+    )
     officer_in_case: Text | None = None
 
 
@@ -229,7 +231,7 @@ class RiskSection(_Strict):
     level: RiskLevel
     score: int | None = Field(default=None, ge=0)
     assessed_at: datetime | None = None
-    rationale: Text | None = None
+    rationale: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
 
 
 class ComplianceStatus(StrEnum):
@@ -243,13 +245,17 @@ class ComplianceStatus(StrEnum):
 class ConditionCompliance(_Strict):
     """One condition (licence, caution, civil or community order) and how it is kept."""
 
-    text: Text = Field(min_length=1, description="The condition as imposed.")
+    text: Text = Field(
+        min_length=1,
+        description="The condition as imposed.",
+        json_schema_extra=mark(Mark.FREE_TEXT),
+    )
     kind: Text | None = Field(
         default=None, description="e.g. 'non-contact', 'exclusion zone', 'residence'."
     )
     compliance: ComplianceStatus = ComplianceStatus.UNKNOWN
     noted_at: datetime | None = None
-    detail: Text | None = None
+    detail: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
 
 
 class CustodyOutcome(StrEnum):
@@ -266,12 +272,14 @@ class ArrestEvent(_Strict):
 
     subject_ref: Text = Field(min_length=1, description="Which subject was arrested.")
     arrested_at: datetime
-    reason: Text | None = None
+    reason: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
     custody_number: Text | None = None
     custody_suite: Text | None = None
     released_at: datetime | None = None
     outcome: CustodyOutcome | None = None
-    bail_conditions: list[Text] = Field(default_factory=list)
+    bail_conditions: list[Text] = Field(
+        default_factory=list, json_schema_extra=mark(Mark.FREE_TEXT)
+    )
     bail_return_on: date | None = None
 
 
@@ -337,7 +345,9 @@ class ConsentRecord(_Strict):
     status: ConsentStatus
     recorded_at: datetime | None = None
     justification: Text | None = Field(
-        default=None, description="Why information is shared without consent."
+        json_schema_extra=mark(Mark.FREE_TEXT),
+        default=None,
+        description="Why information is shared without consent.",
     )
 
     @model_validator(mode="after")
@@ -361,7 +371,11 @@ class CodedEntry(_Strict):
     system: Text | None = None
     code: Text | None = None
     display: Text = Field(min_length=1)
-    value: Text | None = Field(default=None, description="An observation's value, as text.")
+    value: Text | None = Field(
+        default=None,
+        description="An observation's value, as text.",
+        json_schema_extra=mark(Mark.FREE_TEXT),
+    )
     recorded_at: datetime | None = None
 
 
@@ -387,7 +401,7 @@ class HealthSection(_Strict):
     )
     clinician: Text | None = None
     organisation: Text | None = Field(default=None, description="ODS code or trust name.")
-    summary: Text | None = None
+    summary: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
 
 
 class AlertKind(StrEnum):
@@ -402,7 +416,7 @@ class AlertSection(_Strict):
     """An urgent alert that must reach a named on-duty recipient within minutes."""
 
     kind: AlertKind
-    detail: Text | None = None
+    detail: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
     raised_at: datetime
     raised_by: Text | None = None
     valid_until: datetime | None = None
@@ -423,7 +437,7 @@ class ProbationEvent(StrEnum):
 class Recall(_Strict):
     recalled_on: date
     recall_type: Literal["fixed_term", "standard"] | None = None
-    reason: Text | None = None
+    reason: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
 
 
 class ProbationSection(_Strict):
@@ -440,7 +454,7 @@ class ProbationSection(_Strict):
     licence_conditions: list[ConditionCompliance] = Field(default_factory=list)
     recall: Recall | None = None
     effective_from: date | None = None
-    notes: Text | None = None
+    notes: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
 
 
 class MappaSection(_Strict):
@@ -453,7 +467,7 @@ class MappaSection(_Strict):
     effective_from: date | None = None
     lead_agency: Text | None = None
     meeting_on: date | None = None
-    meeting_outcome: Text | None = None
+    meeting_outcome: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
     next_review_on: date | None = None
 
     @model_validator(mode="after")
@@ -524,7 +538,7 @@ class ReferralSection(_Strict):
     )
     children_in_household: int | None = Field(default=None, ge=0)
     consent: ConsentRecord | None = None
-    reason: Text | None = None
+    reason: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
     outcome: ReferralOutcome | None = None
     intervention: Text | None = None
 
@@ -547,7 +561,7 @@ class MeetingAction(_Strict):
     action_id: Text = Field(min_length=1)
     case_reference: Text | None = None
     owner: Text = Field(min_length=1, description="Agency that owns the action.")
-    description: Text = Field(min_length=1)
+    description: Text = Field(min_length=1, json_schema_extra=mark(Mark.FREE_TEXT))
     due_on: date | None = None
     status: Literal["open", "done", "cancelled"] = "open"
 
@@ -561,7 +575,7 @@ class MeetingSection(_Strict):
     area: Text | None = Field(default=None, description="The MARAC or MAPPA area, e.g. 'Halton'.")
     agenda: list[AgendaItem] = Field(default_factory=list)
     actions: list[MeetingAction] = Field(default_factory=list)
-    outcomes: list[Text] = Field(default_factory=list)
+    outcomes: list[Text] = Field(default_factory=list, json_schema_extra=mark(Mark.FREE_TEXT))
 
 
 class Payload(_Strict):

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from contracts import Exchange, Mark, field_paths, marked_paths
 from gateway.cli.policy import policy_app
-from gateway.policy.tools.catalogue import FREE_TEXT_FIELDS, GLOSSARY, entries, render
+from gateway.policy.tools.catalogue import GLOSSARY, entries, render
 from tests.policy.conftest import ROOT
 
 FIELDS_PAGE = ROOT / "docs" / "fields.md"
@@ -28,7 +28,7 @@ def test_every_field_path_is_listed_once_with_a_meaning_and_a_type():
     assert all(e.meaning and e.kind for e in entries())
 
 
-def test_every_glossary_and_free_text_entry_names_a_contract_field():
+def test_every_glossary_entry_names_a_contract_field():
     models = {}
 
     def collect(model):
@@ -39,7 +39,7 @@ def test_every_glossary_and_free_text_entry_names_a_contract_field():
                     collect(arg)
 
     collect(Exchange)
-    for key in [*GLOSSARY, *FREE_TEXT_FIELDS]:
+    for key in GLOSSARY:
         owner, name = key.split(".")
         assert name in models[owner].model_fields, key
 

@@ -9,8 +9,7 @@ is stale.
 
 Free text is prose a person typed: it may hold health details whatever its
 section, so a policy should treat it as possibly special category. The
-contract declares it with a ``free_text`` mark where it has one; until then the
-fields in :data:`FREE_TEXT_FIELDS` are taken as free text.
+contract declares it with its ``free_text`` mark.
 """
 
 from __future__ import annotations
@@ -32,29 +31,6 @@ from contracts import MARKS_KEY, Exchange, Mark
 from gateway.policy.bundle import PolicyBundle
 
 DEFAULT_OUTPUT = Path("docs/fields.md")
-
-#: Fields that hold prose a person typed, keyed ``Model.field``.
-FREE_TEXT_FIELDS = frozenset(
-    {
-        "AccessRestriction.reason",
-        "CrimeSection.summary",
-        "RiskSection.rationale",
-        "ArrestEvent.reason",
-        "ArrestEvent.bail_conditions",
-        "ConditionCompliance.text",
-        "ConditionCompliance.detail",
-        "HealthSection.summary",
-        "CodedEntry.value",
-        "ConsentRecord.justification",
-        "AlertSection.detail",
-        "ProbationSection.notes",
-        "Recall.reason",
-        "MappaSection.meeting_outcome",
-        "ReferralSection.reason",
-        "MeetingAction.description",
-        "MeetingSection.outcomes",
-    }
-)
 
 #: Meanings for fields the contract leaves undescribed, keyed ``Model.field``. A
 #: description on the field (``Field(description=...)``) takes precedence, so an
@@ -302,7 +278,6 @@ def _marks(info: FieldInfo) -> tuple[str, ...]:
 
 def entries(model: type[BaseModel] = Exchange) -> list[Entry]:
     """Every field path of ``model``, sections before their fields, in declaration order."""
-    free_text_mark = getattr(Mark, "FREE_TEXT", None)
     found: list[Entry] = []
 
     def walk(current: type[BaseModel], prefix: str, special: bool) -> None:
@@ -312,10 +287,7 @@ def entries(model: type[BaseModel] = Exchange) -> list[Entry]:
             marks = _marks(info)
             is_special = special or str(Mark.SPECIAL_CATEGORY) in marks
             is_model = isinstance(base, type) and issubclass(base, BaseModel)
-            if free_text_mark is not None:
-                free = str(free_text_mark) in marks
-            else:
-                free = f"{current.__name__}.{name}" in FREE_TEXT_FIELDS
+            free = str(Mark.FREE_TEXT) in marks
             found.append(
                 Entry(
                     path=path,
