@@ -167,7 +167,8 @@ def test_a_changed_bundle_that_keeps_its_version_is_a_warning(tmp_path):
     kept = [f.message for f in lint_with(edited, previous=before).findings]
     assert any("version is still" in m for m in kept)
     agreement = edited / "agreement.yaml"
-    agreement.write_text(agreement.read_text().replace('version: "2026.1"', 'version: "2026.2"'))
+    version = f'version: "{before.agreement_version}"'
+    agreement.write_text(agreement.read_text().replace(version, 'version: "raised"'))
     raised = [f.message for f in lint_with(edited, previous=before).findings]
     assert not any("version is still" in m for m in raised)
     same = [f.message for f in lint_with(source, previous=before).findings]
@@ -202,3 +203,27 @@ def test_a_section_shared_minus_a_few_fields_is_a_warning(tmp_path):
         "list the fields it shares instead (an allow-list)"
     ]
     assert not [f for f in lint_with(source).findings if "except" in f.message]
+
+
+def test_free_text_shared_whole_needs_a_special_category_condition(tmp_path):
+    """Free text may hold health details whatever its section: a flow sharing it whole
+    names its Article 9 / Schedule 1 (or Schedule 8) condition; truncated, it need not."""
+    policy = copy_agreement(tmp_path)
+    flows = policy / "flows.yaml"
+    text = flows.read_text()
+    marker = (
+        "    # Free text may hold health details (see docs/fields.md).\n"
+        "    special_category_condition: dpa-part3-sensitive-processing\n"
+    )
+    first = text.index(marker)
+    flows.write_text(text[:first] + text[first + len(marker) :])
+    findings = [f.message for f in lint(policy, today=dt.date(2026, 11, 26)).findings]
+    assert findings == [
+        "flow 'police-custody-to-probation-spoc' shares free text ("
+        "payload.arrests[].bail_conditions[], payload.arrests[].reason, "
+        "payload.disposals[].conditions[].detail, payload.disposals[].conditions[].text, "
+        "payload.orders[].prohibitions[].detail, payload.orders[].prohibitions[].text, "
+        "payload.orders[].requirements[].detail, payload.orders[].requirements[].text) "
+        "with no special category condition: free text may hold health details; name the "
+        "condition (special_category_condition), or drop or truncate it"
+    ]

@@ -98,6 +98,7 @@ def check_meaning(bundle: PolicyBundle, today: dt.date) -> list[Finding]:
         findings += _never_matches(bundle, flow, today)
         findings += _bad_transforms(bundle, flow)
         findings += _everything_except(bundle, flow)
+        findings += _free_text_without_a_condition(bundle, flow)
         findings += _against_prohibitions(bundle, flow)
     findings += _conflicts(bundle)
     findings += _unused(bundle)
@@ -233,6 +234,38 @@ def _everything_except(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
                 )
             )
     return out
+
+
+#: How free text may cross under a flow with no special category condition.
+_FREE_TEXT_SAFELY = (Transform.DROP, Transform.TRUNCATE, Transform.REDACT)
+
+
+def _free_text_without_a_condition(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
+    """Free text may hold anything a person typed, health details included, so it is
+    treated as possibly special category: shared whole only under a flow with an
+    Article 9 and Schedule 1 (or, in law enforcement, a Schedule 8) condition."""
+    if flow.special_category_condition is not None or not flow.lawful_basis:
+        return []
+    shared = sorted(
+        {
+            canonical(".".join(text))
+            for rule in flow.field_rules()
+            if rule.transform not in _FREE_TEXT_SAFELY
+            for text in marked(Mark.FREE_TEXT)
+            if covers(segments(rule.path), text)
+        }
+    )
+    if not shared:
+        return []
+    return [
+        Finding(
+            WARNING,
+            _at(bundle, "flows", flow.id),
+            f"flow {flow.id!r} shares free text ({', '.join(shared)}) with no special "
+            "category condition: free text may hold health details; name the condition "
+            "(special_category_condition), or drop or truncate it",
+        )
+    ]
 
 
 def _bad_transforms(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
