@@ -14,11 +14,14 @@ from typing import Any
 
 from contracts.marks import Mark
 from gateway.policy.conditions import CompiledCondition, compile_condition, enum_value, values_at
-from gateway.policy.fields import marked, segments
-from gateway.policy.model import ANY, Consent, Flow, Party, Prohibition
+from gateway.policy.fields import Segments, covers, marked, segments
+from gateway.policy.model import ANY, Consent, Flow, Party, Prohibition, Transform
 from gateway.policy.plan import Node, PlanBuilder
 
 VICTIM_LOCATION_RULE = "mark:victim-location"
+FREE_TEXT_RULE = "mark:free-text"
+#: How free text may cross under a flow that names no special category condition.
+FREE_TEXT_SAFELY = (Transform.DROP, Transform.TRUNCATE, Transform.REDACT)
 NOT_GIVEN = "not given"
 GIVEN = "given"
 NOT_REQUIRED = "not required"
@@ -129,7 +132,25 @@ def build_plan(flow: Flow, recipient: Party, prohibitions: tuple[Prohibition, ..
     if recipient.perpetrator_facing:
         for marked_path in marked(Mark.VICTIM_LOCATION):
             builder.forbid(marked_path, VICTIM_LOCATION_RULE, frozenset({"victim"}))
+    for text in free_text_without_a_condition(flow):
+        builder.forbid(text, FREE_TEXT_RULE)
     return builder.build()
+
+
+def free_text_without_a_condition(flow: Flow) -> list[Segments]:
+    """Free text a flow would share whole though it names no special category
+    condition: free text may hold health details, so it does not cross (lint warns)."""
+    if flow.special_category_condition is not None or not flow.lawful_basis:
+        return []
+    return sorted(
+        {
+            text
+            for rule in flow.field_rules()
+            if rule.transform not in FREE_TEXT_SAFELY
+            for text in marked(Mark.FREE_TEXT)
+            if covers(segments(rule.path), text)
+        }
+    )
 
 
 def compile_flows(

@@ -92,16 +92,17 @@ def test_diff_in_words(tmp_path):
     edit(
         policy / "flows.yaml",
         "      - payload.crime.status\n",
-        "      - payload.crime.status\n      - payload.crime.summary\n",
+        "      - payload.crime.status\n      - payload.crime.officer_in_case\n",
     )
     edit(policy / "flows.yaml", "      - subjects[].safe_contact\n", "")
     result = run("diff", CHESHIRE, policy)
     assert result.exit_code == 0
     out = result.stdout
-    # What is disclosed, per recipient: the summary opens to each probation SPOC.
+    # What is disclosed, per recipient: the officer in case opens to each probation SPOC.
     assert "this change opens 3, closes 1" in out
     assert (
-        "- OPENS: probation-spoc-north now receives payload.crime.summary [offending] in full, "
+        "- OPENS: probation-spoc-north now receives payload.crime.officer_in_case [offending] "
+        "in full, "
         "from cheshire-police (crime record), for stalking-risk-management" in out
     )
     assert (

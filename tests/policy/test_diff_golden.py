@@ -143,16 +143,34 @@ def test_a_changed_transform_changes_the_form(tmp_path):
     new = proposed(tmp_path)
     edit(
         new / "flows.yaml",
-        "      - path: payload.crime.summary\n        transform: truncate\n"
-        "        max_length: 280\n",
-        "      - payload.crime.summary\n",
+        "      - subjects[].address.postcode\n",
+        "      - path: subjects[].address.postcode\n        transform: postcode-district\n",
     )
     assert body(report(new)) == [
         "What is disclosed: this change opens 0, closes 0 and changes the form of 1 field(s) "
         "for a recipient.",
         "",
-        "- CHANGES: probation now receives payload.crime.summary [offending] in full "
-        f"(was truncated to 280 characters), {PROBATION}",
+        "- CHANGES: probation now receives subjects[].address.postcode [location] "
+        "(of any subject but a victim) as a postcode district (was in full), "
+        f"{PROBATION}",
+    ]
+
+
+def test_free_text_in_full_under_a_flow_without_a_condition_closes_it(tmp_path):
+    """Free text may hold health details: a flow naming no special category condition
+    does not carry it whole, so untruncating it stops it crossing at all."""
+    new = proposed(tmp_path)
+    edit(
+        new / "flows.yaml",
+        "      - path: payload.crime.summary\n        transform: truncate\n"
+        "        max_length: 280\n",
+        "      - payload.crime.summary\n",
+    )
+    assert body(report(new)) == [
+        "What is disclosed: this change opens 0, closes 1 and changes the form of 0 field(s) "
+        "for a recipient.",
+        "",
+        f"- CLOSES: probation no longer receives payload.crime.summary [offending], {PROBATION}",
     ]
 
 

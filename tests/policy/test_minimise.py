@@ -181,3 +181,32 @@ def test_redact_says_a_value_exists_without_it(cheshire):
         "named_staff": ["[redacted]"],
         "set_by": "probation-spoc-east",
     }
+
+
+def test_free_text_does_not_cross_a_flow_naming_no_special_category_condition(tmp_path):
+    """Lint warns, and the gateway drops it: free text may hold health details, so a
+    flow without an Article 9 / Schedule 8 condition does not carry it whole."""
+    from contracts import Exchange
+    from tests.policy.helpers import ROOT, copy_agreement
+
+    data = crime_exchange().model_dump(mode="json")
+    data["payload"]["risk"]["rationale"] = "Mentions self-harm."
+    exchange = Exchange.model_validate(data)
+    as_written = load_bundle(ROOT / "policies" / "cheshire-hru")
+    flows = copy_agreement(tmp_path) / "flows.yaml"
+    text = flows.read_text()
+    start = text.index("  - id: police-crime-to-forensic-psychology\n")
+    condition = "    special_category_condition: dpa-part3-sensitive-processing\n"
+    at = text.index(condition, start)
+    flows.write_text(text[:at] + text[at + len(condition) :])
+    without = load_bundle(flows.parent)
+
+    def minimised(bundle):
+        (decision,) = [d for d in decide(bundle, exchange) if d.recipient == "mersey-care-forensic"]
+        assert decision.permitted
+        return minimise_for(decision, exchange.model_dump(mode="json"))
+
+    assert "payload.risk.rationale" in minimised(as_written).disclosed
+    dropped = minimised(without)
+    assert "payload.risk.rationale" not in dropped.disclosed
+    assert "payload.risk.rationale" in dropped.removed

@@ -36,6 +36,14 @@ def candidate_sharing_the_summary(tmp_path: Path) -> Path:
         "      - payload.crime.status\n",
         "      - payload.crime.status\n      - payload.crime.summary\n",
     )
+    # Free text crosses whole only under a flow naming a special category condition.
+    edit(
+        policy / "flows.yaml",
+        "    lawful_basis: dpa-part3-law-enforcement\n    when: &perpetrator-in-pdu\n",
+        "    lawful_basis: dpa-part3-law-enforcement\n"
+        "    special_category_condition: dpa-part3-sensitive-processing\n"
+        "    when: &perpetrator-in-pdu\n",
+    )
     edit(policy / "flows.yaml", "        at_least: high", "        at_least: very_high")
     return policy
 

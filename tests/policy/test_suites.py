@@ -34,6 +34,14 @@ def test_a_failing_expectation_prints_a_readable_difference(tmp_path):
         "      - payload.crime.status\n",
         "      - payload.crime.status\n      - payload.crime.summary\n",
     )
+    # Free text crosses whole only under a flow naming a special category condition.
+    edit(
+        policy / "flows.yaml",
+        "    lawful_basis: dpa-part3-law-enforcement\n    when: &perpetrator-in-pdu\n",
+        "    lawful_basis: dpa-part3-law-enforcement\n"
+        "    special_category_condition: dpa-part3-sensitive-processing\n"
+        "    when: &perpetrator-in-pdu\n",
+    )
     report = run_suites(load_bundle(policy))
     assert not report.passed
     text = report.render()

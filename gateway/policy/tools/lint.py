@@ -16,7 +16,7 @@ from pathlib import Path
 from contracts.marks import Mark
 from gateway.errors import PolicyLoadError
 from gateway.policy.bundle import PolicyBundle, load_bundle
-from gateway.policy.compile import applies_to
+from gateway.policy.compile import applies_to, free_text_without_a_condition
 from gateway.policy.conditions import RANK
 from gateway.policy.fields import (
     allowed_values,
@@ -236,25 +236,11 @@ def _everything_except(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
     return out
 
 
-#: How free text may cross under a flow with no special category condition.
-_FREE_TEXT_SAFELY = (Transform.DROP, Transform.TRUNCATE, Transform.REDACT)
-
-
 def _free_text_without_a_condition(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
     """Free text may hold anything a person typed, health details included, so it is
     treated as possibly special category: shared whole only under a flow with an
     Article 9 and Schedule 1 (or, in law enforcement, a Schedule 8) condition."""
-    if flow.special_category_condition is not None or not flow.lawful_basis:
-        return []
-    shared = sorted(
-        {
-            canonical(".".join(text))
-            for rule in flow.field_rules()
-            if rule.transform not in _FREE_TEXT_SAFELY
-            for text in marked(Mark.FREE_TEXT)
-            if covers(segments(rule.path), text)
-        }
-    )
+    shared = [canonical(".".join(text)) for text in free_text_without_a_condition(flow)]
     if not shared:
         return []
     return [
