@@ -20,7 +20,6 @@ from __future__ import annotations
 import hmac
 import importlib
 import logging
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,6 +37,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gateway.embedded.data_dir import secret_file
 from gateway.embedded.hosts import is_loopback
 from gateway.errors import (
     CsrfRejected,
@@ -146,21 +146,6 @@ def configuration_problems(settings: Settings) -> list[str]:
     ):
         out.append(f"GATEWAY_SESSION_SECRET must be at least {MIN_SECRET_LENGTH} characters")
     return out
-
-
-def _embedded_secret(data_dir: Path) -> str:
-    """The data directory's own session secret, created (0600) on first use; the
-    exclusive create lets concurrent starters agree on one."""
-    path = data_dir / SECRET_FILE
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return path.read_text(encoding="ascii").strip()
-    secret = secrets.token_urlsafe(48)
-    with os.fdopen(descriptor, "w", encoding="ascii") as out:
-        out.write(secret + "\n")
-    return secret
 
 
 def _loopback_http(scope: Scope) -> bool:
@@ -302,7 +287,7 @@ def install_sign_in(app: FastAPI, settings: Settings, data_dir: Path) -> None:
         secret = (
             settings.session_secret.get_secret_value()
             if settings.session_secret is not None
-            else _embedded_secret(data_dir)
+            else secret_file(data_dir / SECRET_FILE, random_bytes=48)
         )
         app.add_middleware(_Sessions, secret_key=secret, max_age=settings.session_max_age_seconds)
         provider = _Provider(

@@ -62,22 +62,28 @@ def make_private(path: Path) -> None:
                 os.chmod(entry, wanted)
 
 
+def secret_file(path: Path, random_bytes: int) -> str:
+    """The secret kept in ``path`` (0600, its folder 0700), made at random on first use.
+
+    The exclusive create lets processes starting together agree on one secret."""
+    make_private_dir(path.parent)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    except FileExistsError:
+        secret = path.read_text(encoding="utf-8").strip()
+        if not secret:
+            raise ValueError(f"{path} is empty: delete it to make a new secret") from None
+        return secret
+    secret = secrets.token_urlsafe(random_bytes)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+    log.info("made a new secret in %s", path)
+    return secret
+
+
 def pseudonym_key(data_dir: Path) -> bytes:
     """The data directory's own pseudonymisation key, made at random on first use.
 
     The file holds the key as ``GATEWAY_PSEUDONYM_KEY`` would: copied there, it
     gives the same pseudonyms. Two data directories never share a key."""
-    path = data_dir / PSEUDONYM_KEY_FILE
-    make_private_dir(data_dir)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    except FileExistsError:
-        key = path.read_text(encoding="utf-8").strip()
-        if not key:
-            raise ValueError(f"{path} is empty: delete it to make a new key") from None
-        return key.encode()
-    key = secrets.token_urlsafe(32)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(key + "\n")
-    log.info("made a new pseudonymisation key in %s", path)
-    return key.encode()
+    return secret_file(data_dir / PSEUDONYM_KEY_FILE, random_bytes=32).encode()

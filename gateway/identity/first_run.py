@@ -11,13 +11,13 @@ agreement started on the same data directory) is added.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import yaml
 from joserfc.jwk import ECKey
 
+from gateway.embedded.data_dir import make_private_dir, write_private_text
 from gateway.identity.caller import PARTNER_SCOPES
 
 #: The formats a sample client of each kind of party submits (as the samples do).
@@ -42,14 +42,6 @@ def private_key_path(data_dir: Path, client_id: str) -> Path:
     return data_dir / KEYS_FOLDER / f"{client_id}.private.jwk.json"
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by its owner only."""
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-        out.write(text)
-
-
 def ensure_sample_clients(data_dir: Path, parties: dict[str, str]) -> Path:
     """``clients.yaml`` in ``data_dir`` with a client for every party (id -> kind),
     each with a fresh key pair; returns its path."""
@@ -63,7 +55,7 @@ def ensure_sample_clients(data_dir: Path, parties: dict[str, str]) -> Path:
         if party in known:
             continue
         key = ECKey.generate_key("P-256", parameters={"kid": f"{party}-1", "use": "sig"})
-        write_private(private_key_path(data_dir, party), json.dumps(key.as_dict(private=True)))
+        _write_private(private_key_path(data_dir, party), json.dumps(key.as_dict(private=True)))
         public = data_dir / KEYS_FOLDER / f"{party}.jwks.json"
         public.write_text(json.dumps({"keys": [key.as_dict(private=False)]}), encoding="utf-8")
         document["clients"].append(
@@ -81,5 +73,10 @@ def ensure_sample_clients(data_dir: Path, parties: dict[str, str]) -> Path:
         header = (
             "# Sample clients of the embedded default, one per party (gateway token PARTNER).\n"
         )
-        write_private(path, header + yaml.safe_dump(document, sort_keys=False))
+        _write_private(path, header + yaml.safe_dump(document, sort_keys=False))
     return path
+
+
+def _write_private(path: Path, text: str) -> None:
+    make_private_dir(path.parent)
+    write_private_text(path, text)
