@@ -128,7 +128,6 @@ def install_token_endpoints(app: FastAPI, runtime: Runtime, limits: RateLimits) 
     @app.get(JWKS_PATH, tags=["auth"])
     def jwks() -> JSONResponse:
         """The public keys the gateway's access tokens are signed with."""
-        runtime.tokens.keys.rotate_if_due()
         return JSONResponse(
             runtime.tokens.keys.public_jwks(), headers={"Cache-Control": "max-age=300"}
         )

@@ -21,6 +21,8 @@ from typing import Any
 
 from joserfc.jwk import ECKey, KeySet
 
+from gateway.embedded.data_dir import FILE_MODE, make_private_dir, write_private_text
+
 ALGORITHM = "ES256"
 
 
@@ -64,18 +66,16 @@ class SigningKeys:
             ]
         }
         temporary = self.path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            json.dump(document, out)
-        os.replace(temporary, self.path)
+        write_private_text(temporary, json.dumps(document))
+        os.replace(temporary, self.path)  # readers never see half a file
         self._read_at = self.path.stat().st_mtime_ns
 
     def rotate_if_due(self, now: float | None = None) -> bool:
         """Add a new signing key when the newest is due; drop retired ones. True if
         the file changed."""
         now = time.time() if now is None else now
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        make_private_dir(self.path.parent)
+        lock = os.open(f"{self.path}.lock", os.O_RDWR | os.O_CREAT, FILE_MODE)
         try:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._read_at = None
@@ -105,7 +105,11 @@ class SigningKeys:
 
     @property
     def current(self) -> ECKey:
+        """The key that signs now: a rotation that fell due is made first, so a gateway
+        that runs for months still rotates (not only when it starts)."""
         self._refresh()
+        if time.time() - self._held[-1].created_at >= self.rotate_after:
+            self.rotate_if_due()
         return self._held[-1].key
 
     def verifying(self) -> KeySet:

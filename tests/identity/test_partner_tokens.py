@@ -459,3 +459,17 @@ def test_the_partnerships_identity_provider_can_issue_the_tokens_instead(broker,
         running.runtime.stop()
         idp_server.should_exit = True
         idp_thread.join(timeout=10)
+
+
+def test_a_key_due_for_rotation_is_rotated_when_it_would_sign(tmp_path):
+    """Not only at start: a long-running gateway rotates when a token is issued."""
+    from gateway.identity.keys import SigningKeys
+
+    keys = SigningKeys(tmp_path / "keys.json", rotate_after=3600, token_lifetime=300)
+    first = keys.current.kid
+    keys.rotate_after = 0  # the key in use is now due
+    second = keys.current.kid
+    keys.rotate_after = 3600
+    assert second != first and keys.current.kid == second
+    # The old key still verifies the tokens it signed until they expire.
+    assert {k["kid"] for k in keys.public_jwks()["keys"]} == {first, second}
