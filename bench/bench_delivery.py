@@ -216,9 +216,9 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
-def children_cpu(parent: int) -> float:
-    """CPU seconds of ``parent``'s child processes (``serve --workers``' API workers)."""
-    total = 0.0
+def children() -> dict[int, list[int]]:
+    """Every running process's children, by parent pid (from /proc)."""
+    found: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -226,9 +226,14 @@ def children_cpu(parent: int) -> float:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
-            total += proc_cpu(int(entry.name))
-    return total
+        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+        found.setdefault(parent, []).append(int(entry.name))
+    return found
+
+
+def children_cpu(parent: int) -> float:
+    """CPU seconds of ``parent``'s child processes (``serve --workers``' API workers)."""
+    return sum(proc_cpu(pid) for pid in children().get(parent, []))
 
 
 def postgres_cpu() -> float:

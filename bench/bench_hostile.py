@@ -43,7 +43,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from bench_delivery import GATEWAY, PARTNER, child, wait_ready  # noqa: E402
+from bench_delivery import GATEWAY, PARTNER, child, children, wait_ready  # noqa: E402
 
 from gateway.embedded.broker import broker_binary, free_port  # noqa: E402
 
@@ -65,16 +65,7 @@ def hostile_body(shape: str, size: int = MAX_BODY) -> tuple[bytes, str]:
 def gateway_pids(serve: int) -> list[int]:
     """The serve process and its descendants, less the broker (another program)."""
     broker = os.path.basename(broker_binary())
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        parent = int(stat[stat.rindex(")") + 2 :].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
+    by_parent = children()
     found, todo = [], [serve]
     while todo:
         pid = todo.pop()
@@ -84,7 +75,7 @@ def gateway_pids(serve: int) -> list[int]:
             continue
         if exe != broker:
             found.append(pid)
-        todo += children.get(pid, [])
+        todo += by_parent.get(pid, [])
     return found
 
 

@@ -25,3 +25,20 @@ def line_of(path: Path, needle: str) -> int:
         if needle in line:
             return number
     raise AssertionError(f"{needle!r} not in {path.name}")
+
+
+def share_the_summary_with_the_probation_spocs(policy: Path) -> None:
+    """Edit a copy of cheshire-hru so the crime flow to the probation SPOCs also shares
+    the free-text summary, under the special category condition free text needs."""
+    edit(
+        policy / "flows.yaml",
+        "      - payload.crime.status\n",
+        "      - payload.crime.status\n      - payload.crime.summary\n",
+    )
+    edit(
+        policy / "flows.yaml",
+        "    lawful_basis: dpa-part3-law-enforcement\n    when: &perpetrator-in-pdu\n",
+        "    lawful_basis: dpa-part3-law-enforcement\n"
+        "    special_category_condition: dpa-part3-sensitive-processing\n"
+        "    when: &perpetrator-in-pdu\n",
+    )

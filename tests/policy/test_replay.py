@@ -12,7 +12,7 @@ from gateway.policy.tools.replay import replay
 from gateway.store import Store
 from tests.conftest import recording_pipeline
 from tests.policy.conftest import CHESHIRE, ROOT, crime_exchange
-from tests.policy.helpers import copy_agreement, edit
+from tests.policy.helpers import copy_agreement, edit, share_the_summary_with_the_probation_spocs
 
 
 def recorded(bundle, exchanges):
@@ -31,19 +31,7 @@ def recorded(bundle, exchanges):
 
 def candidate_sharing_the_summary(tmp_path: Path) -> Path:
     policy = copy_agreement(tmp_path)
-    edit(
-        policy / "flows.yaml",
-        "      - payload.crime.status\n",
-        "      - payload.crime.status\n      - payload.crime.summary\n",
-    )
-    # Free text crosses whole only under a flow naming a special category condition.
-    edit(
-        policy / "flows.yaml",
-        "    lawful_basis: dpa-part3-law-enforcement\n    when: &perpetrator-in-pdu\n",
-        "    lawful_basis: dpa-part3-law-enforcement\n"
-        "    special_category_condition: dpa-part3-sensitive-processing\n"
-        "    when: &perpetrator-in-pdu\n",
-    )
+    share_the_summary_with_the_probation_spocs(policy)
     edit(policy / "flows.yaml", "        at_least: high", "        at_least: very_high")
     return policy
 

@@ -7,7 +7,7 @@ import pytest
 from gateway.policy import load_bundle
 from gateway.policy.tools.suite import build_fixture, load_suite, run_suites
 from tests.policy.conftest import CHESHIRE, WEST_MIDLANDS
-from tests.policy.helpers import copy_agreement, edit
+from tests.policy.helpers import copy_agreement, edit, share_the_summary_with_the_probation_spocs
 
 AGREEMENTS = [CHESHIRE, WEST_MIDLANDS]
 
@@ -28,20 +28,7 @@ def test_every_flow_decides_at_least_one_policy_test(directory):
 
 def test_a_failing_expectation_prints_a_readable_difference(tmp_path):
     policy = copy_agreement(tmp_path)
-    # The agreement now also shares the free-text summary with the North SPOC.
-    edit(
-        policy / "flows.yaml",
-        "      - payload.crime.status\n",
-        "      - payload.crime.status\n      - payload.crime.summary\n",
-    )
-    # Free text crosses whole only under a flow naming a special category condition.
-    edit(
-        policy / "flows.yaml",
-        "    lawful_basis: dpa-part3-law-enforcement\n    when: &perpetrator-in-pdu\n",
-        "    lawful_basis: dpa-part3-law-enforcement\n"
-        "    special_category_condition: dpa-part3-sensitive-processing\n"
-        "    when: &perpetrator-in-pdu\n",
-    )
+    share_the_summary_with_the_probation_spocs(policy)
     report = run_suites(load_bundle(policy))
     assert not report.passed
     text = report.render()
