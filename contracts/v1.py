@@ -36,6 +36,8 @@ CONTRACT_VERSION: Final = "1"
 MAX_TEXT: Final = 10_000
 MAX_NAME: Final = 200
 MAX_SUBJECTS: Final = 50
+#: Purposes one record may be shared for at once.
+MAX_PURPOSES: Final = 8
 
 
 def _one_line(value: str) -> str:
@@ -45,6 +47,8 @@ def _one_line(value: str) -> str:
 
 
 Text = Annotated[str, Field(max_length=MAX_TEXT)]
+#: A purpose id of the agreement, e.g. 'stalking-risk-management'.
+PurposeId = Annotated[str, Field(min_length=1, max_length=64)]
 Name = Annotated[str, Field(max_length=MAX_NAME), AfterValidator(_one_line)]
 
 
@@ -100,6 +104,11 @@ class Address(_Strict):
     local_authority: Text | None = Field(
         default=None, description="Local authority area, e.g. 'Warrington'; drives routing."
     )
+    no_fixed_abode: bool | None = Field(
+        default=None,
+        description="The person has no fixed abode: a record routed by where they live "
+        "cannot be routed, and is flagged unrouted rather than silently refused.",
+    )
 
 
 class AccessLevel(StrEnum):
@@ -145,6 +154,12 @@ class Subject(_Strict):
         default=None,
         description="Restricted/excluded case mark from probation.",
         json_schema_extra=mark(Mark.RESTRICTED_ACCESS),
+    )
+    probation_pdu: Text | None = Field(
+        default=None,
+        description="The probation delivery unit managing this person, as the probation "
+        "case record (nDelius) says, where the sender knows it; routes to that PDU's SPOC "
+        "even when the person lives elsewhere or has no fixed abode.",
     )
 
 
@@ -560,7 +575,11 @@ class AgendaItem(_Strict):
 class MeetingAction(_Strict):
     action_id: Text = Field(min_length=1)
     case_reference: Text | None = None
-    owner: Text = Field(min_length=1, description="Agency that owns the action.")
+    owner: Text = Field(
+        min_length=1,
+        description="The agency that owns the action: its party id in the agreement, or a "
+        "name the agreement lists for that party; the action is delivered to it.",
+    )
     description: Text = Field(min_length=1, json_schema_extra=mark(Mark.FREE_TEXT))
     due_on: date | None = None
     status: Literal["open", "done", "cancelled"] = "open"
@@ -604,13 +623,40 @@ class Exchange(_Strict):
     source_partner: str = Field(min_length=1, max_length=64)
     submitted_at: datetime
     category: Category
-    purpose: str = Field(min_length=1, max_length=64)
+    purposes: list[PurposeId] = Field(
+        default_factory=list,
+        max_length=MAX_PURPOSES,
+        description="Every purpose the record is shared for, most important first; each "
+        "recipient's decision names the one it was permitted under. Empty: the sender's "
+        "registration in the agreement gives the defaults for the category.",
+    )
+    purpose: PurposeId | None = Field(
+        default=None,
+        description="The first of ``purposes`` (a sender may give just this one).",
+    )
     urgency: Urgency = Urgency.ROUTINE
     case_reference: Text | None = Field(
         default=None, description="The partnership's case id (MARAC or unit case), if any."
     )
     subjects: list[Subject] = Field(min_length=1, max_length=MAX_SUBJECTS)
     payload: Payload
+
+    @model_validator(mode="after")
+    def _one_list_of_purposes(self) -> Exchange:
+        """``purpose`` and ``purposes`` are one list: the single form joins it first."""
+        if self.purpose is not None and self.purpose not in self.purposes:
+            self.purposes.insert(0, self.purpose)
+        if len(set(self.purposes)) != len(self.purposes):
+            raise ValueError("a purpose is declared twice")
+        if len(self.purposes) > MAX_PURPOSES:
+            raise ValueError(f"at most {MAX_PURPOSES} purposes")
+        self.purpose = self.purposes[0] if self.purposes else None
+        return self
+
+    def declare_purposes(self, purposes: list[str]) -> None:
+        """Set the purposes (the sender's registration defaults), keeping both forms in step."""
+        self.purposes = list(purposes)
+        self.purpose = self.purposes[0] if self.purposes else None
 
     @field_validator("subjects")
     @classmethod

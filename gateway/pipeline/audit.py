@@ -42,6 +42,7 @@ def audit_entries(
                 "format": fmt,
                 "category": exchange.category,
                 "purpose": exchange.purpose,
+                "purposes": list(exchange.purposes),
                 "urgency": exchange.urgency,
                 "subjects": len(exchange.subjects),
                 "justification": "received from a party to the agreement for a named purpose",
@@ -82,7 +83,8 @@ def audit_entries(
                 exchange_id=exchange_id,
                 recorded_at=recorded_at,
                 details={
-                    "purpose": exchange.purpose,
+                    # Every declared purpose was tried for every refused recipient.
+                    "purposes": list(exchange.purposes),
                     "policy_version": decisions[0].policy_version,
                     "agreement_version": decisions[0].agreement_version,
                     "refused": refused,

@@ -37,6 +37,12 @@ NOBODY_RECEIVES = (
     "and audited, but nothing will be delivered (each decision says why). If someone "
     "must know, act another way."
 )
+#: Added when a flow would have routed the record but it gives no place to route by.
+UNROUTED_NOTICE = (
+    "Flagged unrouted: the agreement routes this record by where a person lives or "
+    "which probation delivery unit manages them, and the record gives neither. The "
+    "coordinating team must route it by hand."
+)
 
 
 def trace_context(span: trace.Span) -> dict[str, str]:
@@ -57,22 +63,34 @@ class Accepted:
         """The answer for this exchange: who will receive a copy, each decision, and
         a plain notice when nobody may (the sender must know to act another way)."""
         recipients = [d.recipient for d in self.decisions if d.effect == "permit"]
+        unrouted = [d.recipient for d in self.decisions if d.unrouted]
         answer: dict[str, Any] = {
             "exchange_id": self.exchange_id,
             "recipients": recipients,
-            "decisions": [
-                {
-                    "recipient": d.recipient,
-                    "effect": d.effect,
-                    "rules": list(d.rules),
-                    "reason": d.reason,
-                }
-                for d in self.decisions
-            ],
+            "decisions": [_decision_answer(d) for d in self.decisions],
         }
+        notices = []
         if not recipients:
-            answer["notice"] = NOBODY_RECEIVES
+            notices.append(NOBODY_RECEIVES)
+        if unrouted:
+            answer["unrouted"] = unrouted
+            notices.append(UNROUTED_NOTICE)
+        if notices:
+            answer["notice"] = " ".join(notices)
         return answer
+
+
+def _decision_answer(decision: Decision) -> dict[str, Any]:
+    """One recipient's decision as the sender sees it: a permit names its purpose."""
+    answer: dict[str, Any] = {
+        "recipient": decision.recipient,
+        "effect": decision.effect,
+        "rules": list(decision.rules),
+        "reason": decision.reason,
+    }
+    if decision.permitted:
+        answer["purpose"] = decision.purpose
+    return answer
 
 
 @dataclass(frozen=True)

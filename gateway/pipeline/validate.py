@@ -1,8 +1,9 @@
 """Stage 2, validate: checks that need the agreement or cross several fields.
 
-Shape and types were checked by the adapter and the contract; here we check
-what only the gateway knows (is the purpose one the agreement names?) and what
-spans fields (identifier check digits).
+Shape and types were checked by the adapter and the contract; here the
+sender's registration fills in what the record left unsaid (its purposes, a
+patient's role), then we check what only the gateway knows (is each purpose
+one the agreement names?) and what spans fields (identifier check digits).
 """
 
 from __future__ import annotations
@@ -10,15 +11,29 @@ from __future__ import annotations
 from contracts import Exchange, IdentifierSystem, nhs_number_is_valid
 from gateway.errors import FieldProblem, InvalidRecord
 from gateway.policy import PolicyBundle
+from gateway.policy.registration import apply_registration
 
 
 def validate(exchange: Exchange, bundle: PolicyBundle, record: int | None = None) -> None:
+    apply_registration(exchange, bundle)
     problems = []
-    if exchange.purpose not in bundle.purposes:
-        known = ", ".join(sorted(bundle.purposes))
+    known = ", ".join(sorted(bundle.purposes))
+    if not exchange.purposes:
         problems.append(
-            FieldProblem("purpose", f"unknown purpose {exchange.purpose!r}; known: {known}", record)
+            FieldProblem(
+                "purposes",
+                f"the record declares no purpose and the sender's registration gives none "
+                f"for {exchange.category}; declare one or more of: {known}",
+                record,
+            )
         )
+    for i, purpose in enumerate(exchange.purposes):
+        if purpose not in bundle.purposes:
+            problems.append(
+                FieldProblem(
+                    f"purposes[{i}]", f"unknown purpose {purpose!r}; known: {known}", record
+                )
+            )
     for i, subject in enumerate(exchange.subjects):
         for j, identifier in enumerate(subject.identifiers):
             if identifier.system == IdentifierSystem.NHS_NUMBER and not nhs_number_is_valid(

@@ -222,6 +222,13 @@ def _check_names(c: _Collector) -> None:
             need_path(located, ("consent", "justification_field"), flow.consent.justification_field)
             for i, reason in enumerate(flow.consent.without_consent):
                 need(located, ("consent", "without_consent", i), reason, "justifications")
+        if flow.to_owners:
+            need_path(located, ("to_owners", "items"), flow.to_owners.items)
+    for located in c.tables["parties"].values():
+        party: Party = located.item
+        for category, purposes in party.registration.purposes.items():
+            for i, purpose in enumerate(purposes):
+                need(located, ("registration", "purposes", str(category), i), purpose, "purposes")
     for located in c.tables["prohibitions"].values():
         prohibition: Prohibition = located.item
         for i, path in enumerate(prohibition.fields):

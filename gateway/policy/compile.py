@@ -65,6 +65,51 @@ class CompiledConsent:
 
 
 @dataclass(frozen=True)
+class OwnedBy:
+    """A list whose items each name an owner, narrowed to one recipient's items."""
+
+    items: Segments
+    owner: str
+    party: Party
+
+    @property
+    def text(self) -> str:
+        return f"the record names the recipient as owner of an item of {'.'.join(self.items)}"
+
+    def owns(self, item: Any) -> bool:
+        name = item.get(self.owner) if isinstance(item, dict) else getattr(item, self.owner, None)
+        return isinstance(name, str) and self.party.answers_to(name)
+
+    def any_owned(self, exchange: Any) -> bool:
+        return any(self.owns(item) for item in _items(exchange, self.items))
+
+
+def _items(obj: Any, path: Segments) -> list[Any]:
+    """The items of the list at ``path`` (a model or its JSON form)."""
+    for name in path:
+        if obj is None:
+            return []
+        obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return list(obj) if isinstance(obj, list) else []
+
+
+def only_owned(record: dict[str, Any], owned: OwnedBy) -> dict[str, Any]:
+    """``record`` with the owned list holding only the recipient's items; the rest of
+    the record is shared, not copied."""
+    *parents, last = owned.items
+    top: dict[str, Any] = dict(record)
+    node = top
+    for name in parents:
+        child = node.get(name)
+        if not isinstance(child, dict):
+            return top
+        node[name] = node = dict(child)
+    if isinstance(node.get(last), list):
+        node[last] = [item for item in node[last] if owned.owns(item)]
+    return top
+
+
+@dataclass(frozen=True)
 class CompiledFlow:
     flow: Flow
     recipient: str
@@ -74,6 +119,7 @@ class CompiledFlow:
     plan: Node | None = field(repr=False)
     allowed_fields: tuple[str, ...]
     obligations: tuple[str, ...]
+    owned: OwnedBy | None = None
 
     @property
     def id(self) -> str:
@@ -83,15 +129,25 @@ class CompiledFlow:
     def is_deny(self) -> bool:
         return self.flow.effect == "deny"
 
+    def purpose_for(self, exchange: Any) -> str | None:
+        """The first of the record's purposes this flow serves (a flow naming no
+        purpose serves every one); None when it serves none of them."""
+        declared: list[str] = exchange.purposes or [exchange.purpose]
+        if not self.purposes:
+            return declared[0]
+        return next((p for p in declared if p in self.purposes), None)
+
     def checks(self, exchange: Any, today: date) -> list[tuple[str, bool]]:
         """Every test the flow makes, in order, and whether it held (for explain)."""
         flow = self.flow
+        declared = ", ".join(exchange.purposes or [exchange.purpose])
+        served = ", ".join(sorted(self.purposes))
         out = [
             (
-                f"purpose {exchange.purpose} is one of {', '.join(sorted(self.purposes))}"
+                f"a purpose of the record ({declared}) is one of {served}"
                 if self.purposes
                 else "applies to every purpose",
-                not self.purposes or exchange.purpose in self.purposes,
+                self.purpose_for(exchange) is not None,
             )
         ]
         if flow.valid_from:
@@ -99,12 +155,14 @@ class CompiledFlow:
         if flow.valid_until:
             out.append((f"in force until {flow.valid_until}", today <= flow.valid_until))
         out += [(c.text, c(exchange)) for c in self.conditions]
+        if self.owned is not None:
+            out.append((self.owned.text, self.owned.any_owned(exchange)))
         return out
 
-    def miss(self, exchange: Any, today: date) -> str | None:
-        """Why the flow does not apply, or None when it does (consent aside)."""
-        if self.purposes and exchange.purpose not in self.purposes:
-            return f"purpose {exchange.purpose!r} is not one of its purposes"
+    def miss(self, exchange: Any, today: date, purpose: str) -> str | None:
+        """Why the flow does not apply for ``purpose``, or None when it does (consent aside)."""
+        if self.purposes and purpose not in self.purposes:
+            return f"purpose {purpose!r} is not one of its purposes"
         flow = self.flow
         if flow.valid_from and today < flow.valid_from:
             return f"not in force until {flow.valid_from}"
@@ -113,7 +171,33 @@ class CompiledFlow:
         for condition in self.conditions:
             if not condition(exchange):
                 return f"condition not met: {condition.text}"
+        if self.owned is not None and not self.owned.any_owned(exchange):
+            return f"condition not met: {self.owned.text}"
         return None
+
+    def only_routing_fails(self, exchange: Any, today: date, purpose: str) -> bool:
+        """Everything holds but a routing condition (the recipient's areas or PDU)."""
+        routing = [c for c in self.conditions if c.routes_by is not None]
+        return (
+            bool(routing)
+            and not all(c(exchange) for c in routing)
+            and (not self.purposes or purpose in self.purposes)
+            and not (self.flow.valid_from and today < self.flow.valid_from)
+            and not (self.flow.valid_until and today > self.flow.valid_until)
+            and all(c(exchange) for c in self.conditions if c.routes_by is None)
+            and (self.owned is None or self.owned.any_owned(exchange))
+        )
+
+    def unroutable(self, exchange: Any) -> CompiledCondition | None:
+        """The routing condition with nothing to route this record by (no area for a
+        suspect of no fixed abode, say), if any."""
+        return next((c for c in self.conditions if c.cannot_route(exchange)), None)
+
+
+def _owned_by(flow: Flow, recipient: Party) -> OwnedBy | None:
+    if flow.to_owners is None:
+        return None
+    return OwnedBy(segments(flow.to_owners.items), flow.to_owners.owner, recipient)
 
 
 def applies_to(rule: Prohibition, party: Party) -> bool:
@@ -184,6 +268,7 @@ def compile_flows(
                 plan=plan,
                 allowed_fields=tuple(r.path for r in flow.field_rules()),
                 obligations=flow.obligations.as_terms(),
+                owned=_owned_by(flow, parties[recipient]),
             )
             for sender in senders:
                 if sender == recipient:

@@ -13,7 +13,7 @@ from typing import Any
 
 from contracts import RiskLevel
 from gateway.policy.fields import Segments, segments
-from gateway.policy.model import Condition, Party
+from gateway.policy.model import ROUTING_OPERATORS, Condition, Party
 
 #: Ordered values ``at_least`` understands besides numbers.
 RANK = {str(level.value): i for i, level in enumerate(RiskLevel)}
@@ -71,9 +71,16 @@ def _rank(value: Any) -> float | None:
 class CompiledCondition:
     text: str  # how explain, decisions and the matrix describe it
     test: Callable[[Any], bool]
+    #: Set on a routing condition (the recipient's areas or PDU): the values it routes by.
+    routes_by: Callable[[Any], list[Any]] | None = None
 
     def __call__(self, exchange: Any) -> bool:
         return self.test(exchange)
+
+    def cannot_route(self, exchange: Any) -> bool:
+        """A routing condition with nothing to route by: no subject of its roles has
+        a value there (a suspect of no fixed abode, say)."""
+        return self.routes_by is not None and not self.routes_by(exchange)
 
 
 def describe(condition: Condition, recipient: Party | None = None) -> str:
@@ -90,6 +97,9 @@ def describe(condition: Condition, recipient: Party | None = None) -> str:
     elif op == "in_recipient_areas":
         areas = f" ({', '.join(recipient.areas)})" if recipient is not None else ""
         words = f"is in the recipient's areas{areas}"
+    elif op == "is_recipient_pdu":
+        pdu = f" ({recipient.pdu})" if recipient is not None and recipient.pdu else ""
+        words = f"is the recipient's probation delivery unit{pdu}"
     else:
         words = "is present" if value else "is absent"
     return f"{condition.field}{who} {words}"
@@ -117,11 +127,11 @@ def compile_condition(condition: Condition, recipient: Party | None = None) -> C
 
         def test(x: Any) -> bool:
             return not any(v in unwanted for v in get(x))
-    elif op == "in_recipient_areas":
-        areas = frozenset(recipient.areas if recipient is not None else ())
+    elif op in ROUTING_OPERATORS:
+        places = _places(op, recipient)
 
         def test(x: Any) -> bool:
-            return any(v in areas for v in get(x))
+            return any(_place(v) in places for v in get(x))
     elif op == "at_least":
         floor = _rank(operand)
 
@@ -133,4 +143,20 @@ def compile_condition(condition: Condition, recipient: Party | None = None) -> C
         def test(x: Any) -> bool:
             return bool(get(x)) is operand
 
-    return CompiledCondition(text=describe(condition, recipient), test=test)
+    return CompiledCondition(
+        text=describe(condition, recipient),
+        test=test,
+        routes_by=get if op in ROUTING_OPERATORS else None,
+    )
+
+
+def _place(value: Any) -> Any:
+    """Areas and PDUs compare without regard to case or spacing ('north' is 'North')."""
+    return value.strip().casefold() if isinstance(value, str) else value
+
+
+def _places(op: str, recipient: Party | None) -> frozenset[Any]:
+    if recipient is None:
+        return frozenset()
+    named = recipient.areas if op == "in_recipient_areas" else [recipient.pdu or ""]
+    return frozenset(_place(v) for v in named if v)

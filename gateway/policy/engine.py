@@ -1,9 +1,13 @@
 """Deciding an exchange: one decision per candidate recipient, deny by default.
 
 For each recipient, in order: a restricted or excluded case goes only to a
-party that honours access marks; an explicit deny flow that applies wins;
+party that honours access marks; then, for each purpose the record declares
+(in its order) until one permits: an explicit deny flow that applies wins;
 otherwise the first permit flow (in file order) whose purpose, dates,
-conditions and consent hold decides; otherwise the default deny.
+conditions and consent hold decides. When no purpose permits, the refusal is
+an explicit deny if one applied, else "unrouted" when a flow would have routed
+the record by a place the record does not give (a suspect of no fixed abode),
+else the default deny.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from typing import Any
 
 from contracts import Exchange
 from gateway.policy.bundle import PolicyBundle
-from gateway.policy.compile import NOT_REQUIRED, CompiledFlow
+from gateway.policy.compile import NOT_REQUIRED, CompiledFlow, OwnedBy
 from gateway.policy.plan import Node
 
 DEFAULT_DENY = "default-deny"
 RESTRICTED_ACCESS_RULE = "mark:restricted-access"
+#: The rule of a refusal only because the record gives no place to route it by.
+UNROUTED = "unrouted"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,14 @@ class Decision:
     #: The agreement's declared version, beside the bundle's hash.
     agreement_version: str = ""
     plan: Node | None = field(default=None, repr=False, compare=False)
+    #: For a flow that delivers each item to its owner: the recipient's items only.
+    owned: OwnedBy | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def unrouted(self) -> bool:
+        """Refused only because the record gives nothing to route it by: someone
+        must route it by hand (the 202 says so)."""
+        return self.rules[:1] == (UNROUTED,)
 
     @property
     def permitted(self) -> bool:
@@ -81,17 +95,27 @@ class Decision:
 
 
 def _deny(
-    exchange: Exchange, bundle: PolicyBundle, recipient: str, rule: str, reason: str
+    exchange: Exchange,
+    bundle: PolicyBundle,
+    recipient: str,
+    rules: tuple[str, ...],
+    reason: str,
+    purpose: str | None = None,
 ) -> Decision:
     return _deny_decision(
-        recipient, rule, reason, exchange.purpose, bundle.version, bundle.agreement_version
+        recipient,
+        rules,
+        reason,
+        purpose or exchange.purpose or "",
+        bundle.version,
+        bundle.agreement_version,
     )
 
 
 @functools.lru_cache(maxsize=4096)
 def _deny_decision(
     recipient: str,
-    rule: str,
+    rules: tuple[str, ...],
     reason: str,
     purpose: str,
     policy_version: str,
@@ -103,7 +127,7 @@ def _deny_decision(
     return Decision(
         recipient=recipient,
         effect="deny",
-        rules=(rule,),
+        rules=rules,
         reason=reason,
         purpose=purpose,
         policy_version=policy_version,
@@ -115,6 +139,26 @@ def _restricted(exchange: Exchange) -> bool:
     return any(s.access is not None for s in exchange.subjects)
 
 
+@dataclass
+class _Refusals:
+    """Why each purpose was refused, to give the strongest reason once all are tried."""
+
+    explicit: Decision | None = None
+    unrouted: tuple[str, str] | None = None  # (flow id, the condition with no value)
+    #: A routing flow had a place to route by, and it was another recipient's.
+    routed_elsewhere: bool = False
+    nearest: list[str] = field(default_factory=list)
+
+
+def _note_routing(compiled: CompiledFlow, exchange: Exchange, refusals: _Refusals) -> None:
+    """A flow that failed only on where the record is routed: elsewhere, or nowhere."""
+    unroutable = compiled.unroutable(exchange)
+    if unroutable is None:
+        refusals.routed_elsewhere = True
+    elif refusals.unrouted is None:
+        refusals.unrouted = (compiled.id, unroutable.text)
+
+
 def decide_for(
     bundle: PolicyBundle, exchange: Exchange, recipient: str, today: date, restricted: bool
 ) -> Decision:
@@ -123,31 +167,67 @@ def decide_for(
             exchange,
             bundle,
             recipient,
-            RESTRICTED_ACCESS_RULE,
+            (RESTRICTED_ACCESS_RULE,),
             "the case is marked restricted or excluded and this recipient cannot "
             "limit it to named staff",
         )
     flows: tuple[CompiledFlow, ...] = bundle.index.get(
         (exchange.source_partner, recipient, exchange.category), ()
     )
-    nearest = ""
+    refusals = _Refusals()
+    for purpose in exchange.purposes or [exchange.purpose or ""]:
+        permit = _decide_for_purpose(bundle, exchange, recipient, today, flows, purpose, refusals)
+        if permit is not None:
+            return permit
+    if refusals.explicit is not None:
+        return refusals.explicit
+    if refusals.unrouted is not None and not refusals.routed_elsewhere:
+        flow_id, condition = refusals.unrouted
+        return _deny(
+            exchange,
+            bundle,
+            recipient,
+            (UNROUTED, flow_id),
+            f"flow {flow_id} routes by {condition}, but the record gives no such place "
+            "(no fixed abode?): flagged unrouted, to be routed by hand",
+        )
+    reason = "no flow in the agreement permits this sender, recipient, category and purpose"
+    if refusals.nearest:
+        reason = f"{reason}; {refusals.nearest[0]}"
+    return _deny(exchange, bundle, recipient, (DEFAULT_DENY,), reason)
+
+
+def _decide_for_purpose(
+    bundle: PolicyBundle,
+    exchange: Exchange,
+    recipient: str,
+    today: date,
+    flows: tuple[CompiledFlow, ...],
+    purpose: str,
+    refusals: _Refusals,
+) -> Decision | None:
+    """The permit for one declared purpose, or None (noting why in ``refusals``)."""
     for compiled in flows:
-        miss = compiled.miss(exchange, today)
+        miss = compiled.miss(exchange, today, purpose)
         if miss is not None:
             if not compiled.is_deny:
-                nearest = nearest or f"flow {compiled.id}: {miss}"
+                if compiled.only_routing_fails(exchange, today, purpose):
+                    _note_routing(compiled, exchange, refusals)
+                refusals.nearest.append(f"flow {compiled.id}: {miss}")
             continue
         if compiled.is_deny:
-            return _deny(
+            refusals.explicit = refusals.explicit or _deny(
                 exchange,
                 bundle,
                 recipient,
-                compiled.id,
+                (compiled.id,),
                 compiled.flow.description or f"denied by flow {compiled.id}",
+                purpose,
             )
+            return None
         outcome = compiled.consent(exchange) if compiled.consent else None
         if outcome is not None and not outcome.ok:
-            nearest = f"flow {compiled.id}: {outcome.reason}"
+            refusals.nearest.insert(0, f"flow {compiled.id}: {outcome.reason}")
             continue
         flow = compiled.flow
         return Decision(
@@ -155,7 +235,7 @@ def decide_for(
             effect="permit",
             rules=(compiled.id,),
             reason=flow.description or f"permitted by flow {compiled.id}",
-            purpose=exchange.purpose,
+            purpose=purpose,
             policy_version=bundle.version,
             agreement_version=bundle.agreement_version,
             lawful_basis=flow.lawful_basis,
@@ -166,11 +246,9 @@ def decide_for(
             justification=outcome.justification if outcome else None,
             conditions=tuple(c.text for c in compiled.conditions),
             plan=compiled.plan,
+            owned=compiled.owned,
         )
-    reason = "no flow in the agreement permits this sender, recipient, category and purpose"
-    return _deny(
-        exchange, bundle, recipient, DEFAULT_DENY, f"{reason}; {nearest}" if nearest else reason
-    )
+    return None
 
 
 def decide(bundle: PolicyBundle, exchange: Exchange, today: date | None = None) -> list[Decision]:

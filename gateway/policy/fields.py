@@ -29,8 +29,14 @@ ENVELOPE_PATHS = (
     "submitted_at",
     "category",
     "purpose",
+    "purposes",
     "urgency",
 )
+
+
+def is_envelope(path: str) -> bool:
+    """Whether a (leaf) path is one of the envelope's, which every copy carries."""
+    return segments(path)[0] in ENVELOPE_PATHS
 
 
 def segments(path: str) -> Segments:

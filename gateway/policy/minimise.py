@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gateway.policy.compile import only_owned
 from gateway.policy.model import FieldRule, Transform
 from gateway.policy.plan import Action, Node, PlanBuilder
 from gateway.policy.transforms import TRANSFORMS, Context, as_date
@@ -132,4 +133,8 @@ def minimise_for(decision: Any, record: dict[str, Any], pseudonym_key: bytes = b
     """
     if not decision.permitted or decision.plan is None:
         return apply_plan(Node(), record, decision.recipient)
+    # The copy names the purpose it was permitted under, not every purpose declared.
+    record = {**record, "purpose": decision.purpose, "purposes": [decision.purpose]}
+    if decision.owned is not None:
+        record = only_owned(record, decision.owned)
     return apply_plan(decision.plan, record, decision.recipient, pseudonym_key)

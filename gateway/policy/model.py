@@ -43,6 +43,21 @@ class Agreement(PolicyModel):
     review_by: date | None = Field(default=None, description="When the board reviews it next.")
 
 
+class Registration(PolicyModel):
+    """What a sender's records mean when they leave something unsaid."""
+
+    purposes: dict[Category, list[str]] = Field(
+        default_factory=dict,
+        description="Purpose ids per category, for records that declare no purpose.",
+    )
+    patient_role: SubjectRole | None = Field(
+        default=None,
+        description="The role of a subject the record calls only 'patient' (a FHIR "
+        "Patient without the subject-role extension), e.g. perpetrator for a forensic "
+        "service that treats only perpetrators.",
+    )
+
+
 class Party(PolicyModel):
     """A partner organisation (or one of its teams, such as a PDU's SPOC)."""
 
@@ -65,6 +80,25 @@ class Party(PolicyModel):
         description="Local authority areas the party covers (a PDU's, a force's); a "
         "condition with in_recipient_areas routes by them.",
     )
+    pdu: str | None = Field(
+        default=None,
+        description="The probation delivery unit a SPOC serves, e.g. 'North'; a condition "
+        "with is_recipient_pdu routes by it.",
+    )
+    aliases: list[str] = Field(
+        default_factory=list,
+        description="Other names records use for the party (a meeting action's owner, "
+        "say); matched without regard to case.",
+    )
+    registration: Registration = Field(
+        default_factory=Registration,
+        description="Defaults for the records this party sends.",
+    )
+
+    def answers_to(self, name: str) -> bool:
+        """Whether a record naming ``name`` (an action's owner) means this party."""
+        wanted = name.strip().casefold()
+        return wanted == self.id or any(wanted == a.casefold() for a in self.aliases)
 
 
 class Purpose(PolicyModel):
@@ -125,7 +159,18 @@ class FieldRule(PolicyModel):
         return self
 
 
-OPERATORS = ("equals", "in_", "not_in", "at_least", "present", "in_recipient_areas")
+OPERATORS = (
+    "equals",
+    "in_",
+    "not_in",
+    "at_least",
+    "present",
+    "in_recipient_areas",
+    "is_recipient_pdu",
+)
+#: Operators that route a record by a recipient's place: a record with no value
+#: there (a suspect of no fixed abode) is flagged unrouted, not silently refused.
+ROUTING_OPERATORS = frozenset({"in_recipient_areas", "is_recipient_pdu"})
 
 
 class Condition(PolicyModel):
@@ -149,13 +194,17 @@ class Condition(PolicyModel):
     in_recipient_areas: Literal[True] | None = Field(
         default=None, description="The value is one of the recipient party's areas."
     )
+    is_recipient_pdu: Literal[True] | None = Field(
+        default=None, description="The value is the recipient party's probation PDU."
+    )
 
     @model_validator(mode="after")
     def _one_test(self) -> Condition:
         tests = [name for name in OPERATORS if getattr(self, name) is not None]
         if len(tests) != 1:
             raise ValueError(
-                "a condition needs exactly one of equals, in, not_in, at_least, present"
+                "a condition needs exactly one of equals, in, not_in, at_least, present, "
+                "in_recipient_areas, is_recipient_pdu"
             )
         return self
 
@@ -207,6 +256,13 @@ class Obligations(PolicyModel):
         return tuple(terms)
 
 
+class OwnedItems(PolicyModel):
+    """Items of a list that each name their owner, such as a meeting's actions."""
+
+    items: FieldPath = Field(description="The list, e.g. payload.meeting.actions")
+    owner: str = Field(default="owner", description="The item's field naming its owner.")
+
+
 class Flow(PolicyModel):
     """One rule of the agreement: a sender may (or may never) share with recipients."""
 
@@ -235,6 +291,11 @@ class Flow(PolicyModel):
         default_factory=list, description="What a permit shares: paths, or path + transform."
     )
     obligations: Obligations = Field(default_factory=Obligations)
+    to_owners: OwnedItems | None = Field(
+        default=None,
+        description="Deliver each item to the party it names as owner: the flow applies "
+        "to a recipient only when an item names it, and its copy holds only those items.",
+    )
 
     @model_validator(mode="after")
     def _permit_is_complete(self) -> Flow:

@@ -29,7 +29,7 @@ from tests.adapters.helpers import ADAPTERS, EXAMPLES, ROOT, parse_sample, sampl
 CHESHIRE = ROOT / "policies" / "cheshire-hru"
 WEST_MIDLANDS = ROOT / "policies" / "west-midlands-easi"
 ENVELOPE = {"contract_version", "exchange_id", "source_partner", "submitted_at", "category"}
-ENVELOPE |= {"purpose", "urgency"}
+ENVELOPE |= {"purpose", "purposes", "urgency"}
 THERAPY_CONTENT = (
     "payload.health.summary",
     "payload.health.conditions",

@@ -23,6 +23,7 @@ ALLOWED_TOP = {
     "submitted_at",
     "category",
     "purpose",
+    "purposes",
     "urgency",
     "case_reference",
     "subjects",
@@ -107,7 +108,7 @@ def test_exchange_is_audited_and_chain_verifies(gateway, police_sample):
     assert all(d["rules"] and d["reason"] for d in refusal["refused"])
     # Stated once for all refused recipients, and no empty fields repeated per recipient.
     assert refusal["policy_version"] == stored["policy_version"]
-    assert refusal["purpose"] == "stalking-risk-management"
+    assert refusal["purposes"] == ["stalking-risk-management"]  # every purpose tried
     assert not any({"policy_version", "lawful_basis"} & d.keys() for d in refusal["refused"])
     disclosure = next(
         json.loads(r.details)

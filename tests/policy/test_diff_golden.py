@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from gateway.cli.policy import policy_app
 from gateway.policy import load_bundle
 from gateway.policy.engine import decide
-from gateway.policy.fields import ENVELOPE_PATHS
+from gateway.policy.fields import is_envelope
 from gateway.policy.minimise import minimise_for
 from gateway.policy.tools.diff import disclosures
 from tests.policy.conftest import CHESHIRE, crime_exchange
@@ -85,12 +85,14 @@ def test_widening_to_a_perpetrator_facing_party_keeps_the_victims_address_back(t
     new = proposed(tmp_path)
     edit(new / "flows.yaml", "      - subjects[].address.postcode", "      - subjects[].address")
     assert body(report(new)) == [
-        "What is disclosed: this change opens 3, closes 0 and changes the form of 0 field(s) "
+        "What is disclosed: this change opens 4, closes 0 and changes the form of 0 field(s) "
         "for a recipient.",
         "",
         "- OPENS: probation now receives subjects[].address.lines[] [location] "
         f"(of any subject but a victim) in full, {PROBATION}",
         "- OPENS: probation now receives subjects[].address.local_authority [location] "
+        f"(of any subject but a victim) in full, {PROBATION}",
+        "- OPENS: probation now receives subjects[].address.no_fixed_abode [location] "
         f"(of any subject but a victim) in full, {PROBATION}",
         "- OPENS: probation now receives subjects[].address.town [location] "
         f"(of any subject but a victim) in full, {PROBATION}",
@@ -266,7 +268,7 @@ def test_what_the_minimiser_discloses_is_what_the_diff_counts():
             decision.recipient,
         )
         for path in minimised.disclosed:
-            if path in ENVELOPE_PATHS:
+            if is_envelope(path):
                 continue  # every recipient gets it
             assert any(k[:5] == (*key, path) for k in table), (decision.recipient, path)
             checked += 1

@@ -82,7 +82,8 @@ def test_an_explicit_deny_beats_a_permit_that_also_applies(cheshire):
     exchange = Exchange.model_validate(build_fixture("child-in-household", suite.fixtures))
     flows = cheshire.index[("cwp-mental-health", "hru-evaluation", "health_information")]
     permit = next(f for f in flows if f.id == "engagement-to-evaluation")
-    assert permit.miss(exchange, exchange.submitted_at.date()) is None  # it would permit
+    today = exchange.submitted_at.date()
+    assert permit.miss(exchange, today, "service-evaluation") is None  # it would permit
     decision = by_recipient(cheshire, exchange)["hru-evaluation"]
     assert decision.rules == ("children-never-to-evaluation",)
     assert not decision.permitted

@@ -31,6 +31,7 @@ def test_north_spoc_gets_only_its_allow_list(cheshire):
         "submitted_at",
         "category",
         "purpose",
+        "purposes",
         "urgency",
         "case_reference",
         "subjects",

@@ -40,7 +40,6 @@ GLOSSARY: dict[str, str] = {
     "Exchange.exchange_id": "The gateway's id for this exchange.",
     "Exchange.source_partner": "The party that sent the record.",
     "Exchange.submitted_at": "When the gateway received the record.",
-    "Exchange.purpose": "Why the record is shared, one of the agreement's purposes.",
     "Exchange.urgency": "How soon the record must reach its recipients.",
     "Exchange.subjects": "The people the record is about.",
     "Exchange.payload": "What the record says, by section.",

@@ -12,7 +12,7 @@ from typing import Any
 from contracts import Exchange
 from gateway.policy.bundle import PolicyBundle
 from gateway.policy.engine import RESTRICTED_ACCESS_RULE, Decision, decide
-from gateway.policy.fields import ENVELOPE_PATHS
+from gateway.policy.fields import is_envelope
 from gateway.policy.minimise import apply_plan
 
 EXPLAIN_KEY = b"explain-only"
@@ -28,7 +28,7 @@ def explain(
     record = exchange.model_dump(mode="json")
     lines = [
         f"Exchange {exchange.exchange_id}: {exchange.category} from {exchange.source_partner} "
-        f"for {exchange.purpose}",
+        f"for {', '.join(exchange.purposes)}",
         f"Policy {bundle.agreement_id} {bundle.agreement_version} ({bundle.version})",
     ]
     for decision in decide(bundle, exchange, today):
@@ -36,7 +36,8 @@ def explain(
             continue
         lines.append("")
         verdict = "PERMIT" if decision.permitted else "DENY"
-        lines.append(f"{decision.recipient}: {verdict} by {', '.join(decision.rules)}")
+        under = f" for {decision.purpose}" if decision.permitted else ""
+        lines.append(f"{decision.recipient}: {verdict} by {', '.join(decision.rules)}{under}")
         lines.append(f"  why: {decision.reason}")
         if decision.rules == (RESTRICTED_ACCESS_RULE,):
             continue
@@ -72,7 +73,12 @@ def _flows(bundle: PolicyBundle, exchange: Exchange, recipient: str, today: date
         out.append(f"  {compiled.flow.effect} flow {compiled.id} ({where}):")
         for text, held in compiled.checks(exchange, today):
             out.append(f"    [{'x' if held else ' '}] {text}")
-        if compiled.consent is not None and compiled.miss(exchange, today) is None:
+        purpose = compiled.purpose_for(exchange)
+        if (
+            compiled.consent is not None
+            and purpose is not None
+            and compiled.miss(exchange, today, purpose) is None
+        ):
             outcome = compiled.consent(exchange)
             detail = outcome.justification or outcome.reason or outcome.consent
             out.append(f"    [{'x' if outcome.ok else ' '}] consent: {detail}")
@@ -85,7 +91,7 @@ def _fields(decision: Decision, record: dict[str, Any]) -> list[str]:
     apply_plan(decision.plan, record, decision.recipient, EXPLAIN_KEY, trace=trace)
     out = ["  fields:"]
     for path in sorted(trace):
-        if path in ENVELOPE_PATHS:
+        if is_envelope(path):
             continue
         out.append(f"    {path}: {'; '.join(sorted(trace[path]))}")
     return out

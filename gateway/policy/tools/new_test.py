@@ -23,7 +23,7 @@ from gateway.pipeline.ingest import ingest
 from gateway.pipeline.validate import validate
 from gateway.policy.bundle import PolicyBundle
 from gateway.policy.engine import Decision, decide
-from gateway.policy.fields import ENVELOPE_PATHS
+from gateway.policy.fields import is_envelope
 from gateway.policy.minimise import minimise_for
 from gateway.policy.tools.suite import TEST_PSEUDONYM_KEY
 
@@ -90,7 +90,7 @@ def _expectation(decision: Decision, record: dict[str, Any]) -> list[str]:
     if decision.obligations:
         lines.append(f"obligations: [{', '.join(_scalar(o) for o in decision.obligations)}]")
     minimised = minimise_for(decision, record, TEST_PSEUDONYM_KEY)
-    disclosed = sorted(p for p in minimised.disclosed if p not in ENVELOPE_PATHS)
+    disclosed = sorted(p for p in minimised.disclosed if not is_envelope(p))
     if disclosed:
         lines.append(f"disclosed:  {TODO}: exactly these fields cross, and no other")
         lines += [f"  - {_scalar(p)}" for p in disclosed]

@@ -18,13 +18,14 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError
 
-from contracts import Exchange
+from contracts import Category, Exchange
 from gateway.errors import PolicyLoadError, field_path
 from gateway.policy.bundle import PolicyBundle
 from gateway.policy.engine import Decision, decide
-from gateway.policy.fields import ENVELOPE_PATHS, is_known
+from gateway.policy.fields import is_envelope, is_known
 from gateway.policy.minimise import minimise_for
-from gateway.policy.model import PolicyModel
+from gateway.policy.model import ANY, Flow, PolicyModel
+from gateway.policy.registration import apply_registration
 from gateway.policy.source import Source
 
 #: The key policy tests pseudonymise with; tests check that, not the value.
@@ -63,6 +64,9 @@ class Expectation(PolicyModel):
     consent: Literal["given", "not given", "not required"] | None = None
     justification: str | None = None
     obligations: list[str] | None = None
+    purpose: str | None = Field(
+        default=None, description="The purpose the recipient was permitted under."
+    )
 
 
 class Case(PolicyModel):
@@ -89,6 +93,8 @@ class CaseResult:
     name: str
     failures: list[str] = field(default_factory=list)
     rules: set[str] = field(default_factory=set)  # every rule that decided a recipient
+    #: (sender, recipient, category) of every refusal the case expected and got
+    refused: set[tuple[str, str, str]] = field(default_factory=set)
 
     @property
     def passed(self) -> bool:
@@ -100,6 +106,9 @@ class Report:
     results: list[CaseResult] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)  # suites that could not run
     uncovered: list[str] = field(default_factory=list)  # flows no case was decided by
+    #: permit flows no case shows refusing: no expected deny for any of its
+    #: sender, recipient and category combinations
+    never_refused: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -120,6 +129,11 @@ class Report:
             lines += [f"      {line}" for line in result.failures]
         if self.uncovered:
             lines.append(f"NOTE  flows no policy test exercises: {', '.join(self.uncovered)}")
+        if self.never_refused:
+            lines.append(
+                "NOTE  permit flows no policy test shows refusing a record: "
+                + ", ".join(self.never_refused)
+            )
         lines.append(self.summary())
         return "\n".join(lines)
 
@@ -198,7 +212,7 @@ def check(decision: Decision, expected: Expectation, record: dict[str, Any]) -> 
         return out
     if expected.rules is not None and list(decision.rules) != expected.rules:
         out.append(f"rules: expected {expected.rules}, got {list(decision.rules)}")
-    for name in ("lawful_basis", "consent", "justification"):
+    for name in ("lawful_basis", "consent", "justification", "purpose"):
         want = getattr(expected, name)
         if want is not None and getattr(decision, name) != want:
             out.append(f"{name}: expected {want!r}, got {getattr(decision, name)!r}")
@@ -209,7 +223,7 @@ def check(decision: Decision, expected: Expectation, record: dict[str, Any]) -> 
     if not decision.permitted:
         return out
     minimised = minimise_for(decision, record, TEST_PSEUDONYM_KEY)
-    disclosed = {p for p in minimised.disclosed if p not in ENVELOPE_PATHS}
+    disclosed = {p for p in minimised.disclosed if not is_envelope(p)}
     if expected.disclosed is not None:
         out += _set_diff("disclosed fields", set(expected.disclosed), disclosed)
     leaked = sorted(p for p in disclosed if _under(p, expected.not_disclosed))
@@ -236,6 +250,7 @@ def run_case(bundle: PolicyBundle, suite: Suite, case: Case) -> CaseResult:
     except (ValueError, KeyError, IndexError, TypeError) as exc:
         result.failures.append(f"fixture {case.exchange!r}: {exc}")
         return result
+    apply_registration(exchange, bundle)
     record = exchange.model_dump(mode="json")
     decisions = {d.recipient: d for d in decide(bundle, exchange)}
     result.rules = {rule for d in decisions.values() for rule in d.rules}
@@ -246,9 +261,10 @@ def run_case(bundle: PolicyBundle, suite: Suite, case: Case) -> CaseResult:
             continue
         if isinstance(expected, str):
             expected = Expectation(effect=expected)
-        result.failures += [
-            f"{recipient}: {line}" for line in check(decisions[recipient], expected, record)
-        ]
+        failures = check(decisions[recipient], expected, record)
+        result.failures += [f"{recipient}: {line}" for line in failures]
+        if expected.effect == "deny" and not failures:
+            result.refused.add((exchange.source_partner, recipient, str(exchange.category)))
     if case.others == "deny":
         for recipient, decision in decisions.items():
             if recipient not in case.expect and decision.permitted:
@@ -313,4 +329,19 @@ def run_suites(bundle: PolicyBundle, tests_dir: Path | None = None) -> Report:
         report.results += [run_case(bundle, suite, case) for case in suite.tests]
     decided = {rule for r in report.results for rule in r.rules}
     report.uncovered = [f.id for f in bundle.flows if f.id not in decided]
+    refused = {key for r in report.results for key in r.refused}
+    report.never_refused = [
+        f.id
+        for f in bundle.flows
+        if f.effect == "permit" and not any(key in refused for key in _keys(bundle, f))
+    ]
     return report
+
+
+def _keys(bundle: PolicyBundle, flow: Flow) -> set[tuple[str, str, str]]:
+    """Every (sender, recipient, category) a flow could decide."""
+    parties = list(bundle.parties)
+    senders = parties if ANY in flow.senders else flow.senders
+    recipients = parties if ANY in flow.recipients else flow.recipients
+    categories = [str(c) for c in Category] if ANY in flow.categories else flow.categories
+    return {(s, r, str(c)) for s in senders for r in recipients for c in categories if s != r}
