@@ -21,11 +21,11 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar, TypeVar, cast
+from typing import Annotated, Any, ClassVar, TypeVar, cast
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from contracts import Exchange, Identifier, IdentifierSystem, PersonName
+from contracts import MAX_PURPOSES, Exchange, Identifier, IdentifierSystem, PersonName
 from gateway.errors import (
     BatchTooLarge,
     FieldProblem,
@@ -44,6 +44,77 @@ class NativeModel(BaseModel):
     typo must not pass as an absent value), and text is stripped."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+_PURPOSE_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def check_purpose_id(value: str) -> str:
+    """A purpose is an id of the agreement; say so plainly rather than quote a regex."""
+    if not _PURPOSE_ID.match(value) or len(value) > 64:
+        raise ValueError(
+            f"{value!r} is not a purpose id: use an id from the agreement, e.g. "
+            "'stalking-risk-management' (lower-case letters, digits and hyphens, at most 64)"
+        )
+    return value
+
+
+#: One purpose id as a native format carries it.
+NativePurposeId = Annotated[str, AfterValidator(check_purpose_id)]
+
+
+def merge_purposes(purpose: str | None, purposes: list[str]) -> list[str]:
+    """``purpose`` first, then ``purposes``; naming the single one again in the list is
+    harmless (a rendering may), but a list naming one purpose twice is a mistake."""
+    seen = set()
+    for value in purposes:
+        if value in seen:
+            raise ValueError(f"purpose {value!r} is listed twice")
+        seen.add(value)
+    merged = ([purpose] if purpose else []) + [p for p in purposes if p != purpose]
+    if len(merged) > MAX_PURPOSES:
+        raise ValueError(f"at most {MAX_PURPOSES} purposes; {len(merged)} declared")
+    return merged
+
+
+class DeclaredPurposes(NativeModel):
+    """The purposes a native record declares: ``purpose`` (one), ``purposes`` (several),
+    both or neither. Neither is allowed: the sender's registration in the agreement
+    then gives the defaults for the record's category (or the gateway refuses it)."""
+
+    purpose: NativePurposeId | None = Field(
+        default=None, description="The purpose the record is shared for (the main one)."
+    )
+    purposes: list[NativePurposeId] = Field(
+        default_factory=list, description="Further purposes, or all of them."
+    )
+
+    @model_validator(mode="after")
+    def _purposes_once(self) -> DeclaredPurposes:
+        merge_purposes(self.purpose, self.purposes)
+        return self
+
+    def declared(self) -> list[str]:
+        """Every purpose declared, main one first; empty when the record names none."""
+        return merge_purposes(self.purpose, self.purposes)
+
+
+def record_purposes(record: dict[str, Any]) -> list[str]:
+    """A canonical record's purposes (a recipient's copy has the one it was permitted under)."""
+    purposes = list(record.get("purposes") or [])
+    single = record.get("purpose")
+    if single and single not in purposes:
+        purposes.insert(0, single)
+    return purposes
+
+
+def native_purposes(record: dict[str, Any]) -> dict[str, Any]:
+    """The native ``purpose`` / ``purposes`` fields for a canonical record: the single
+    form when there is one purpose (a recipient's copy), the list when there are more."""
+    purposes = record_purposes(record)
+    if len(purposes) == 1:
+        return {"purpose": purposes[0]}
+    return {"purposes": purposes} if purposes else {}
 
 
 #: The most rows one batch request may carry; the daily screening is hundreds.

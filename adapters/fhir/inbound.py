@@ -10,10 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from adapters.base import IngestContext
+from adapters.base import IngestContext, check_purpose_id
 from adapters.fhir import native as fx
 from adapters.fhir.native import (
-    DEFAULT_PURPOSE,
     REFERRAL_OUTCOME_BY_STATUS,
     RISK_LEVEL_BY_CODE,
     URGENCY_BY_PRIORITY,
@@ -130,6 +129,49 @@ class _Group:
     resources: list[dict[str, Any]] = field(default_factory=list)
     #: Bundle entry that introduced this patient (None for a single resource).
     index: int | None = None
+    #: The role stated by a subject-role extension, and where (to name a contradiction).
+    role: SubjectRole | None = None
+    role_stated_at: str | None = None
+
+    def state_role(self, role: SubjectRole, resource: dict[str, Any], element: str) -> None:
+        """Take the role one element states; two elements stating different roles for
+        one person is the sender's contradiction, refused rather than resolved."""
+        if self.role is not None and role is not self.role:
+            raise _problem(
+                resource,
+                element,
+                f"says the person is {role.value}, but {self.role_stated_at} says "
+                f"{self.role.value}: one person has one role in a submission",
+            )
+        self.role = role
+        self.role_stated_at = self.role_stated_at or _where(resource, element)[0]
+        self.subject.role = role
+
+
+def _stated_role(resource: dict[str, Any], element: str) -> SubjectRole | None:
+    """The role a subject-role extension on ``element`` (``extension`` of a Patient,
+    ``subject.extension`` of a resource about one) states, checked; None without one."""
+    holder = resource if element == "extension" else resource.get(element.split(".")[0]) or {}
+    found = None
+    for i, ext in enumerate(holder.get("extension") or []):
+        if ext.get("url") != fx.SUBJECT_ROLE_EXTENSION:
+            continue
+        where = f"{element}[{i}]"
+        code = ext.get("valueCode")
+        if code is None:
+            raise _problem(
+                resource, where, "the subject-role extension gives its role as valueCode"
+            )
+        if code not in fx.ROLE_CODES:
+            raise _problem(
+                resource,
+                f"{where}.valueCode",
+                f"unknown subject role {code!r}; one of: {', '.join(fx.ROLE_CODES)}",
+            )
+        if found is not None and found.value != code:
+            raise _problem(resource, where, "two subject-role extensions with different roles")
+        found = SubjectRole(code)
+    return found
 
 
 def _checked_nhs_number(value: str, resource: dict[str, Any], element: str) -> str:
@@ -232,6 +274,9 @@ def group_by_patient(resources: list[dict[str, Any]]) -> list[_Group]:
         groups[key] = _Group(
             _patient_subject(resource, f"P{len(groups) + 1}"), index=resource.get("_index")
         )
+        role = _stated_role(resource, "extension")
+        if role:
+            groups[key].state_role(role, resource, "extension")
         nhs = next(
             i.value
             for i in groups[key].subject.identifiers
@@ -261,6 +306,10 @@ def group_by_patient(resources: list[dict[str, Any]]) -> list[_Group]:
             )
             aliases[key] = key
         groups[key].resources.append(resource)
+        element = f"{_subject_element(resource)}.extension"
+        role = _stated_role(resource, element)
+        if role:
+            groups[key].state_role(role, resource, element)
     return list(groups.values())
 
 
@@ -440,6 +489,24 @@ def _category(built: _Built, health: HealthSection | None) -> Category:
     return Category.HEALTH_INFORMATION
 
 
+def _purposes(envelope: dict[str, Any]) -> list[str]:
+    """Every purpose tag (``meta.tag`` with PURPOSE_SYSTEM) on the Bundle or lone resource,
+    in order; none is allowed (the sender's registration then gives the purposes)."""
+    purposes: list[str] = []
+    for i, tag in enumerate((envelope.get("meta") or {}).get("tag") or []):
+        if tag.get("system") != fx.PURPOSE_SYSTEM:
+            continue
+        code = tag.get("code") or ""
+        try:
+            check_purpose_id(code)
+        except ValueError as exc:
+            raise _problem(envelope, f"meta.tag[{i}].code", str(exc)) from None
+        if code in purposes:
+            raise _problem(envelope, f"meta.tag[{i}].code", f"purpose {code!r} is tagged twice")
+        purposes.append(code)
+    return purposes
+
+
 def to_canonical(group: _Group, envelope: dict[str, Any], context: IngestContext) -> Exchange:
     built = _Built(received_at=context.received_at)
     readers = {
@@ -459,10 +526,7 @@ def to_canonical(group: _Group, envelope: dict[str, Any], context: IngestContext
     health = HealthSection(**built.health) if built.health else None
     if built.referral and health and health.consent and built.referral.consent is None:
         built.referral.consent = health.consent
-    tags = (envelope.get("meta") or {}).get("tag") or []
-    purpose = next(
-        (t["code"] for t in tags if t.get("system") == fx.PURPOSE_SYSTEM), DEFAULT_PURPOSE
-    )
+    purposes = _purposes(envelope)
     identifier = (
         envelope.get("identifier") if envelope.get("resourceType") == "Bundle" else None
     ) or {}
@@ -474,7 +538,7 @@ def to_canonical(group: _Group, envelope: dict[str, Any], context: IngestContext
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=_category(built, health),
-        purpose=purpose,
+        purposes=purposes,
         urgency=built.urgency,
         case_reference=case_reference,
         subjects=[group.subject],

@@ -20,7 +20,7 @@ from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
 from adapters.base import check_batch_size, check_text
-from contracts import RiskLevel, Urgency
+from contracts import RiskLevel, SubjectRole, Urgency
 from gateway.errors import FieldProblem, InvalidRecord, field_path
 
 MEDIA_TYPE = "application/fhir+json"
@@ -69,8 +69,12 @@ IDENTIFIER_SYSTEMS = {
 SNOMED_ALERTS = {"6471006": "suicidal_ideation"}
 SNOMED_DISPLAY = {"6471006": "Suicidal thoughts"}
 
-#: Purpose when a submission does not tag one (``meta.tag`` with PURPOSE_SYSTEM).
-DEFAULT_PURPOSE = "stalking-risk-management"
+#: The role a person has in the matter (victim, perpetrator ...): an extension on a
+#: Patient, or on the reference (``subject``/``patient``) of a resource about them,
+#: with ``valueCode`` one of :data:`ROLE_CODES`. Without it the person is a ``patient``
+#: and the sender's registration in the agreement (``patient_role``) decides.
+SUBJECT_ROLE_EXTENSION = GATEWAY_BASE + "StructureDefinition/subject-role"
+ROLE_CODES: tuple[str, ...] = tuple(role.value for role in SubjectRole)
 
 #: Qualitative risk codes (HL7 risk-probability and our risk-level) -> canonical level.
 RISK_LEVEL_BY_CODE = {

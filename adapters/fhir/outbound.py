@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any, TypeVar, cast
 
+from adapters.base import record_purposes
 from adapters.fhir import native as fx
 from adapters.fhir.native import (
     FHIR_GENDERS,
@@ -54,6 +55,10 @@ def _patient(subject: dict[str, Any]) -> dict[str, Any]:
     address = subject.get("address")
     gender = (subject.get("gender") or "").lower()
     birth_date, extensions = _birth(subject)
+    role = subject.get("role")
+    if role in fx.ROLE_CODES:
+        # Said even for "patient": the recipient need not guess what the sender meant.
+        extensions = [*(extensions or []), {"url": fx.SUBJECT_ROLE_EXTENSION, "valueCode": role}]
     return {
         "resourceType": "Patient",
         "meta": _profile("Patient"),
@@ -400,8 +405,8 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
         "resourceType": "Bundle",
         "type": "collection",
         "timestamp": record.get("submitted_at"),
-        "meta": {"tag": [{"system": fx.PURPOSE_SYSTEM, "code": record.get("purpose")}]}
-        if record.get("purpose")
+        "meta": {"tag": [{"system": fx.PURPOSE_SYSTEM, "code": p} for p in record_purposes(record)]}
+        if record_purposes(record)
         else None,
         "identifier": {"system": fx.CASE_REFERENCE_SYSTEM, "value": record["case_reference"]}
         if record.get("case_reference")

@@ -9,6 +9,7 @@ from adapters.base import (
     collect_identifiers,
     drop_empty,
     identifier_values,
+    native_purposes,
     person_name,
 )
 from adapters.mappa.native import MappaNotification
@@ -29,6 +30,9 @@ from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
 FORMAT = "mappa/1"
+OFFENDER_REF = "O1"
+#: Roles the ``persons`` list can say; any other canonical role renders as ``other``.
+PERSON_ROLES = ("victim", "child", "witness")
 
 
 def check_notification(note: MappaNotification) -> None:
@@ -37,6 +41,14 @@ def check_notification(note: MappaNotification) -> None:
     person = note.offender
     if not (person.crn or person.noms_number or person.pnc_id):
         problems.append(FieldProblem("offender", "needs a crn, noms_number or pnc_id"))
+    refs = [p.ref for p in note.persons]
+    for i, ref in enumerate(refs):
+        if ref == OFFENDER_REF or ref in refs[:i]:
+            problems.append(
+                FieldProblem(
+                    f"persons[{i}].ref", f"ref {ref!r} is taken: each person needs their own"
+                )
+            )
     if note.kind == "meeting_outcome" and note.meeting is None:
         problems.append(FieldProblem("meeting", "a meeting_outcome needs its meeting"))
     if problems:
@@ -46,7 +58,7 @@ def check_notification(note: MappaNotification) -> None:
 def _subject(note: MappaNotification) -> Subject:
     person = note.offender
     return Subject(
-        ref="O1",
+        ref=OFFENDER_REF,
         role=SubjectRole.OFFENDER,
         identifiers=collect_identifiers(
             (IdentifierSystem.CRN, person.crn),
@@ -77,10 +89,21 @@ def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
         category=Category.MEETING_FEED
         if note.kind == "meeting_outcome"
         else Category.OFFENDER_MANAGEMENT,
-        purpose=note.purpose,
+        purposes=note.declared(),
         urgency=Urgency(note.urgency),
         case_reference=note.case_reference,
-        subjects=[_subject(note)],
+        subjects=[
+            _subject(note),
+            *(
+                Subject(
+                    ref=p.ref,
+                    role=SubjectRole(p.role),
+                    name=person_name(p.forename, p.surname),
+                    date_of_birth=p.dob,
+                )
+                for p in note.persons
+            ),
+        ],
         payload=Payload(
             mappa=MappaSection(
                 category=note.category,
@@ -107,13 +130,16 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     offender: dict[str, Any] | None = next(
         (s for s in subjects if s.get("role") == "offender"), None
     )
+    offender = offender or next(
+        (s for s in subjects if s.get("role") in ("perpetrator", "suspect")), None
+    )
     offender = offender or next(iter(subjects), {})
     ids = identifier_values(offender)
     name = offender.get("name") or {}
     native = {
         "format": FORMAT,
         "kind": "meeting_outcome" if meeting else "level_change",
-        "purpose": record.get("purpose"),
+        **native_purposes(record),
         "case_reference": record.get("case_reference"),
         "urgency": record.get("urgency"),
         "area": (meeting or {}).get("area"),
@@ -125,6 +151,17 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
             "surname": name.get("family"),
             "dob": offender.get("date_of_birth"),
         },
+        "persons": [
+            {
+                "ref": s.get("ref"),
+                "role": s.get("role") if s.get("role") in PERSON_ROLES else "other",
+                "forename": (s.get("name") or {}).get("given"),
+                "surname": (s.get("name") or {}).get("family"),
+                "dob": s.get("date_of_birth"),
+            }
+            for s in subjects
+            if s is not offender
+        ],
         "category": mappa.get("category"),
         "level": mappa.get("level"),
         "previous": {

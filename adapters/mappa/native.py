@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from adapters.base import NativeModel
+from adapters.base import DeclaredPurposes, NativeModel
 from adapters.meetings import NativeAction
 from contracts import CRN_PATTERN, NOMS_PATTERN
 
@@ -21,6 +21,16 @@ class NativeOffender(NativeModel):
     crn: str | None = Field(default=None, pattern=CRN_PATTERN.pattern)
     noms_number: str | None = Field(default=None, pattern=NOMS_PATTERN.pattern)
     pnc_id: str | None = None
+    forename: str | None = None
+    surname: str | None = None
+    dob: date | None = None
+
+
+class NativePerson(NativeModel):
+    """Someone else the case names: a victim the plan protects, a child, a witness."""
+
+    ref: str = Field(min_length=1, max_length=32)
+    role: Literal["victim", "child", "witness", "other"]
     forename: str | None = None
     surname: str | None = None
     dob: date | None = None
@@ -39,14 +49,18 @@ class NativeMeeting(NativeModel):
     actions: list[NativeAction] = Field(default_factory=list)
 
 
-class MappaNotification(NativeModel):
+class MappaNotification(DeclaredPurposes):
+    """One notification; with no ``purpose``/``purposes`` the sender's registration decides."""
+
     format: Literal["mappa/1"]
     kind: Literal["level_change", "meeting_outcome"]
-    purpose: str = Field(min_length=1)
     case_reference: str | None = None
     urgency: Literal["routine", "urgent", "immediate"] = "routine"
     area: str | None = None
     offender: NativeOffender
+    persons: list[NativePerson] = Field(
+        default_factory=list, description="Other people the case names, each with a role."
+    )
     category: int = Field(ge=1, le=4)
     level: int = Field(ge=1, le=3)
     previous: NativePrevious | None = None

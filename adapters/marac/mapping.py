@@ -16,9 +16,16 @@ from adapters.base import (
     collect_identifiers,
     drop_empty,
     identifier_values,
+    native_purposes,
     person_name,
 )
-from adapters.marac.native import MaracMeetingFeed, MaracReferral, NativeCase, NativePerson
+from adapters.marac.native import (
+    MaracMeetingFeed,
+    MaracReferral,
+    NativeCase,
+    NativeOtherPerson,
+    NativePerson,
+)
 from adapters.meetings import canonical_actions, native_actions
 from contracts import (
     DASH_HIGH_RISK_TICKS,
@@ -95,14 +102,44 @@ def _subject(person: NativePerson, role: SubjectRole) -> Subject:
     )
 
 
-def _people(
-    victim: NativePerson, perpetrator: NativePerson | None, children: list[NativePerson]
-) -> list[Subject]:
-    subjects = [_subject(victim, SubjectRole.VICTIM)]
-    if perpetrator:
-        subjects.append(_subject(perpetrator, SubjectRole.PERPETRATOR))
-    subjects += [_subject(c, SubjectRole.CHILD) for c in children]
+def _people(case: MaracReferral | NativeCase) -> list[Subject]:
+    subjects = [_subject(case.victim, SubjectRole.VICTIM)]
+    if case.perpetrator:
+        subjects.append(_subject(case.perpetrator, SubjectRole.PERPETRATOR))
+    subjects += [_subject(c, SubjectRole.CHILD) for c in case.children]
+    subjects += [_subject(o, SubjectRole(o.role)) for o in case.others]
     return subjects
+
+
+def other_problems(
+    others: list[NativeOtherPerson], prefix: str, record: int | None
+) -> list[FieldProblem]:
+    """A witness or other person needs no identifier, but must be named somehow."""
+    return [
+        FieldProblem(f"{prefix}others[{i}]", "needs a name or an identifier", record)
+        for i, o in enumerate(others)
+        if not (o.forename or o.surname or o.nhs_number or o.pnc_id or o.local_id)
+    ]
+
+
+def ref_problems(
+    case: MaracReferral | NativeCase, prefix: str, record: int | None
+) -> list[FieldProblem]:
+    """Every person on the form has a ref of their own."""
+    people = [("victim", case.victim)]
+    if case.perpetrator:
+        people.append(("perpetrator", case.perpetrator))
+    people += [(f"children[{i}]", c) for i, c in enumerate(case.children)]
+    people += [(f"others[{i}]", o) for i, o in enumerate(case.others)]
+    seen: set[str] = set()
+    problems = []
+    for field, person in people:
+        if person.ref in seen:
+            problems.append(
+                FieldProblem(f"{prefix}{field}.ref", f"ref {person.ref!r} is used twice", record)
+            )
+        seen.add(person.ref)
+    return problems
 
 
 def check_referral(referral: MaracReferral) -> None:
@@ -111,6 +148,8 @@ def check_referral(referral: MaracReferral) -> None:
     problems += person_problems(referral.perpetrator, "perpetrator", None)
     for i, child in enumerate(referral.children):
         problems += person_problems(child, f"children[{i}]", None)
+    problems += other_problems(referral.others, "", None)
+    problems += ref_problems(referral, "", None)
     ticks = referral.dash.total if referral.dash else 0
     if referral.dash and referral.dash.answers.count("Y") != ticks:
         problems.append(
@@ -169,10 +208,10 @@ def referral_to_canonical(referral: MaracReferral, context: IngestContext) -> Ex
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=Category.REFERRAL,
-        purpose=referral.purpose,
+        purposes=referral.declared(),
         urgency=Urgency(referral.urgency),
         case_reference=referral.marac_case_id,
-        subjects=_people(referral.victim, referral.perpetrator, referral.children),
+        subjects=_people(referral),
         payload=Payload(
             # check_referral refused anything below the threshold, so a referral is high risk.
             risk=RiskSection(
@@ -207,6 +246,8 @@ def check_case(case: NativeCase, index: int) -> None:
     problems = person_problems(case.victim, f"cases[{index}].victim", index)
     if case.perpetrator:
         problems += person_problems(case.perpetrator, f"cases[{index}].perpetrator", index)
+    problems += other_problems(case.others, f"cases[{index}].", index)
+    problems += ref_problems(case, f"cases[{index}].", index)
     if problems:
         raise InvalidRecord(f"MARAC meeting case {index} is not valid", problems)
 
@@ -217,9 +258,9 @@ def case_to_canonical(feed: MaracMeetingFeed, case: NativeCase, context: IngestC
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=Category.MEETING_FEED,
-        purpose=feed.purpose,
+        purposes=feed.declared(),
         case_reference=case.marac_case_id,
-        subjects=_people(case.victim, case.perpetrator, case.children),
+        subjects=_people(case),
         payload=Payload(
             meeting=MeetingSection(
                 forum=MeetingForum.MARAC,
@@ -274,13 +315,19 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     victim = next(iter(_by_role(subjects, "victim")), None)
     perpetrator = next(iter(_by_role(subjects, "perpetrator", "suspect", "offender")), None)
     children = [_native_person(c) for c in _by_role(subjects, "child")]
+    # Anyone else (a second victim or perpetrator has no place of their own) is "other".
+    others = [
+        {**(_native_person(s) or {}), "role": "witness" if s.get("role") == "witness" else "other"}
+        for s in subjects
+        if s.get("role") != "child" and s is not victim and s is not perpetrator
+    ]
     meeting = payload.get("meeting")
     if meeting and not payload.get("referral"):
         agenda: dict[str, Any] = next(iter(meeting.get("agenda") or []), {})
         native: dict[str, Any] = {
             "format": FORMAT,
             "kind": "meeting",
-            "purpose": record.get("purpose"),
+            **native_purposes(record),
             "meeting": {
                 "id": meeting.get("meeting_id"),
                 "date": meeting.get("held_on"),
@@ -295,6 +342,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
                     "victim": _native_person(victim),
                     "perpetrator": _native_person(perpetrator),
                     "children": children,
+                    "others": others,
                     "actions": native_actions(meeting.get("actions")),
                     "outcomes": meeting.get("outcomes"),
                 }
@@ -307,7 +355,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     native = {
         "format": FORMAT,
         "kind": "referral",
-        "purpose": record.get("purpose"),
+        **native_purposes(record),
         "marac_case_id": record.get("case_reference"),
         "urgency": record.get("urgency"),
         "referral": {
@@ -337,5 +385,6 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
         "victim": _native_person(victim),
         "perpetrator": _native_person(perpetrator),
         "children": children,
+        "others": others,
     }
     return drop_empty(native)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from adapters.base import NativeModel
+from adapters.base import DeclaredPurposes, NativeModel
 from adapters.meetings import NativeAction
 from contracts import DASH_QUESTIONS
 
@@ -24,6 +24,9 @@ class NativeAddress(NativeModel):
     town: str | None = None
     postcode: str | None = None
     local_authority: str | None = None
+    no_fixed_abode: bool | None = Field(
+        default=None, description="No fixed abode (give no lines or postcode)."
+    )
 
 
 class NativePerson(NativeModel):
@@ -37,6 +40,12 @@ class NativePerson(NativeModel):
     local_id: str | None = Field(default=None, description="The referring agency's own id")
     address: NativeAddress | None = None
     safe_contact: str | None = Field(default=None, description="How to reach the victim safely")
+
+
+class NativeOtherPerson(NativePerson):
+    """Anyone else on the form: a witness, or another person (a new partner, a relative)."""
+
+    role: Literal["witness", "other"]
 
 
 class NativeDash(NativeModel):
@@ -65,10 +74,11 @@ class NativeReferralDetail(NativeModel):
     outcome: Literal["pending", "accepted", "declined"] | None = None
 
 
-class MaracReferral(NativeModel):
+class MaracReferral(DeclaredPurposes):
+    """A referral; with no ``purpose``/``purposes`` the referrer's registration decides."""
+
     format: Literal["marac/1"]
     kind: Literal["referral"]
-    purpose: str = Field(min_length=1)
     marac_case_id: str | None = None
     urgency: Literal["routine", "urgent", "immediate"] = "routine"
     referral: NativeReferralDetail
@@ -78,6 +88,7 @@ class MaracReferral(NativeModel):
     victim: NativePerson
     perpetrator: NativePerson
     children: list[NativePerson] = Field(default_factory=list)
+    others: list[NativeOtherPerson] = Field(default_factory=list)
 
 
 class NativeCase(NativeModel):
@@ -88,6 +99,7 @@ class NativeCase(NativeModel):
     victim: NativePerson
     perpetrator: NativePerson | None = None
     children: list[NativePerson] = Field(default_factory=list)
+    others: list[NativeOtherPerson] = Field(default_factory=list)
     actions: list[NativeAction] = Field(default_factory=list)
     outcomes: list[str] = Field(default_factory=list)
 
@@ -98,11 +110,11 @@ class NativeMeeting(NativeModel):
     area: str | None = None
 
 
-class MaracMeetingFeed(NativeModel):
-    """The feed's envelope; each case is validated on its own (a bad case fails alone)."""
+class MaracMeetingFeed(DeclaredPurposes):
+    """The feed's envelope; each case is validated on its own (a bad case fails alone).
+    Its purposes (or, with none, the sender's registration) apply to every case."""
 
     format: Literal["marac/1"]
     kind: Literal["meeting"]
-    purpose: str = Field(min_length=1)
     meeting: NativeMeeting
     cases: list[Any] = Field(min_length=1)

@@ -48,14 +48,15 @@ class PoliceAdapter(Adapter):
         if self.check_media_type(media_type) == "text/csv":
             rows = screening.read_csv(body)
             check_batch_size(len(rows))
-            return self._parse_batch(rows, screening.DEFAULT_SCREENING_PURPOSE, context)
+            # A CSV has no envelope: purposes come from each row, or the registration.
+            return self._parse_batch(rows, [], context)
         data = load_json_object(body, f"a {CRIME_FORMAT} record or {SCREENING_FORMAT} batch")
         if data.get("format") == SCREENING_FORMAT:
-            rows, purpose = screening.batch_rows(data)
-            return self._parse_batch(rows, purpose, context)
+            rows, purposes = screening.batch_rows(data)
+            return self._parse_batch(rows, purposes, context)
         return Parsed([_record_to_exchange(data, context)])
 
-    def _parse_batch(self, rows: list[Any], purpose: str, context: IngestContext) -> Parsed:
+    def _parse_batch(self, rows: list[Any], purposes: list[str], context: IngestContext) -> Parsed:
         items: list[Exchange | InvalidRecord] = []
         for index, raw in enumerate(rows):
             try:
@@ -63,7 +64,7 @@ class PoliceAdapter(Adapter):
                 if fault:
                     raise fault
                 row = screening.parse_row(raw, index)
-                record = screening.to_crime_record(row, purpose, index)
+                record = screening.to_crime_record(row, purposes, index)
                 items.append(_record_to_exchange(record, context, row=index))
             except InvalidRecord as error:
                 items.append(error)

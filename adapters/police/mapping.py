@@ -10,9 +10,11 @@ from adapters.base import (
     collect_identifiers,
     drop_empty,
     identifier_values,
+    native_purposes,
     person_name,
 )
 from adapters.police.native import (
+    POLICE_ROLES,
     NativeAddress,
     NativeArrest,
     NativeCondition,
@@ -49,7 +51,8 @@ from contracts import (
 from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
 
-_ROLE = {role: SubjectRole(role) for role in ("suspect", "victim", "witness", "other")}
+#: Canonical roles a police record has no word for, as it renders them.
+_ROLE_OUT = {"offender": "suspect", "patient": "other"}
 
 CATEGORY_BY_RECORD_TYPE = {
     "crime": Category.CRIME_RECORD,
@@ -68,21 +71,23 @@ ORDER_KIND = {
 ORDER_TYPE = {v.value: k for k, v in ORDER_KIND.items()}
 
 
-def _address(native: NativeAddress | None) -> Address | None:
+def _address(native: NativeAddress | None, no_fixed_abode: bool | None) -> Address | None:
+    """The address, carrying the NFA mark; an NFA person without one still gets the mark."""
     if native is None:
-        return None
+        return Address(no_fixed_abode=True) if no_fixed_abode else None
     return Address(
         lines=native.lines,
         town=native.town,
         postcode=native.postcode,
         local_authority=native.district,
+        no_fixed_abode=no_fixed_abode,
     )
 
 
 def _subject(person: NativePerson) -> Subject:
     return Subject(
         ref=person.ref,
-        role=_ROLE[person.role],
+        role=SubjectRole(person.role),
         identifiers=collect_identifiers(
             (IdentifierSystem.PNC_ID, person.pnc_id),
             (IdentifierSystem.LOCAL, person.local_id),
@@ -91,8 +96,9 @@ def _subject(person: NativePerson) -> Subject:
         name=person_name(person.forename, person.surname),
         date_of_birth=person.dob,
         gender=person.gender,
-        address=_address(person.address),
+        address=_address(person.address, person.no_fixed_abode),
         safe_contact=person.safe_contact,
+        probation_pdu=person.probation_pdu,
     )
 
 
@@ -145,7 +151,7 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=CATEGORY_BY_RECORD_TYPE[record.record_type],
-        purpose=record.purpose,
+        purposes=record.declared(),
         urgency=Urgency(record.urgency),
         case_reference=record.case_reference,
         subjects=[_subject(p) for p in record.persons],
@@ -235,9 +241,10 @@ def _native_person(subject: dict[str, Any]) -> dict[str, Any]:
     name = subject.get("name") or {}
     address = subject.get("address")
     role = subject.get("role")
+    home = {k: v for k, v in (address or {}).items() if k != "no_fixed_abode"}
     return {
         "ref": subject.get("ref"),
-        "role": role if role in _ROLE else ("suspect" if role == "perpetrator" else "other"),
+        "role": role if role in POLICE_ROLES else _ROLE_OUT.get(role or "", "other"),
         "pnc_id": ids.get("pnc_id"),
         "local_id": ids.get("local"),
         "forename": name.get("given"),
@@ -245,14 +252,16 @@ def _native_person(subject: dict[str, Any]) -> dict[str, Any]:
         "dob": subject.get("date_of_birth"),
         "gender": subject.get("gender"),
         "address": None
-        if address is None
+        if not home
         else {
-            "lines": address.get("lines"),
-            "town": address.get("town"),
-            "postcode": address.get("postcode"),
-            "district": address.get("local_authority"),
+            "lines": home.get("lines"),
+            "town": home.get("town"),
+            "postcode": home.get("postcode"),
+            "district": home.get("local_authority"),
         },
+        "no_fixed_abode": (address or {}).get("no_fixed_abode"),
         "safe_contact": subject.get("safe_contact"),
+        "probation_pdu": subject.get("probation_pdu"),
     }
 
 
@@ -266,7 +275,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     native = {
         "format": "police-crime/1",
         "record_type": RECORD_TYPE_BY_CATEGORY.get(record.get("category") or "", "crime"),
-        "purpose": record.get("purpose"),
+        **native_purposes(record),
         "case_reference": record.get("case_reference"),
         "urgency": record.get("urgency"),
         "occurrence": {

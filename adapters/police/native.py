@@ -7,12 +7,19 @@ Documented with an example in ``docs/formats/police.md``; samples live in
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from adapters.base import NativeModel
+from adapters.base import DeclaredPurposes, NativeModel
 from contracts import OffenceClass
+
+#: The roles a police record gives a person: ``suspect`` (not yet convicted; the
+#: usual word), ``perpetrator`` (where the force records one, e.g. from a
+#: conviction or a civil order), ``victim``, ``child`` (a child of the household,
+#: or a child victim), ``witness`` and ``other``.
+PoliceRole = Literal["suspect", "perpetrator", "victim", "child", "witness", "other"]
+POLICE_ROLES: tuple[str, ...] = get_args(PoliceRole)
 
 
 class NativeOffence(NativeModel):
@@ -34,7 +41,7 @@ class NativeAddress(NativeModel):
 
 class NativePerson(NativeModel):
     ref: str = Field(min_length=1)
-    role: Literal["suspect", "victim", "witness", "other"]
+    role: PoliceRole
     pnc_id: str | None = None
     local_id: str | None = None
     forename: str | None = None
@@ -42,7 +49,21 @@ class NativePerson(NativeModel):
     dob: date | None = None
     gender: str | None = None
     address: NativeAddress | None = None
+    no_fixed_abode: bool | None = Field(
+        default=None, description="NFA: the person has no fixed abode (give no address lines)."
+    )
     safe_contact: str | None = None
+    probation_pdu: str | None = Field(
+        default=None, description="The probation delivery unit managing the person, if known."
+    )
+
+    @model_validator(mode="after")
+    def _nfa_has_no_home(self) -> NativePerson:
+        """NFA and a street address contradict each other; a district (where the person
+        was found) may stay."""
+        if self.no_fixed_abode and self.address and (self.address.lines or self.address.postcode):
+            raise ValueError("a person of no fixed abode has no address lines or postcode")
+        return self
 
 
 class NativeRisk(NativeModel):
@@ -125,12 +146,14 @@ class NativeOrder(NativeModel):
     requirements: list[NativeCondition] = Field(default_factory=list)
 
 
-class PoliceCrimeRecord(NativeModel):
+class PoliceCrimeRecord(DeclaredPurposes):
+    """One record; ``purpose``/``purposes`` (from :class:`DeclaredPurposes`) may both be
+    absent, and the force's registration in the agreement then gives them."""
+
     format: Literal["police-crime/1"]
     record_type: Literal["crime", "custody", "disposal", "order"] = Field(
         default="crime", description="What the record reports; decides its category."
     )
-    purpose: str = Field(min_length=1)
     case_reference: str | None = None
     urgency: Literal["routine", "urgent", "immediate"] = "routine"
     occurrence: NativeOccurrence

@@ -14,13 +14,14 @@ import csv
 import io
 import itertools
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 
 from adapters.base import (
     MAX_BATCH_ROWS,
-    NativeModel,
+    DeclaredPurposes,
+    NativePurposeId,
     batch_too_large,
     check_batch_size,
     validate_native,
@@ -28,12 +29,20 @@ from adapters.base import (
 from contracts import OffenceClass
 from gateway.errors import FieldProblem, InvalidRecord, MalformedBody
 
-#: Purpose of a CSV batch, which has no envelope to name one (a ``purpose`` column may).
-DEFAULT_SCREENING_PURPOSE = "stalking-risk-management"
+
+def _split_cell(value: Any) -> Any:
+    """A CSV cell listing several purposes separates them with ``;`` (a JSON row gives a list)."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
 
 
-class ScreeningRow(NativeModel):
-    """One row of the daily crime search; the same columns in CSV and JSON."""
+class ScreeningRow(DeclaredPurposes):
+    """One row of the daily crime search; the same columns in CSV and JSON.
+
+    ``purpose`` / ``purposes`` (a CSV cell: ``a;b``) replace the batch's purposes for
+    this row; a row and batch that name none leave them to the sender's registration.
+    """
 
     occurrence_number: str = Field(min_length=1)
     reported: datetime | None = None
@@ -50,18 +59,27 @@ class ScreeningRow(NativeModel):
     suspect_surname: str | None = None
     suspect_dob: date | None = None
     suspect_district: str | None = None
+    suspect_no_fixed_abode: bool | None = Field(
+        default=None, description="NFA: the suspect has no fixed abode."
+    )
+    suspect_probation_pdu: str | None = Field(
+        default=None, description="The PDU managing the suspect, where the force knows it."
+    )
     victim_forename: str | None = None
     victim_surname: str | None = None
     victim_district: str | None = None
     risk_tool: Literal["DASH", "SASH", "SAI"] | None = None
     risk_level: Literal["standard", "low", "medium", "high", "very_high"] | None = None
-    purpose: str | None = Field(default=None, description="Overrides the batch's purpose.")
+    purposes: Annotated[list[NativePurposeId], BeforeValidator(_split_cell)] = Field(
+        default_factory=list, description="Purposes for this row; in CSV, separated by ';'."
+    )
 
 
-class ScreeningBatch(NativeModel):
+class ScreeningBatch(DeclaredPurposes):
+    """The JSON batch's envelope: its purposes apply to every row that names none."""
+
     format: Literal["police-screening/1"]
     search_date: date
-    purpose: str = Field(default=DEFAULT_SCREENING_PURPOSE, min_length=1)
     rows: list[Any]
 
 
@@ -104,8 +122,9 @@ def row_problem(row: dict[str, Any], index: int) -> InvalidRecord | None:
     return None
 
 
-def to_crime_record(row: ScreeningRow, purpose: str, index: int) -> dict[str, Any]:
-    """The ``police-crime/1`` record a screening row stands for."""
+def to_crime_record(row: ScreeningRow, purposes: list[str], index: int) -> dict[str, Any]:
+    """The ``police-crime/1`` record a screening row stands for; ``purposes`` are the
+    batch's, used when the row names none."""
     if not row.suspect_pnc_id and not (row.suspect_surname and row.suspect_dob):
         raise InvalidRecord(
             f"screening row {index} does not identify the suspect",
@@ -126,6 +145,8 @@ def to_crime_record(row: ScreeningRow, purpose: str, index: int) -> dict[str, An
             "surname": row.suspect_surname,
             "dob": row.suspect_dob,
             "address": {"district": row.suspect_district} if row.suspect_district else None,
+            "no_fixed_abode": row.suspect_no_fixed_abode,
+            "probation_pdu": row.suspect_probation_pdu,
         }
     ]
     if row.victim_forename or row.victim_surname or row.victim_district:
@@ -143,7 +164,7 @@ def to_crime_record(row: ScreeningRow, purpose: str, index: int) -> dict[str, An
         risk = {"tool": row.risk_tool, "level": row.risk_level}
     return {
         "format": "police-crime/1",
-        "purpose": row.purpose or purpose,
+        "purposes": row.declared() or purposes,
         "case_reference": row.case_reference,
         "occurrence": {
             "number": row.occurrence_number,
@@ -163,13 +184,13 @@ def to_crime_record(row: ScreeningRow, purpose: str, index: int) -> dict[str, An
     }
 
 
-def batch_rows(data: Any) -> tuple[list[Any], str]:
-    """The rows and purpose of a JSON screening batch; the envelope must be valid."""
+def batch_rows(data: Any) -> tuple[list[Any], list[str]]:
+    """The rows and purposes of a JSON screening batch; the envelope must be valid."""
     rows = data.get("rows") if isinstance(data, dict) else None
     if isinstance(rows, list):
         check_batch_size(len(rows))
     batch = validate_native(ScreeningBatch, data, "screening batch envelope", skip=["rows"])
-    return batch.rows, batch.purpose
+    return batch.rows, batch.declared()
 
 
 def parse_row(raw: Any, index: int) -> ScreeningRow:

@@ -14,9 +14,10 @@ from adapters.base import (
     collect_identifiers,
     drop_empty,
     identifier_values,
+    native_purposes,
     person_name,
 )
-from adapters.probation.native import ProbationNotification
+from adapters.probation.native import NativeAddress, NativePerson, ProbationNotification
 from contracts import (
     AccessLevel,
     AccessRestriction,
@@ -60,9 +61,6 @@ def _subject(note: ProbationNotification, source_partner: str) -> Subject:
             set_by=source_partner,
             reason=person.restriction.reason,
         )
-    address = None
-    if person.address:
-        address = Address(**person.address.model_dump())
     return Subject(
         ref=OFFENDER_REF,
         role=SubjectRole.OFFENDER,
@@ -74,8 +72,26 @@ def _subject(note: ProbationNotification, source_partner: str) -> Subject:
         name=person_name(person.forename, person.surname),
         date_of_birth=person.dob,
         gender=person.gender,
-        address=address,
+        address=_address(person.address),
         access=access,
+        # nDelius says which PDU manages the case: the notification's own.
+        probation_pdu=note.pdu,
+    )
+
+
+def _address(native: NativeAddress | None) -> Address | None:
+    return Address(**native.model_dump()) if native else None
+
+
+def _person(person: NativePerson) -> Subject:
+    return Subject(
+        ref=person.ref,
+        role=SubjectRole(person.role),
+        name=person_name(person.forename, person.surname),
+        date_of_birth=person.dob,
+        gender=person.gender,
+        address=_address(person.address),
+        safe_contact=person.safe_contact,
     )
 
 
@@ -108,10 +124,10 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
         source_partner=context.source_partner,
         submitted_at=context.received_at,
         category=CATEGORY_BY_EVENT.get(note.event, Category.OFFENDER_MANAGEMENT),
-        purpose=note.purpose,
+        purposes=note.declared(),
         urgency=Urgency(note.urgency),
         case_reference=note.case_reference,
-        subjects=[_subject(note, context.source_partner)],
+        subjects=[_subject(note, context.source_partner), *map(_person, note.persons)],
         payload=Payload(
             risk=risk,
             mappa=mappa,
@@ -142,9 +158,35 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
     )
 
 
-def _offender(subjects: list[dict[str, Any]]) -> dict[str, Any]:
-    subject = next((s for s in subjects if s.get("role") == "offender"), None)
-    subject = subject or next(iter(subjects), {})
+def _main_subject(subjects: list[dict[str, Any]]) -> dict[str, Any]:
+    """The person the case is about: the offender, else a perpetrator or suspect, else the first."""
+    for roles in (("offender",), ("perpetrator", "suspect")):
+        found = next((s for s in subjects if s.get("role") in roles), None)
+        if found:
+            return found
+    return next(iter(subjects), {})
+
+
+#: Canonical roles a probation notification has no word for, as it renders them.
+_PERSON_ROLES = ("victim", "child", "witness")
+
+
+def _native_person(subject: dict[str, Any]) -> dict[str, Any]:
+    name = subject.get("name") or {}
+    role = subject.get("role")
+    return {
+        "ref": subject.get("ref"),
+        "role": role if role in _PERSON_ROLES else "other",
+        "forename": name.get("given"),
+        "surname": name.get("family"),
+        "dob": subject.get("date_of_birth"),
+        "gender": subject.get("gender"),
+        "address": subject.get("address"),
+        "safe_contact": subject.get("safe_contact"),
+    }
+
+
+def _offender(subject: dict[str, Any]) -> dict[str, Any]:
     ids = identifier_values(subject)
     name = subject.get("name") or {}
     access = subject.get("access")
@@ -174,17 +216,20 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     risk = payload.get("risk") or {}
     mappa = payload.get("mappa")
     recall = probation.get("recall")
+    subjects = record.get("subjects") or []
+    offender = _main_subject(subjects)
     native = {
         "format": FORMAT,
         "notification_id": probation.get("notification_id"),
         "event": probation.get("event"),
-        "purpose": record.get("purpose"),
+        **native_purposes(record),
         "case_reference": record.get("case_reference"),
         "urgency": record.get("urgency"),
-        "pdu": probation.get("pdu"),
+        "pdu": probation.get("pdu") or offender.get("probation_pdu"),
         "offender_manager": probation.get("supervising_officer"),
         "previous_offender_manager": probation.get("previous_supervising_officer"),
-        "offender": _offender(record.get("subjects") or []),
+        "offender": _offender(offender),
+        "persons": [_native_person(s) for s in subjects if s is not offender],
         "sentence": {
             "description": probation.get("sentence"),
             "licence_start": probation.get("licence_start"),

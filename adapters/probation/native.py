@@ -11,10 +11,15 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
-from adapters.base import NativeModel
+from adapters.base import DeclaredPurposes, NativeModel
 from contracts import CRN_PATTERN, NOMS_PATTERN, ProbationEvent
+
+#: Roles of the other people a notification may name: a victim (the victim contact
+#: scheme's, or one a licence condition protects), a child, a witness, anyone else.
+#: The case's own person is always ``offender``.
+PersonRole = Literal["victim", "child", "witness", "other"]
 
 
 class NativeAddress(NativeModel):
@@ -22,6 +27,15 @@ class NativeAddress(NativeModel):
     town: str | None = None
     postcode: str | None = None
     local_authority: str | None = None
+    no_fixed_abode: bool | None = Field(
+        default=None, description="nDelius NFA: no fixed abode (give no lines or postcode)."
+    )
+
+    @model_validator(mode="after")
+    def _nfa_has_no_home(self) -> NativeAddress:
+        if self.no_fixed_abode and (self.lines or self.postcode):
+            raise ValueError("an address of no fixed abode has no lines or postcode")
+        return self
 
 
 class NativeRestriction(NativeModel):
@@ -58,6 +72,19 @@ class NativeOffender(NativeModel):
         return value
 
 
+class NativePerson(NativeModel):
+    """Someone else the notification names, e.g. the victim a non-contact condition protects."""
+
+    ref: str = Field(min_length=1, max_length=32)
+    role: PersonRole
+    forename: str | None = None
+    surname: str | None = None
+    dob: date | None = None
+    gender: str | None = None
+    address: NativeAddress | None = None
+    safe_contact: str | None = Field(default=None, description="How to reach a victim safely")
+
+
 class NativeLicenceCondition(NativeModel):
     code: str | None = Field(default=None, description="nDelius condition code")
     description: str = Field(min_length=1)
@@ -92,17 +119,21 @@ class NativeRecall(NativeModel):
     reason: str | None = None
 
 
-class ProbationNotification(NativeModel):
+class ProbationNotification(DeclaredPurposes):
+    """One notification; with no ``purpose``/``purposes`` the PDU's registration decides."""
+
     format: Literal["probation-spoc/1"]
     notification_id: str | None = None
     event: ProbationEvent
-    purpose: str = Field(min_length=1)
     case_reference: str | None = None
     urgency: Literal["routine", "urgent", "immediate"] = "routine"
     pdu: str | None = Field(default=None, description="Probation delivery unit, e.g. 'North'")
     offender_manager: str | None = None
     previous_offender_manager: str | None = None
     offender: NativeOffender
+    persons: list[NativePerson] = Field(
+        default_factory=list, description="Other people named: victims, children, witnesses."
+    )
     sentence: NativeSentence | None = None
     licence_conditions: list[NativeLicenceCondition] = Field(default_factory=list)
     rosh: NativeRosh | None = None
@@ -110,3 +141,11 @@ class ProbationNotification(NativeModel):
     recall: NativeRecall | None = None
     effective_date: date | None = None
     notes: str | None = None
+
+    @model_validator(mode="after")
+    def _refs_unique(self) -> ProbationNotification:
+        """Each person has their own ref, never the offender's (``O1``)."""
+        refs = [p.ref for p in self.persons]
+        if "O1" in refs or len(set(refs)) != len(refs):
+            raise ValueError("each person needs a ref of their own, other than the offender's O1")
+        return self
