@@ -64,35 +64,46 @@ class Decision(_Answer):
 
     recipient: str
     effect: Literal["permit", "deny"]
-    rules: list[str] = Field(description="The rules that decided; `default-deny` when none did.")
+    rules: list[str] = Field(
+        description="The rules that decided; `default-deny` when none did; "
+        "`unrouted` and the flow when the record gave no place to route it by."
+    )
     reason: str
+    purpose: str | None = Field(
+        default=None, description="For a permit: the declared purpose it was permitted under."
+    )
 
 
-class Accepted(_Answer):
-    """A single record kept: its exchange id and one decision per candidate recipient.
-    A denial is a decision here, not an error."""
+class _Outcome(_Answer):
+    """Who receives a kept record, each decision, and what the sender must know."""
 
     exchange_id: str
     recipients: list[str] = Field(description="Who will receive a copy; empty: nobody.")
     decisions: list[Decision]
-    notice: str | None = Field(
-        default=None, description="Present when no recipient may receive the record."
+    unrouted: list[str] | None = Field(
+        default=None,
+        description="Recipients a flow would have chosen by where a person lives or which "
+        "probation delivery unit manages them, had the record said: route it by hand.",
     )
+    notice: str | None = Field(
+        default=None,
+        description="Present when no recipient may receive the record, or some are unrouted.",
+    )
+
+
+class Accepted(_Outcome):
+    """A single record kept: its exchange id and one decision per candidate recipient.
+    A denial is a decision here, not an error."""
+
     policy_version: str = Field(
         description="The policy bundle's hash: exactly which files decided."
     )
     agreement_version: str = Field(description="The agreement's declared version.")
 
 
-class RecordAccepted(_Answer):
+class RecordAccepted(_Outcome):
     record: int = Field(description="The record's place in the batch, from 0.")
     status: Literal["accepted"]
-    exchange_id: str
-    recipients: list[str] = Field(description="Who will receive a copy; empty: nobody.")
-    decisions: list[Decision]
-    notice: str | None = Field(
-        default=None, description="Present when no recipient may receive the record."
-    )
 
 
 class RecordRejected(_Answer):
@@ -118,7 +129,6 @@ class BatchAccepted(_Answer):
 class RecordedDecision(Decision):
     """A decision as the gateway keeps it with the exchange."""
 
-    purpose: str | None = None
     lawful_basis: str | None = None
     special_category_condition: str | None = None
     consent: str | None = Field(

@@ -182,6 +182,10 @@ def _never_matches(bundle: PolicyBundle, flow: Flow, today: dt.date) -> list[Fin
             for recipient in recipients:
                 if not bundle.parties[recipient].areas:
                     never(f"{condition.field} is routed by area but {recipient} declares no areas")
+        if condition.operator == "is_recipient_pdu":
+            for recipient in recipients:
+                if not bundle.parties[recipient].pdu:
+                    never(f"{condition.field} is routed by PDU but {recipient} declares no pdu")
         if condition.roles and segments(condition.field)[0] != "subjects":
             never(f"roles only apply to subjects[] fields, not {condition.field}")
     for rule in bundle.flows:

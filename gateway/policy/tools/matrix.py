@@ -63,6 +63,8 @@ def _fields(bundle: PolicyBundle, flow: Flow) -> str:
 
 def _conditions(flow: Flow) -> str:
     parts = [describe(c) for c in flow.when]
+    if flow.to_owners:
+        parts.append(f"to the owner of each item of {flow.to_owners.items}, that item only")
     if flow.consent:
         reasons = ", ".join(flow.consent.without_consent) or "none"
         parts.append(f"consent, or without it: {reasons}")
