@@ -12,7 +12,7 @@ a clear error instead of having it silently dropped or silently shared.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Final, Literal
 from uuid import UUID
@@ -38,6 +38,24 @@ MAX_NAME: Final = 200
 MAX_SUBJECTS: Final = 50
 #: Purposes one record may be shared for at once.
 MAX_PURPOSES: Final = 8
+
+
+#: A full Stalking Protection Order with a fixed end lasts at least this long.
+_SPO_MINIMUM_YEARS: Final = 2
+_ONE_DAY: Final = timedelta(days=1)
+
+
+def _in_order(first: date | None, then: date | None, problem: str) -> None:
+    """Refuse a record whose end comes before its start: it cannot be true."""
+    if first is not None and then is not None and then < first:
+        raise ValueError(problem)
+
+
+def _years_after(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year + years, day=28)
 
 
 def _one_line(value: str) -> str:
@@ -224,6 +242,11 @@ class CrimeSection(_Strict):
     )
     officer_in_case: Text | None = None
 
+    @model_validator(mode="after")
+    def _period_runs_forward(self) -> CrimeSection:
+        _in_order(self.occurred_from, self.occurred_to, "occurred_to is before occurred_from")
+        return self
+
 
 class RiskTool(StrEnum):
     DASH = "DASH"
@@ -297,6 +320,11 @@ class ArrestEvent(_Strict):
     )
     bail_return_on: date | None = None
 
+    @model_validator(mode="after")
+    def _released_after_arrest(self) -> ArrestEvent:
+        _in_order(self.arrested_at, self.released_at, "released_at is before arrested_at")
+        return self
+
 
 class DisposalKind(StrEnum):
     CHARGE = "charge"
@@ -346,6 +374,24 @@ class CivilOrder(_Strict):
     expires_on: date | None = None
     prohibitions: list[ConditionCompliance] = Field(default_factory=list)
     requirements: list[ConditionCompliance] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _lawful_period(self) -> CivilOrder:
+        """An order cannot end before it is made, and a full Stalking Protection Order
+        with a fixed end runs for at least two years (Stalking Protection Act 2019)."""
+        _in_order(self.decided_on, self.expires_on, "expires_on is before decided_on")
+        if (
+            self.kind is CivilOrderKind.STALKING_PROTECTION_ORDER
+            and self.decided_on is not None
+            and self.expires_on is not None
+            and self.expires_on < _years_after(self.decided_on, _SPO_MINIMUM_YEARS) - _ONE_DAY
+        ):
+            raise ValueError(
+                "a Stalking Protection Order has effect for at least "
+                f"{_SPO_MINIMUM_YEARS} years (Stalking Protection Act 2019); "
+                f"decided {self.decided_on}, expires {self.expires_on}"
+            )
+        return self
 
 
 class ConsentStatus(StrEnum):
@@ -470,6 +516,11 @@ class ProbationSection(_Strict):
     recall: Recall | None = None
     effective_from: date | None = None
     notes: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
+
+    @model_validator(mode="after")
+    def _licence_runs_forward(self) -> ProbationSection:
+        _in_order(self.licence_start, self.licence_end, "licence_end is before licence_start")
+        return self
 
 
 class MappaSection(_Strict):
@@ -657,6 +708,23 @@ class Exchange(_Strict):
         """Set the purposes (the sender's registration defaults), keeping both forms in step."""
         self.purposes = list(purposes)
         self.purpose = self.purposes[0] if self.purposes else None
+
+    @model_validator(mode="after")
+    def _events_name_a_subject(self) -> Exchange:
+        """An arrest, disposal or order is about one of the record's subjects."""
+        refs = {s.ref for s in self.subjects}
+        named = [
+            *(("arrests", i, e.subject_ref) for i, e in enumerate(self.payload.arrests)),
+            *(("disposals", i, e.subject_ref) for i, e in enumerate(self.payload.disposals)),
+            *(("orders", i, e.subject_ref) for i, e in enumerate(self.payload.orders)),
+        ]
+        for section, i, ref in named:
+            if ref not in refs:
+                raise ValueError(
+                    f"payload.{section}[{i}].subject_ref {ref!r} is not the ref of a "
+                    f"subject of this record ({', '.join(sorted(refs))})"
+                )
+        return self
 
     @field_validator("subjects")
     @classmethod

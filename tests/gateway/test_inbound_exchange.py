@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from gateway.audit.verify import verify_engine
 from gateway.delivery.reader import read_topic
+from tests.conftest import ROOT
 
 PARTNER = {"Content-Type": "application/json"}
 CSV = {"Content-Type": "text/csv"}
@@ -397,3 +398,15 @@ def test_every_decision_names_the_agreement_version_and_the_bundle_hash(gateway,
     assert {(d["agreement_version"], d["policy_version"]) for d in stored["decisions"]} == {
         (body["agreement_version"], body["policy_version"])
     }
+
+
+def test_what_the_law_makes_impossible_is_refused_with_the_reason(gateway):
+    """A full Stalking Protection Order runs for two years at least: a record saying
+    otherwise is wrong, so it is refused (422 naming why) and nothing is kept."""
+    sample = json.loads((ROOT / "examples" / "police" / "spo-granted.json").read_text())
+    sample["orders"][0]["expires"] = "2027-06-01"
+    response = submit(gateway, json.dumps(sample).encode())
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    text = json.dumps(response.json())
+    assert "Stalking Protection Order has effect for at least 2 years" in text
