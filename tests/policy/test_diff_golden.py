@@ -273,3 +273,39 @@ def test_what_the_minimiser_discloses_is_what_the_diff_counts():
             assert any(k[:5] == (*key, path) for k in table), (decision.recipient, path)
             checked += 1
     assert checked
+
+
+ACTIONS_FLOW = """
+  - id: actions-to-probation
+    from: police
+    to: [probation]
+    categories: [meeting_feed]
+    purposes: [risk-management]
+    lawful_basis: law-enforcement
+    fields:
+      - payload.meeting.meeting_id
+      - payload.meeting.actions[].action_id
+"""
+
+
+def test_sending_each_owner_only_its_actions_is_a_change_of_form(tmp_path):
+    """Every action went to probation; now only those it owns do."""
+    before = shutil.copytree(BASE, tmp_path / "before")
+    after = shutil.copytree(BASE, tmp_path / "after")
+    (before / "flows.yaml").write_text((BASE / "flows.yaml").read_text() + ACTIONS_FLOW)
+    (after / "flows.yaml").write_text(
+        (BASE / "flows.yaml").read_text()
+        + ACTIONS_FLOW
+        + "    to_owners: {items: payload.meeting.actions}\n"
+    )
+    result = runner.invoke(policy_app, ["diff", str(before), str(after)])
+    assert result.exit_code == 0, result.stderr
+    assert body(result.stdout) == [
+        "What is disclosed: this change opens 0, closes 0 and changes the form of 1 field(s) "
+        "for a recipient.",
+        "",
+        "- CHANGES: probation now receives payload.meeting.actions[].action_id "
+        "in full, only the items it owns (was in full), from police (meeting feed), "
+        "for risk-management, under DPA 2018 Part 3 s31 [law-enforcement] "
+        "(flow actions-to-probation)",
+    ]

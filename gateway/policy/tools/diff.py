@@ -129,7 +129,7 @@ def disclosures(bundle: PolicyBundle) -> Disclosures:
                     for role in roles:
                         action = _action(compiled.plan, segs, role)
                         if action is not None and action.transform is not Transform.DROP:
-                            found[(path, role)].append((form(action.rule), compiled))
+                            found[(path, role)].append((_form(action, compiled, segs), compiled))
             for (path, role), grants in found.items():
                 flow_ids = tuple(dict.fromkeys(c.id for _, c in grants))
                 bases = tuple(dict.fromkeys(_basis(bundle, c.flow, path) for _, c in grants))
@@ -137,6 +137,14 @@ def disclosures(bundle: PolicyBundle) -> Disclosures:
                     form=" or ".join(sorted({f for f, _ in grants})), flows=flow_ids, bases=bases
                 )
     return out
+
+
+def _form(action: Action, compiled: CompiledFlow, path: tuple[str, ...]) -> str:
+    """The field's form, saying so when a flow sends each recipient only its own items."""
+    owned = compiled.owned
+    if owned is not None and path[: len(owned.items)] == owned.items:
+        return f"{form(action.rule)}, only the items it owns"
+    return form(action.rule)
 
 
 def _basis(bundle: PolicyBundle, flow: Flow, path: str) -> str:
