@@ -65,9 +65,13 @@ def test_a_flow_outside_its_dates_does_not_apply(tmp_path):
         "    when: &perpetrator-in-pdu",
     )
     bundle = load_bundle(policy)
-    north = by_recipient(bundle, crime_exchange())["probation-spoc-north"]  # 2026-11-20
+    exchange = crime_exchange()  # 2026-11-20
+    north = by_recipient(bundle, exchange)["probation-spoc-north"]
     assert not north.permitted
-    assert "police-crime-to-probation-spoc: expired on 2026-03-31" in north.reason
+    flows = bundle.index[("cheshire-police", "probation-spoc-north", "crime_record")]
+    expired = next(f for f in flows if f.id == "police-crime-to-probation-spoc")
+    today = exchange.submitted_at.date()
+    assert expired.miss(exchange, today, "stalking-risk-management") == "expired on 2026-03-31"
     spring = crime_exchange(submitted_at="2026-03-01T09:00:00Z")
     assert by_recipient(bundle, spring)["probation-spoc-north"].permitted
 
