@@ -180,15 +180,16 @@ def _checked_nhs_number(value: str, resource: dict[str, Any], element: str) -> s
     return value.replace(" ", "")
 
 
-def _patient_subject(patient: dict[str, Any], ref: str) -> Subject:
+def _person_subject(person: dict[str, Any], ref: str, role: SubjectRole) -> Subject:
+    """A Patient or RelatedPerson as a subject: identifiers (an NHS number checked),
+    the official name, birth date, gender and home address."""
     identifiers = []
-    nhs_number = None
-    for i, ident in enumerate(patient.get("identifier") or []):
+    for i, ident in enumerate(person.get("identifier") or []):
         system, value = ident.get("system"), ident.get("value")
         if not value:
             continue
         if system == fx.NHS_NUMBER_SYSTEM:
-            nhs_number = _checked_nhs_number(value, patient, f"identifier[{i}].value")
+            nhs_number = _checked_nhs_number(value, person, f"identifier[{i}].value")
             identifiers.append(Identifier(system=IdentifierSystem.NHS_NUMBER, value=nhs_number))
             continue
         known = {v: k for k, v in fx.IDENTIFIER_SYSTEMS.items()}.get(system)
@@ -199,11 +200,7 @@ def _patient_subject(patient: dict[str, Any], ref: str) -> Subject:
                 issuer=None if known else system,
             )
         )
-    if nhs_number is None:
-        raise _problem(
-            patient, "identifier", f"a Patient needs an NHS number (system {fx.NHS_NUMBER_SYSTEM})"
-        )
-    names = patient.get("name") or []
+    names = person.get("name") or []
     official = next((n for n in names if n.get("use") == "official"), names[0] if names else None)
     name = None
     if official:
@@ -211,8 +208,8 @@ def _patient_subject(patient: dict[str, Any], ref: str) -> Subject:
             given=next(iter(official.get("given") or []), None), family=official.get("family")
         )
     address = None
-    if patient.get("address"):
-        home = patient["address"][0]
+    if person.get("address"):
+        home = person["address"][0]
         address = Address(
             lines=home.get("line") or [],
             town=home.get("city"),
@@ -221,17 +218,33 @@ def _patient_subject(patient: dict[str, Any], ref: str) -> Subject:
         )
     return Subject(
         ref=ref,
-        role=SubjectRole.PATIENT,
+        role=role,
         identifiers=identifiers,
         name=name,
-        date_of_birth=patient.get("birthDate"),
-        gender=patient.get("gender"),
+        date_of_birth=person.get("birthDate"),
+        gender=person.get("gender"),
         address=address,
     )
 
 
+def _patient_subject(patient: dict[str, Any], ref: str) -> Subject:
+    subject = _person_subject(patient, ref, SubjectRole.PATIENT)
+    if not any(i.system == IdentifierSystem.NHS_NUMBER for i in subject.identifiers):
+        raise _problem(
+            patient, "identifier", f"a Patient needs an NHS number (system {fx.NHS_NUMBER_SYSTEM})"
+        )
+    return subject
+
+
+def _related_subject(person: dict[str, Any], ref: str) -> Subject:
+    """A RelatedPerson (the victim a perpetrator's record names, say): a further subject
+    whose role its own subject-role extension gives, else ``other``."""
+    role = _stated_role(person, "extension") or SubjectRole.OTHER
+    return _person_subject(person, ref, role)
+
+
 def _subject_element(resource: dict[str, Any]) -> str:
-    return "patient" if resource["resourceType"] == "Consent" else "subject"
+    return "patient" if resource["resourceType"] in ("Consent", "RelatedPerson") else "subject"
 
 
 def _subject_key(
@@ -517,9 +530,12 @@ def to_canonical(group: _Group, envelope: dict[str, Any], context: IngestContext
         "Communication": _communication,
         "Condition": _condition,
     }
+    subjects = [group.subject]
     for resource in group.resources:
         kind = resource["resourceType"]
-        if kind == "ServiceRequest":
+        if kind == "RelatedPerson":
+            subjects.append(_related_subject(resource, f"R{len(subjects)}"))
+        elif kind == "ServiceRequest":
             _service_request(resource, built, context)
         else:
             readers[kind](resource, built)
@@ -541,6 +557,6 @@ def to_canonical(group: _Group, envelope: dict[str, Any], context: IngestContext
         purposes=purposes,
         urgency=built.urgency,
         case_reference=case_reference,
-        subjects=[group.subject],
+        subjects=subjects,
         payload=Payload(health=health, alert=built.alert, risk=built.risk, referral=built.referral),
     )

@@ -35,6 +35,7 @@ SUPPORTED = (
     "Flag",
     "Observation",
     "Patient",
+    "RelatedPerson",
     "RiskAssessment",
     "ServiceRequest",
 )

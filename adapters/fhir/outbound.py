@@ -88,6 +88,16 @@ def _patient(subject: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _related_person(subject: dict[str, Any], about: dict[str, Any]) -> dict[str, Any]:
+    """A subject other than the patient (the victim of a perpetrator's record, say), as a
+    RelatedPerson of the patient: one Bundle stays about one patient, and reads back."""
+    person = _patient(subject)
+    person["resourceType"] = "RelatedPerson"
+    person["meta"] = _profile("RelatedPerson")
+    person["patient"] = about
+    return person
+
+
 def _reference(subject: dict[str, Any]) -> dict[str, Any]:
     """A logical reference: the NHS number if known, else the first identifier."""
     identifiers = subject.get("identifiers") or []
@@ -327,7 +337,8 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
         next(iter(subjects), {}),
     )
     about = _reference(focus)
-    resources = [_patient(s) for s in subjects]
+    resources = [_patient(focus)] if focus else []
+    resources += [_related_person(s, about) for s in subjects if s is not focus]
     alert = payload.get("alert")
     if alert:
         resources.append(

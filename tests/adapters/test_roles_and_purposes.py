@@ -454,3 +454,70 @@ def test_fhir_refuses_a_bad_or_repeated_purpose_tag_naming_it():
     assert (field, "'Victims' is not a purpose id" in message) == ("meta.tag[2].code", True)
     ((field, message),) = _refused("fhir", _tagged(TWO[0], TWO[0]))
     assert field == "meta.tag[2].code" and "tagged twice" in message
+
+
+# --- FHIR: a further person as a RelatedPerson ----------------------------------------
+
+
+def _with_related_person(**person: Any) -> dict[str, Any]:
+    bundle = _sample("fhir/fact-engagement-collection.json")
+    related = {
+        "resourceType": "RelatedPerson",
+        "patient": {"reference": "Patient/mc-77120"},
+        "name": [{"use": "official", "family": "Okafor", "given": ["Grace"]}],
+        **person,
+    }
+    bundle["entry"].append({"resource": related})
+    return bundle
+
+
+def test_a_related_person_is_a_further_subject_with_the_role_its_extension_gives():
+    exchange = _one(
+        "fhir", _with_related_person(extension=[_role_extension("victim")], gender="female")
+    )
+    patient, victim = exchange.subjects
+    assert (patient.ref, patient.role) == ("P1", "perpetrator")
+    assert (victim.ref, victim.role, victim.gender) == ("R1", "victim", "female")
+    assert victim.name is not None and victim.name.family == "Okafor"
+
+
+def test_a_related_person_without_the_extension_is_other_and_needs_no_nhs_number():
+    exchange = _one("fhir", _with_related_person())
+    assert [s.role for s in exchange.subjects] == ["perpetrator", "other"]
+
+
+def test_a_related_persons_nhs_number_is_checked_and_its_role_code_too():
+    bad_number = {"system": "https://fhir.nhs.uk/Id/nhs-number", "value": "9990001007"}
+    ((field, _),) = _refused("fhir", _with_related_person(identifier=[bad_number]))
+    assert field == "entry[9].resource.identifier[0].value"
+    ((field, _),) = _refused("fhir", _with_related_person(extension=[_role_extension("ex")]))
+    assert field == "entry[9].resource.extension[0].valueCode"
+
+
+def test_subjects_beyond_the_patient_render_as_related_people_and_read_back():
+    exchange = _one("fhir", _with_related_person(extension=[_role_extension("victim")]))
+    resources = [e["resource"] for e in _render("fhir", exchange)["entry"]]
+    (related,) = [r for r in resources if r["resourceType"] == "RelatedPerson"]
+    assert related["extension"] == [_role_extension("victim")]
+    assert related["patient"]["identifier"]["value"] == "9990001014"
+    assert len([r for r in resources if r["resourceType"] == "Patient"]) == 1
+    again = _read_back("fhir", exchange)
+    assert [(s.role, s.name) for s in again.subjects] == [
+        (s.role, s.name) for s in exchange.subjects
+    ]
+
+
+def test_a_police_record_renders_for_an_nhs_recipient_as_one_patient_and_related_people():
+    exchange = _one("police", _sample("police/stalking-crime-two-purposes.json"))
+    bundle = _render("fhir", exchange)
+    people = [
+        (r["resourceType"], r["extension"][0]["valueCode"])
+        for r in (e["resource"] for e in bundle["entry"])
+        if r["resourceType"] in ("Patient", "RelatedPerson")
+    ]
+    assert people == [
+        ("Patient", "suspect"),
+        ("RelatedPerson", "victim"),
+        ("RelatedPerson", "child"),
+    ]
+    assert [t["code"] for t in bundle["meta"]["tag"]] == TWO

