@@ -410,3 +410,47 @@ def test_what_the_law_makes_impossible_is_refused_with_the_reason(gateway):
     assert response.headers["content-type"].startswith("application/problem+json")
     text = json.dumps(response.json())
     assert "Stalking Protection Order has effect for at least 2 years" in text
+
+
+def _sample(name: str) -> bytes:
+    return (ROOT / "examples" / "police" / name).read_bytes()
+
+
+def test_one_submission_reaches_each_recipient_under_its_own_purpose(gateway):
+    """Declared for risk management and victim safeguarding: the probation SPOC and
+    the victim's advocate each receive a copy, each naming only its own purpose."""
+    answer = submit(gateway, _sample("stalking-crime-two-purposes.json"))
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    permits = {d["recipient"]: d for d in body["decisions"] if d["effect"] == "permit"}
+    assert permits["victim-advocates"]["purpose"] == "victim-safeguarding"
+    spocs = [r for r in permits if r.startswith("probation-spoc-")]
+    assert len(spocs) == 1
+    assert permits[spocs[0]]["purpose"] == "stalking-risk-management"
+    (message,) = read_topic(
+        gateway.bootstrap,
+        gateway.topic("victim-advocates"),
+        exchange_id=body["exchange_id"],
+        expect=1,
+    )
+    record = message["value"]["record"]
+    assert record["purposes"] == ["victim-safeguarding"]
+    assert record["purpose"] == "victim-safeguarding"
+
+
+def test_a_suspect_of_no_fixed_abode_is_flagged_unrouted_not_silently_refused(gateway):
+    answer = submit(gateway, _sample("stalking-crime-suspect-no-fixed-abode.json"))
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert sorted(body["unrouted"]) == [
+        "probation-spoc-east",
+        "probation-spoc-north",
+        "probation-spoc-west",
+    ]
+    assert "route it by hand" in body["notice"]
+    unrouted = [d for d in body["decisions"] if d["recipient"] in body["unrouted"]]
+    assert all(d["effect"] == "deny" and d["rules"][0] == "unrouted" for d in unrouted)
+    # kept with the exchange and in the audit trail, so the coordinating team can find it
+    stored = gateway.store.get_exchange(body["exchange_id"])
+    rules = {d["recipient"]: d["rules"] for d in stored["decisions"]}
+    assert rules["probation-spoc-north"][0] == "unrouted"
