@@ -188,6 +188,12 @@ class CompiledFlow:
             and (self.owned is None or self.owned.any_owned(exchange))
         )
 
+    def has_place_to_route(self, exchange: Any) -> bool:
+        """The record gives a value for every routing condition of this flow (it has
+        some: a flow without routing conditions routes by nothing)."""
+        routing = [c for c in self.conditions if c.routes_by is not None]
+        return bool(routing) and not any(c.cannot_route(exchange) for c in routing)
+
     def unroutable(self, exchange: Any) -> CompiledCondition | None:
         """The routing condition with nothing to route this record by (no area for a
         suspect of no fixed abode, say), if any."""

@@ -145,7 +145,8 @@ class _Refusals:
 
     explicit: Decision | None = None
     unrouted: tuple[str, str] | None = None  # (flow id, the condition with no value)
-    #: A routing flow had a place to route by, and it was another recipient's.
+    #: The record gives a place some routing flow routes by: whatever refused it,
+    #: it was not the want of a place.
     routed_elsewhere: bool = False
     nearest: list[str] = field(default_factory=list)
 
@@ -208,6 +209,8 @@ def _decide_for_purpose(
 ) -> Decision | None:
     """The permit for one declared purpose, or None (noting why in ``refusals``)."""
     for compiled in flows:
+        if not compiled.is_deny and compiled.has_place_to_route(exchange):
+            refusals.routed_elsewhere = True  # the record says where: not unrouted
         miss = compiled.miss(exchange, today, purpose)
         if miss is not None:
             if not compiled.is_deny:

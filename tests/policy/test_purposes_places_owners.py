@@ -350,3 +350,37 @@ def test_the_sample_crime_record_reaches_probation_and_advocates_at_once(cheshir
     assert got["probation-spoc-north"].purpose == "stalking-risk-management"
     assert got["victim-advocates"].permitted
     assert got["victim-advocates"].purpose in {"victim-safeguarding", "stalking-risk-management"}
+
+
+def test_a_record_with_an_address_is_never_unrouted_whatever_else_refuses_it(tmp_path):
+    """The address flow has expired and the record names no PDU: refused, but the
+    record said where the suspect lives, so it is not flagged for routing by hand."""
+    expired = AGREEMENT.replace(
+        "  - id: crime-to-probation-by-address\n",
+        "  - id: crime-to-probation-by-address\n    valid_until: 2026-01-01\n",
+    )
+    (tmp_path / "agreement.yaml").write_text(expired)
+    bundle = load_bundle(tmp_path)
+    north = decisions(bundle, record(purposes=["risk"]))["probation-north"]
+    assert north.rules == (DEFAULT_DENY,)
+    assert not north.unrouted
+
+
+def test_lint_knows_an_owners_flow_does_not_always_win(tmp_path):
+    """A fallback after a to_owners flow decides for the parties that own nothing."""
+    from gateway.policy.tools.lint import lint
+
+    fallback = """
+  - id: meeting-outcome-to-police
+    from: marac
+    to: [police]
+    categories: [meeting_feed]
+    purposes: [marac-risk-assessment]
+    lawful_basis: le
+    fields: [payload.meeting.meeting_id]
+"""
+    (tmp_path / "agreement.yaml").write_text(AGREEMENT + fallback)
+    findings = [f.message for f in lint(tmp_path).findings]
+    assert not [m for m in findings if "always wins" in m], findings
+    police = decisions(load_bundle(tmp_path), feed("Probation North"))["police"]
+    assert police.rules == ("meeting-outcome-to-police",)

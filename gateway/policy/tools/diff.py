@@ -103,7 +103,12 @@ def _reachable(flows: tuple[CompiledFlow, ...], purpose: str) -> list[CompiledFl
         flow = compiled.flow
         if compiled.purposes and purpose not in compiled.purposes:
             continue
-        always = not compiled.conditions and not flow.valid_from and not flow.valid_until
+        always = (
+            not compiled.conditions
+            and compiled.owned is None
+            and not flow.valid_from
+            and not flow.valid_until
+        )
         if compiled.is_deny:
             if always:
                 return []

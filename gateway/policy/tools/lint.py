@@ -306,6 +306,12 @@ def _against_prohibitions(bundle: PolicyBundle, flow: Flow) -> list[Finding]:
     return out
 
 
+def _unconditional(flow: Flow) -> bool:
+    """A permit that applies to every record of its sender, recipient, category and
+    purpose: nothing after it can decide."""
+    return not (flow.when or flow.to_owners or flow.consent or flow.valid_from or flow.valid_until)
+
+
 def _conflicts(bundle: PolicyBundle) -> list[Finding]:
     """Two permits for the same sender, recipient, category and purpose."""
     out = []
@@ -320,8 +326,12 @@ def _conflicts(bundle: PolicyBundle) -> list[Finding]:
                 first = seen.setdefault(key, flow)
                 if first is flow:
                     continue
-                same_conditions = first.when == flow.when
-                if same_conditions or not first.when:
+                same_conditions = (first.when, first.to_owners, first.consent) == (
+                    flow.when,
+                    flow.to_owners,
+                    flow.consent,
+                )
+                if same_conditions or _unconditional(first):
                     message = (
                         f"conflict: flows {first.id!r} and {flow.id!r} both permit "
                         f"{key[2]} from {key[0]} to {key[1]} for {purpose}; "
