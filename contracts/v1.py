@@ -160,12 +160,14 @@ class Subject(_Strict):
     gender: Text | None = None
     address: Address | None = Field(
         default=None,
-        description="Where the person lives; for a victim, never perpetrator-facing.",
+        description="Where the person lives; never perpetrator-facing for anyone but "
+        "the perpetrator (a child's or witness's address is often the victim's).",
         json_schema_extra=mark(Mark.VICTIM_LOCATION),
     )
     safe_contact: Text | None = Field(
         default=None,
-        description="Safe contact details for a victim; never perpetrator-facing.",
+        description="Safe contact details (a victim's); never perpetrator-facing for "
+        "anyone but the perpetrator.",
         json_schema_extra=mark(Mark.VICTIM_LOCATION),
     )
     access: AccessRestriction | None = Field(

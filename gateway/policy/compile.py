@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from contracts import SubjectRole
 from contracts.marks import Mark
 from gateway.policy.conditions import CompiledCondition, compile_condition, enum_value, values_at
 from gateway.policy.fields import Segments, covers, marked, segments
@@ -19,6 +20,10 @@ from gateway.policy.model import ANY, Consent, Flow, Party, Prohibition, Transfo
 from gateway.policy.plan import Node, PlanBuilder
 
 VICTIM_LOCATION_RULE = "mark:victim-location"
+#: Whose address a perpetrator-facing service may have: the perpetrator's own. A
+#: child's or a witness's address is often the victim's, so it is held back too.
+PERPETRATOR_ROLES = frozenset({"perpetrator", "suspect", "offender"})
+LOCATION_HELD_BACK_FOR = frozenset(str(r) for r in SubjectRole) - PERPETRATOR_ROLES
 FREE_TEXT_RULE = "mark:free-text"
 #: How free text may cross under a flow that names no special category condition.
 FREE_TEXT_SAFELY = (Transform.DROP, Transform.TRUNCATE, Transform.REDACT)
@@ -221,7 +226,7 @@ def build_plan(flow: Flow, recipient: Party, prohibitions: tuple[Prohibition, ..
                 builder.forbid(segments(path), prohibition.id, roles)
     if recipient.perpetrator_facing:
         for marked_path in marked(Mark.VICTIM_LOCATION):
-            builder.forbid(marked_path, VICTIM_LOCATION_RULE, frozenset({"victim"}))
+            builder.forbid(marked_path, VICTIM_LOCATION_RULE, LOCATION_HELD_BACK_FOR)
     for text in free_text_without_a_condition(flow):
         builder.forbid(text, FREE_TEXT_RULE)
     return builder.build()

@@ -81,7 +81,7 @@ def test_widening_opens_the_field_for_the_recipient(tmp_path):
     ]
 
 
-def test_widening_to_a_perpetrator_facing_party_keeps_the_victims_address_back(tmp_path):
+def test_widening_to_a_perpetrator_facing_party_opens_only_the_perpetrators_address(tmp_path):
     new = proposed(tmp_path)
     edit(new / "flows.yaml", "      - subjects[].address.postcode", "      - subjects[].address")
     assert body(report(new)) == [
@@ -89,13 +89,13 @@ def test_widening_to_a_perpetrator_facing_party_keeps_the_victims_address_back(t
         "for a recipient.",
         "",
         "- OPENS: probation now receives subjects[].address.lines[] [location] "
-        f"(of any subject but a victim) in full, {PROBATION}",
+        f"(of an offender, a perpetrator or a suspect only) in full, {PROBATION}",
         "- OPENS: probation now receives subjects[].address.local_authority [location] "
-        f"(of any subject but a victim) in full, {PROBATION}",
+        f"(of an offender, a perpetrator or a suspect only) in full, {PROBATION}",
         "- OPENS: probation now receives subjects[].address.no_fixed_abode [location] "
-        f"(of any subject but a victim) in full, {PROBATION}",
+        f"(of an offender, a perpetrator or a suspect only) in full, {PROBATION}",
         "- OPENS: probation now receives subjects[].address.town [location] "
-        f"(of any subject but a victim) in full, {PROBATION}",
+        f"(of an offender, a perpetrator or a suspect only) in full, {PROBATION}",
     ]
 
 
@@ -129,10 +129,10 @@ def test_a_new_prohibition_closes_what_it_withholds(tmp_path):
         "What is disclosed: this change opens 0, closes 2 and changes the form of 0 field(s) "
         "for a recipient.",
         "",
-        "- CLOSES: probation no longer receives subjects[].name.family [identity] (of a victim), "
-        + PROBATION,
-        "- CLOSES: probation no longer receives subjects[].name.given [identity] (of a victim), "
-        + PROBATION,
+        "- CLOSES: probation no longer receives subjects[].name.family [identity] "
+        "(of a victim only), " + PROBATION,
+        "- CLOSES: probation no longer receives subjects[].name.given [identity] "
+        "(of a victim only), " + PROBATION,
         "",
         "The terms as written: 1 change(s).",
         "",
@@ -153,7 +153,7 @@ def test_a_changed_transform_changes_the_form(tmp_path):
         "for a recipient.",
         "",
         "- CHANGES: probation now receives subjects[].address.postcode [location] "
-        "(of any subject but a victim) as a postcode district (was in full), "
+        "(of an offender, a perpetrator or a suspect only) as a postcode district (was in full), "
         f"{PROBATION}",
     ]
 

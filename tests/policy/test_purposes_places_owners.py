@@ -384,3 +384,21 @@ def test_lint_knows_an_owners_flow_does_not_always_win(tmp_path):
     assert not [m for m in findings if "always wins" in m], findings
     police = decisions(load_bundle(tmp_path), feed("Probation North"))["police"]
     assert police.rules == ("meeting-outcome-to-police",)
+
+
+def test_a_perpetrator_facing_service_gets_no_address_but_the_perpetrators(cheshire):
+    """A child's address is usually the victim's: it is held back like hers."""
+    data = crime_exchange().model_dump(mode="json")
+    data["subjects"].append(
+        {"ref": "C1", "role": "child", "address": {"postcode": "WA7 2BB", "town": "Runcorn"}}
+    )
+    exchange = Exchange.model_validate(data)
+    forensic = {d.recipient: d for d in decide(cheshire, exchange)}["mersey-care-forensic"]
+    assert forensic.permitted
+    copy = minimise_for(forensic, exchange.model_dump(mode="json")).record
+    addresses = {s["ref"]: s.get("address") for s in copy["subjects"]}
+    assert addresses == {
+        "P1": {"postcode": "WA1 1AA", "local_authority": "Warrington"},
+        "V1": None,
+        "C1": None,
+    }

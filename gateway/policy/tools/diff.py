@@ -34,6 +34,12 @@ OPENS, CLOSES, CHANGES = "OPENS", "CLOSES", "CHANGES"
 ROLES = tuple(str(r) for r in SubjectRole)
 
 
+def _either(roles: list[str] | tuple[str, ...]) -> str:
+    """'a perpetrator, a suspect or an offender'."""
+    named = [f"{'an' if r[0] in 'aeiou' else 'a'} {r}" for r in roles]
+    return named[0] if len(named) == 1 else f"{', '.join(named[:-1])} or {named[-1]}"
+
+
 # --- What a bundle discloses -------------------------------------------------
 
 
@@ -184,9 +190,9 @@ class Change:
         if self.roles:
             others = [r for r in ROLES if r not in self.roles]
             if len(others) < len(self.roles):
-                what += f" (of any subject but a {' or '.join(others)})"
+                what += f" (of any subject but {_either(others)})"
             else:
-                what += f" (of a {' or '.join(self.roles)})"
+                what += f" (of {_either(self.roles)} only)"
         whence = (
             f"from {self.sender} ({self.category.replace('_', ' ')}), "
             f"for {', '.join(self.purposes)}"
