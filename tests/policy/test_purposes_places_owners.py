@@ -398,7 +398,7 @@ def test_a_perpetrator_facing_service_gets_no_address_but_the_perpetrators(chesh
     copy = minimise_for(forensic, exchange.model_dump(mode="json")).record
     addresses = {s["ref"]: s.get("address") for s in copy["subjects"]}
     assert addresses == {
-        "P1": {"postcode": "WA1 1AA", "local_authority": "Warrington"},
+        "P1": {"lines": [], "postcode": "WA1 1AA", "local_authority": "Warrington"},
         "V1": None,
         "C1": None,
     }
