@@ -21,6 +21,7 @@ SENDER = {
     "marac": "cheshire-police",
     "mappa": "probation-spoc-north",
     "marac/meeting-feed.json": "cheshire-marac",
+    "mappa/meeting-outcome.json": "cheshire-mappa",
 }
 #: Samples written for the West Midlands early-intervention agreement, and their sender.
 WEST_MIDLANDS = {"police/daily-screening.json": "wmp-easi"}
