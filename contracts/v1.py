@@ -468,17 +468,26 @@ class HealthSection(_Strict):
 
 
 class AlertKind(StrEnum):
+    """What an urgent alert warns of (DOMAIN.md, urgent alerts)."""
+
     SUICIDAL_IDEATION = "suicidal_ideation"
     THREAT_TO_KILL = "threat_to_kill"
     WEAPONS_ACCESS = "weapons_access"
     SPO_BREACH = "spo_breach"
+    #: A breach of another order: a non-molestation, restraining or bail order.
+    ORDER_BREACH = "order_breach"
     IMMINENT_CONTACT = "imminent_contact"
+    #: Recall to prison of a person on licence.
+    RECALL = "recall"
 
 
 class AlertSection(_Strict):
     """An urgent alert that must reach a named on-duty recipient within minutes."""
 
-    kind: AlertKind
+    kind: AlertKind = Field(description="The main indicator, the one routing acts on.")
+    indicators: list[AlertKind] = Field(
+        default_factory=list, description="Every other indicator the sender saw."
+    )
     detail: Text | None = Field(default=None, json_schema_extra=mark(Mark.FREE_TEXT))
     raised_at: datetime
     raised_by: Text | None = None
