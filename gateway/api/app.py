@@ -270,6 +270,10 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             "isg_relay_dead_lettered_total": ("Deliveries dead-lettered", relay.dead_lettered),
             "isg_relay_refeeds_total": ("Broker re-feeds from the store", relay.refeeds),
             "isg_policy_reloads_total": ("Policy bundles reloaded", policy.reloads),
+            "isg_safety_net_total": (
+                "Immediate records no named recipient could receive, sent to the safety net",
+                runtime.pipeline.safety_net_sends,
+            ),
             "isg_policy_rejected_reloads_total": (
                 "Changed policy files refused (lint or tests failed)",
                 policy.rejected_reloads,

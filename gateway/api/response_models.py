@@ -85,9 +85,15 @@ class _Outcome(_Answer):
         description="Recipients a flow would have chosen by where a person lives or which "
         "probation delivery unit manages them, had the record said: route it by hand.",
     )
+    safety_net: str | None = Field(
+        default=None,
+        description="The agreement's 24/7 duty function, when an immediate record no named "
+        "recipient may receive went to it under vital interests.",
+    )
     notice: str | None = Field(
         default=None,
-        description="Present when no recipient may receive the record, or some are unrouted.",
+        description="Present when no recipient may receive the record, some are unrouted, "
+        "or only the safety net received it.",
     )
 
 

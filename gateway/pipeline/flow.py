@@ -26,6 +26,7 @@ from gateway.pipeline.minimise import minimise
 from gateway.pipeline.route import route
 from gateway.pipeline.validate import validate
 from gateway.policy import Decision, PolicyBundle
+from gateway.policy.model import SAFETY_NET
 from gateway.store import Store
 from gateway.store.commit import Committer, PendingCommit, write_group
 from gateway.store.per_request import TransactionPerRequest
@@ -36,6 +37,12 @@ NOBODY_RECEIVES = (
     "No recipient may receive this record under the agreement in force: it was kept "
     "and audited, but nothing will be delivered (each decision says why). If someone "
     "must know, act another way."
+)
+#: Said when an immediate record went only to the agreement's safety net.
+SAFETY_NET_NOTICE = (
+    "No named recipient may receive this immediate record under the agreement: it was "
+    "sent to the agreement's 24/7 duty function under vital interests (the safety net). "
+    "Make sure the people who must act know."
 )
 #: Added when a flow would have routed the record but it gives no place to route by.
 UNROUTED_NOTICE = (
@@ -70,6 +77,10 @@ class Accepted:
             "decisions": [_decision_answer(d) for d in self.decisions],
         }
         notices = []
+        net = [d.recipient for d in self.decisions if d.rules == (SAFETY_NET,)]
+        if net:
+            answer["safety_net"] = net[0]
+            notices.append(SAFETY_NET_NOTICE)
         if not recipients:
             notices.append(NOBODY_RECEIVES)
         if unrouted:
@@ -127,6 +138,8 @@ class Pipeline:
     on_commit: Callable[[], None] = lambda: None
     #: How accepted exchanges are kept; by default each in its own transaction.
     committer: Committer | None = None
+    #: Immediate records that reached only the agreement's safety net (a metric).
+    safety_net_sends: int = 0
     _writes: Committer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -237,6 +250,8 @@ class Pipeline:
                 self.renderers,
             )
         accepted = Accepted(str(exchange.exchange_id), decisions)
+        if any(d.rules == (SAFETY_NET,) for d in decisions):
+            self.safety_net_sends += 1
         rows = pending_commit(
             exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages
         )

@@ -18,7 +18,7 @@ from typing import Any
 from contracts import Category
 from contracts.marks import Mark
 from gateway.errors import FieldProblem, PolicyLoadError
-from gateway.policy.compile import CompiledFlow, compile_flows
+from gateway.policy.compile import CompiledFlow, compile_flows, compile_safety_net
 from gateway.policy.fields import covers, is_known, marked, overlaps, segments
 from gateway.policy.model import (
     ANY,
@@ -64,6 +64,8 @@ class PolicyBundle:
     flows: tuple[Flow, ...]
     prohibitions: tuple[Prohibition, ...]
     index: dict[tuple[str, str, str], tuple[CompiledFlow, ...]] = field(repr=False)
+    #: The agreement's designated fallback for an immediate record nobody may receive.
+    safety_net: CompiledFlow | None = field(repr=False, default=None)
     locations: dict[str, str] = field(repr=False, default_factory=dict)  # id -> "file:line"
     files: tuple[Path, ...] = ()
 
@@ -195,7 +197,11 @@ def _check_names(c: _Collector) -> None:
                 )
             )
 
-    for located in c.tables["flows"].values():
+    flows = list(c.tables["flows"].values())
+    net = c.agreements[0].item.safety_net if len(c.agreements) == 1 else None
+    if net is not None:
+        flows.append(_safety_net_located(c))
+    for located in flows:
         flow: Flow = located.item
         for i, sender in enumerate(flow.senders):
             loc = ("from",) if isinstance(flow.sender, str) else ("from", i)
@@ -237,9 +243,20 @@ def _check_names(c: _Collector) -> None:
             need(located, ("to", i), recipient, "parties", allow_any=True)
 
 
+def _safety_net_located(c: _Collector) -> Located:
+    """The agreement's safety net as the flow it acts as, located in the agreement."""
+    agreement = c.agreements[0]
+    return Located(
+        agreement.item.safety_net.as_flow(), agreement.source, ("agreement", "safety_net")
+    )
+
+
 def _check_special_category(c: _Collector, bundle: PolicyBundle) -> None:
     """A flow that carries special-category data without an Art 9 condition does not load."""
-    for located in c.tables["flows"].values():
+    flows = list(c.tables["flows"].values())
+    if bundle.safety_net is not None:
+        flows.append(_safety_net_located(c))
+    for located in flows:
         flow: Flow = located.item
         if flow.effect != "permit":
             continue
@@ -315,6 +332,7 @@ def load_bundle(directory: Path | str) -> PolicyBundle:
         flows=flows,
         prohibitions=prohibitions,
         index=compile_flows(parties, flows, prohibitions, [str(c) for c in Category]),
+        safety_net=compile_safety_net(parties, agreement.safety_net, prohibitions),
         locations={
             f"{kind}:{key}": located.where
             for kind, table in collector.tables.items()

@@ -16,7 +16,7 @@ from contracts import SubjectRole
 from contracts.marks import Mark
 from gateway.policy.conditions import CompiledCondition, compile_condition, enum_value, values_at
 from gateway.policy.fields import Segments, covers, marked, segments
-from gateway.policy.model import ANY, Consent, Flow, Party, Prohibition, Transform
+from gateway.policy.model import ANY, Consent, Flow, Party, Prohibition, SafetyNet, Transform
 from gateway.policy.plan import Node, PlanBuilder
 
 VICTIM_LOCATION_RULE = "mark:victim-location"
@@ -289,3 +289,26 @@ def compile_flows(
                     table[(sender, recipient, category)].append(compiled)
     keys = set(denies) | set(permits)
     return {k: tuple(denies.get(k, ())) + tuple(permits.get(k, ())) for k in keys}
+
+
+def compile_safety_net(
+    parties: dict[str, Party], net: SafetyNet | None, prohibitions: tuple[Prohibition, ...]
+) -> CompiledFlow | None:
+    """The safety net as a permit to its one recipient, minimised like any flow.
+
+    It is not in the index: the engine turns to it only when an immediate record
+    would otherwise reach nobody."""
+    if net is None:
+        return None
+    flow = net.as_flow()
+    recipient = parties[net.to]
+    return CompiledFlow(
+        flow=flow,
+        recipient=recipient.id,
+        purposes=frozenset(flow.purposes),
+        conditions=(),
+        consent=None,
+        plan=build_plan(flow, recipient, prohibitions),
+        allowed_fields=tuple(r.path for r in flow.field_rules()),
+        obligations=flow.obligations.as_terms(),
+    )

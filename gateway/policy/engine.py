@@ -18,9 +18,10 @@ from datetime import date
 from functools import cached_property
 from typing import Any
 
-from contracts import Exchange
+from contracts import Exchange, Urgency
 from gateway.policy.bundle import PolicyBundle
 from gateway.policy.compile import NOT_REQUIRED, CompiledFlow, OwnedBy
+from gateway.policy.model import SAFETY_NET
 from gateway.policy.plan import Node
 
 DEFAULT_DENY = "default-deny"
@@ -257,7 +258,40 @@ def _decide_for_purpose(
 def decide(bundle: PolicyBundle, exchange: Exchange, today: date | None = None) -> list[Decision]:
     today = today or exchange.submitted_at.date()
     restricted = _restricted(exchange)
-    return [
+    decisions = [
         decide_for(bundle, exchange, recipient, today, restricted)
         for recipient in bundle.candidates(exchange.source_partner)
     ]
+    return _with_safety_net(bundle, exchange, decisions)
+
+
+def _with_safety_net(
+    bundle: PolicyBundle, exchange: Exchange, decisions: list[Decision]
+) -> list[Decision]:
+    """An immediate record nobody may receive goes to the agreement's 24/7 duty
+    function under vital interests, where the agreement names one: never silence."""
+    net = bundle.safety_net
+    if (
+        net is None
+        or exchange.urgency is not Urgency.IMMEDIATE
+        or any(d.permitted for d in decisions)
+        or net.recipient == exchange.source_partner
+    ):
+        return decisions
+    flow = net.flow
+    fallback = Decision(
+        recipient=net.recipient,
+        effect="permit",
+        rules=(SAFETY_NET,),
+        reason=flow.description,
+        purpose=flow.purposes[0],
+        policy_version=bundle.version,
+        agreement_version=bundle.agreement_version,
+        lawful_basis=flow.lawful_basis,
+        allowed_fields=net.allowed_fields,
+        obligations=net.obligations,
+        special_category_condition=flow.special_category_condition,
+        consent=NOT_REQUIRED,
+        plan=net.plan,
+    )
+    return [fallback if d.recipient == net.recipient else d for d in decisions]

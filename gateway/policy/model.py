@@ -41,6 +41,47 @@ class Agreement(PolicyModel):
         default=None, description="The governance lead accountable for the agreement."
     )
     review_by: date | None = Field(default=None, description="When the board reviews it next.")
+    safety_net: SafetyNet | None = Field(
+        default=None,
+        description="Where an immediate record goes when no flow lets anyone receive it: "
+        "a 24/7 duty function, under vital interests.",
+    )
+
+
+#: The rule that names the safety net in decisions and the audit trail.
+SAFETY_NET = "safety-net"
+
+
+class SafetyNet(PolicyModel):
+    """The agreement's designated fallback for an immediate record (a threat to life)
+    that policy lets no named recipient receive: it is never a silent refusal."""
+
+    to: str = Field(description="The party of the 24/7 duty function (a force control room).")
+    description: str = ""
+    purpose: str = Field(description="The purpose it is shared for, e.g. preventing-harm-to-life.")
+    lawful_basis: str = Field(description="Usually vital interests, UK GDPR Art 6(1)(d).")
+    special_category_condition: str | None = Field(
+        default=None, description="Usually vital interests, UK GDPR Art 9(2)(c)."
+    )
+    fields: list[FieldPath | FieldRule] = Field(min_length=1)
+    obligations: Obligations = Field(default_factory=lambda: Obligations())
+
+    def as_flow(self) -> Flow:
+        """The safety net as the permit it acts as (from anyone, for any category)."""
+        return Flow(
+            id=SAFETY_NET,
+            description=self.description
+            or "An immediate record no named recipient may receive goes to the agreement's "
+            "24/7 duty function under vital interests (the safety net).",
+            sender=ANY,
+            recipients=[self.to],
+            categories=[ANY],
+            purposes=[self.purpose],
+            lawful_basis=self.lawful_basis,
+            special_category_condition=self.special_category_condition,
+            fields=self.fields,
+            obligations=self.obligations,
+        )
 
 
 class Registration(PolicyModel):

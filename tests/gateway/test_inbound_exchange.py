@@ -454,3 +454,25 @@ def test_a_suspect_of_no_fixed_abode_is_flagged_unrouted_not_silently_refused(ga
     stored = gateway.store.get_exchange(body["exchange_id"])
     rules = {d["recipient"]: d["rules"] for d in stored["decisions"]}
     assert rules["probation-spoc-north"][0] == "unrouted"
+
+
+def test_an_immediate_record_nobody_may_receive_reaches_the_safety_net(gateway, police_sample):
+    """Never a silent 202 for a threat to life: the force control room receives it
+    under vital interests, the answer says so, and a metric counts it."""
+    sample = json.loads(police_sample)
+    sample["urgency"] = "immediate"
+    sample["purpose"] = "mappa-offender-management"  # no flow shares a crime record for it
+    before = gateway.runtime.pipeline.safety_net_sends
+    answer = submit(gateway, json.dumps(sample).encode())
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert body["recipients"] == ["cheshire-control-room"]
+    assert body["safety_net"] == "cheshire-control-room"
+    assert "safety net" in body["notice"]
+    (decision,) = [d for d in body["decisions"] if d["effect"] == "permit"]
+    assert decision["rules"] == ["safety-net"]
+    assert decision["purpose"] == "preventing-harm-to-life"
+    assert gateway.runtime.pipeline.safety_net_sends == before + 1
+    with gateway.client() as client:
+        metrics = client.get("/metrics").text
+    assert f"isg_safety_net_total {before + 1}" in metrics

@@ -402,3 +402,19 @@ def test_a_perpetrator_facing_service_gets_no_address_but_the_perpetrators(chesh
         "V1": None,
         "C1": None,
     }
+
+
+def test_a_safety_net_to_an_unknown_party_does_not_load(tmp_path):
+    from gateway.errors import PolicyLoadError
+
+    net = (
+        '\nagreement: {id: small, title: A small agreement, version: "1", safety_net: '
+        '{to: control-room, purpose: risk, lawful_basis: le, fields: ["subjects[].ref"]}}\n'
+    )
+    text = AGREEMENT.replace(
+        'agreement: {id: small, title: A small agreement, version: "1"}\n', net
+    )
+    (tmp_path / "agreement.yaml").write_text(text)
+    with pytest.raises(PolicyLoadError) as failed:
+        load_bundle(tmp_path)
+    assert any("control-room" in p.message for p in failed.value.problems or [])

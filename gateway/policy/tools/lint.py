@@ -346,7 +346,10 @@ def _conflicts(bundle: PolicyBundle) -> list[Finding]:
 def _unused(bundle: PolicyBundle) -> list[Finding]:
     out = []
     used_parties = set()
-    for flow in bundle.flows:
+    flows = list(bundle.flows)
+    if bundle.safety_net is not None:
+        flows.append(bundle.safety_net.flow)
+    for flow in flows:
         used_parties |= set(flow.senders) | set(flow.recipients)
     if ANY not in used_parties:
         for party in bundle.parties:
@@ -356,9 +359,7 @@ def _unused(bundle: PolicyBundle) -> list[Finding]:
                         WARNING, _at(bundle, "parties", party), f"party {party!r} is in no flow"
                     )
                 )
-    used_bases = {f.lawful_basis for f in bundle.flows} | {
-        f.special_category_condition for f in bundle.flows
-    }
+    used_bases = {f.lawful_basis for f in flows} | {f.special_category_condition for f in flows}
     for basis in bundle.lawful_bases:
         if basis not in used_bases:
             out.append(
@@ -366,7 +367,7 @@ def _unused(bundle: PolicyBundle) -> list[Finding]:
                     WARNING, _at(bundle, "lawful_bases", basis), f"lawful basis {basis!r} is unused"
                 )
             )
-    used_purposes = {p for f in bundle.flows for p in f.purposes}
+    used_purposes = {p for f in flows for p in f.purposes}
     for purpose in bundle.purposes:
         if purpose not in used_purposes:
             out.append(
