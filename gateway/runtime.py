@@ -193,7 +193,10 @@ class Runtime:
 
     def topics(self) -> list[str]:
         prefix = self.settings.topic_prefix
-        return [urgent_topic(prefix)] + [recipient_topic(prefix, p) for p in self.bundle.parties]
+        parties = self.bundle.parties
+        return [recipient_topic(prefix, p) for p in parties] + [
+            urgent_topic(prefix, p) for p in parties
+        ]
 
     @property
     def bundle(self) -> PolicyBundle:

@@ -13,7 +13,9 @@ from gateway.errors import UnknownTopic
 def messages(
     recipient: Annotated[str, typer.Argument(help="The recipient whose topic to read.")],
     data_dir: DataDir = None,
-    urgent: Annotated[bool, typer.Option(help="Read the urgent topic instead.")] = False,
+    urgent: Annotated[
+        bool, typer.Option(help="Read the recipient's urgent topic instead.")
+    ] = False,
     wait: Annotated[float, typer.Option(help="Seconds to wait for messages.")] = 3.0,
 ) -> None:
     """Print what a recipient received on Kafka (one JSON message per line)."""
@@ -33,7 +35,7 @@ def messages(
             raise fail(f"no running gateway found in {settings.data_dir.resolve()}")
         info = json.loads(info_file.read_text(encoding="utf-8"))
         bootstrap, prefix = info["kafka_bootstrap"], info["topic_prefix"]
-    topic = urgent_topic(prefix) if urgent else recipient_topic(prefix, recipient)
+    topic = urgent_topic(prefix, recipient) if urgent else recipient_topic(prefix, recipient)
     try:
         found = read_topic(bootstrap, topic, timeout=wait)
     except UnknownTopic as exc:
@@ -41,6 +43,4 @@ def messages(
     except KafkaError as exc:
         raise fail(f"cannot reach the broker at {bootstrap}: {exc}") from None
     for message in found:
-        if urgent and message["headers"].get("recipient") != recipient:
-            continue
         typer.echo(json.dumps(message, sort_keys=True))

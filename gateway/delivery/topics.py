@@ -3,9 +3,9 @@
 - ``<prefix>.v1.deliveries.<recipient>``: one topic per recipient, holding only
   what that recipient may see. Messages are keyed by a subject key so one
   person's records stay in order on one partition.
-- ``<prefix>.v1.urgent``: urgent and immediate traffic for every recipient
-  (the recipient is in the message and its headers), so a consumer of urgent
-  alerts never waits behind bulk traffic.
+- ``<prefix>.v1.urgent.<recipient>``: one priority topic per recipient, for
+  its urgent and immediate copies, so a consumer of urgent alerts never waits
+  behind bulk traffic and never sees another recipient's alerts.
 """
 
 from __future__ import annotations
@@ -25,8 +25,9 @@ def recipient_topic(prefix: str, recipient: str) -> str:
     return f"{prefix}.v1.deliveries.{recipient}"
 
 
-def urgent_topic(prefix: str) -> str:
-    return f"{prefix}.v1.urgent"
+def urgent_topic(prefix: str, recipient: str) -> str:
+    """The recipient's own priority topic: no other recipient's alerts are on it."""
+    return f"{prefix}.v1.urgent.{recipient}"
 
 
 def ensure_topics(bootstrap: str, names: list[str], partitions: int = 3) -> list[str]:

@@ -1,7 +1,8 @@
 """Stage 6, route: where each permitted recipient's copy goes.
 
 Every permitted recipient gets its copy on its own topic; urgent and
-immediate exchanges go to the priority topic instead, ahead of bulk traffic.
+immediate exchanges go to the recipient's own priority topic instead, ahead of
+bulk traffic (no recipient's alerts share a topic with another's).
 A recipient with a webhook also gets the copy pushed to it, as a separate
 delivery with its own id. A recipient that asked for its own format (an NHS
 trust wanting FHIR) gets the copy rendered by that format's adapter when the
@@ -57,7 +58,11 @@ def route(
     for disclosure in disclosures:
         recipient = disclosure.decision.recipient
         renderer = (renderers or {}).get(recipient)
-        topic = urgent_topic(topic_prefix) if priority else recipient_topic(topic_prefix, recipient)
+        topic = (
+            urgent_topic(topic_prefix, recipient)
+            if priority
+            else recipient_topic(topic_prefix, recipient)
+        )
         channels = [("kafka", topic)] + ([("webhook", recipient)] if recipient in webhooks else [])
         for channel, destination in channels:
             messages.append(

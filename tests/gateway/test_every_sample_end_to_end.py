@@ -98,7 +98,7 @@ def check_sample(gateway, adapter: str, path, sender: str) -> None:
         exchange = Exchange.model_validate(envelope)
         for decision in decide(bundle, exchange):
             topic = (
-                f"{gateway.runtime.settings.topic_prefix}.v1.urgent"
+                f"{gateway.runtime.settings.topic_prefix}.v1.urgent.{decision.recipient}"
                 if exchange.urgency != "routine"
                 else gateway.topic(decision.recipient)
             )

@@ -755,7 +755,7 @@ def test_each_recipient_receives_the_copy_written_out_by_hand(gateway, sample):
     gateway.wait_drained()
     for recipient, expected in copies.items():
         topic = (
-            f"{gateway.runtime.settings.topic_prefix}.v1.urgent"
+            f"{gateway.runtime.settings.topic_prefix}.v1.urgent.{recipient}"
             if expected["urgency"] != "routine"
             else gateway.topic(recipient)
         )

@@ -78,8 +78,19 @@ def test_routine_goes_to_the_recipient_topic_urgent_to_the_priority_topic():
     assert message.priority == 0
     urgent = _exchange("immediate")
     (message,) = route(urgent, [_disclosure("probation-spoc-north", urgent)], "isg")
-    assert message.destination == "isg.v1.urgent"
+    assert message.destination == "isg.v1.urgent.probation-spoc-north"
     assert message.priority > 0
+
+
+def test_each_recipient_has_its_own_urgent_topic():
+    urgent = _exchange("immediate")
+    north, east = route(
+        urgent,
+        [_disclosure("probation-spoc-north", urgent), _disclosure("probation-spoc-east", urgent)],
+        "isg",
+    )
+    assert north.destination == "isg.v1.urgent.probation-spoc-north"
+    assert east.destination == "isg.v1.urgent.probation-spoc-east"
 
 
 def test_webhook_recipients_get_a_second_delivery_with_its_own_id():
