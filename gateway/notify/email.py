@@ -60,7 +60,9 @@ class SmtpEmailChannel:
         retrying = Retrying(
             retry=retry_if_exception(lambda e: isinstance(e, _Temporary)),
             stop=stop_after_attempt(self.attempts),
-            wait=wait_exponential_jitter(initial=self.backoff_seconds, max=8),
+            wait=wait_exponential_jitter(
+                multiplier=self.backoff_seconds, max=8, jitter=self.backoff_seconds
+            ),
             reraise=True,
         )
         try:
