@@ -19,6 +19,7 @@ from gateway.cli.dlq import dlq_app
 from gateway.cli.messages import messages
 from gateway.cli.policy import policy_app
 from gateway.cli.relay import relay
+from gateway.cli.routes import routes_app
 from gateway.cli.serve import serve
 from gateway.cli.token import token
 
@@ -59,5 +60,6 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")
 app.add_typer(policy_app, name="policy")
+app.add_typer(routes_app, name="routes")
 
 __all__ = ["app"]
