@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import threading
+import time
 import uuid
 from pathlib import Path
 
@@ -195,3 +197,16 @@ def test_threads_share_one_channel():
     assert sorted(r.rcpt_tos[0] for r in handler.received) == sorted(
         f"spoc{n}@justice.gov.uk.cjsm.net" for n in range(8)
     )
+
+
+def test_a_relay_that_never_answers_times_out_as_temporary():
+    with socket.socket() as silent:  # listens, never accepts: no banner ever comes
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        sender = channel(silent.getsockname()[1], timeout_seconds=0.2, attempts=2)
+        started = time.monotonic()
+        with pytest.raises(NotificationFailed) as failed:
+            sender.send(SPOC, DESK, LINK)
+    assert not failed.value.permanent
+    assert "Timeout" in failed.value.detail or "timed out" in failed.value.detail
+    assert time.monotonic() - started < 3
