@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from adapters.alerts import indicator, names_someone, raised_in_future
 from adapters.base import IngestContext, check_purpose_id
 from adapters.fhir import native as fx
 from adapters.fhir.native import (
@@ -227,13 +228,68 @@ def _person_subject(person: dict[str, Any], ref: str, role: SubjectRole) -> Subj
     )
 
 
-def _patient_subject(patient: dict[str, Any], ref: str) -> Subject:
+def _patient_subject(patient: dict[str, Any], ref: str, alert: bool = False) -> Subject:
+    """A Patient needs an NHS number, except on an alert: a crisis team or an intervention
+    service may know the person only by a PNC ID or CRN, or by name and date of birth,
+    and an alert must not wait for a PDS trace."""
     subject = _person_subject(patient, ref, SubjectRole.PATIENT)
-    if not any(i.system == IdentifierSystem.NHS_NUMBER for i in subject.identifiers):
+    if any(i.system == IdentifierSystem.NHS_NUMBER for i in subject.identifiers):
+        return subject
+    if not alert:
         raise _problem(
             patient, "identifier", f"a Patient needs an NHS number (system {fx.NHS_NUMBER_SYSTEM})"
         )
+    if not names_someone(subject):
+        raise _problem(
+            patient,
+            "identifier",
+            "the alert's Patient names nobody anyone could find: give an identifier (NHS "
+            "number, PNC ID, CRN, NOMS number) or a name and birthDate",
+        )
     return subject
+
+
+def _alert_codings(
+    concepts: list[dict[str, Any]], resource: dict[str, Any], element: str
+) -> list[AlertKind]:
+    """The alert indicators a resource is coded with, in order, once each: the gateway's
+    alert-kind codes (an unknown one is an error, not a silent non-alert) and the SNOMED
+    CT findings that mean one."""
+    kinds: list[AlertKind] = []
+    for c, concept in enumerate(concepts):
+        for i, coding in enumerate(_codings(concept)):
+            system, code = coding.get("system"), coding.get("code")
+            kind = None
+            if system == fx.ALERT_KIND_SYSTEM:
+                try:
+                    kind = indicator(code or "")
+                except ValueError as exc:
+                    raise _problem(resource, f"{element}[{c}].coding[{i}].code", str(exc)) from None
+            elif system == fx.SNOMED and code in fx.SNOMED_ALERTS:
+                kind = AlertKind(fx.SNOMED_ALERTS[code])
+            if kind and kind not in kinds:
+                kinds.append(kind)
+    return kinds
+
+
+def _alert_communication(resource: dict[str, Any]) -> bool:
+    """A Communication is an alert when its priority is stat or asap and its reasonCode
+    carries an alert indicator."""
+    return resource.get("priority") in fx.ALERT_PRIORITIES and bool(
+        _alert_codings(resource.get("reasonCode") or [], resource, "reasonCode")
+    )
+
+
+def _raises_alert(resources: list[dict[str, Any]]) -> bool:
+    """Whether the submission raises an urgent alert (then an NHS number is not needed)."""
+    for resource in resources:
+        kind = resource["resourceType"]
+        flag = kind == "Flag" and resource.get("status") == "active"
+        if flag and _alert_codings([resource.get("code") or {}], resource, "code"):
+            return True
+        if kind == "Communication" and _alert_communication(resource):
+            return True
+    return False
 
 
 def _related_subject(person: dict[str, Any], ref: str) -> Subject:
@@ -280,25 +336,29 @@ def _subject_key(
 def group_by_patient(resources: list[dict[str, Any]]) -> list[_Group]:
     groups: dict[str, _Group] = {}
     aliases: dict[str, str] = {}
+    alert = _raises_alert(resources)
     for resource in resources:
         if resource["resourceType"] != "Patient":
             continue
         key = f"patient:{len(groups)}"
         groups[key] = _Group(
-            _patient_subject(resource, f"P{len(groups) + 1}"), index=resource.get("_index")
+            _patient_subject(resource, f"P{len(groups) + 1}", alert), index=resource.get("_index")
         )
         role = _stated_role(resource, "extension")
         if role:
             groups[key].state_role(role, resource, "extension")
         nhs = next(
-            i.value
-            for i in groups[key].subject.identifiers
-            if i.system == IdentifierSystem.NHS_NUMBER
+            (
+                i.value
+                for i in groups[key].subject.identifiers
+                if i.system == IdentifierSystem.NHS_NUMBER
+            ),
+            None,
         )
         for alias in (
             resource.get("_fullUrl"),
             f"Patient/{resource['id']}" if resource.get("id") else None,
-            f"nhs:{nhs}",
+            f"nhs:{nhs}" if nhs else None,
         ):
             if alias:
                 aliases[alias] = key
@@ -344,23 +404,35 @@ class _Built:
             self.urgency = urgency
 
 
-def _alert_kind(flag: dict[str, Any]) -> AlertKind | None:
-    for coding in _codings(flag.get("code")):
-        if coding.get("system") == fx.ALERT_KIND_SYSTEM and coding.get("code") in set(AlertKind):
-            return AlertKind(coding["code"])
-        if coding.get("system") == fx.SNOMED and coding.get("code") in fx.SNOMED_ALERTS:
-            return AlertKind(fx.SNOMED_ALERTS[coding["code"]])
-    return None
+def _alert(
+    kinds: list[AlertKind],
+    resource: dict[str, Any],
+    element: str,
+    raised_at: str | None,
+    built: _Built,
+    **fields: Any,
+) -> AlertSection:
+    """The canonical alert; a raised time well ahead of the gateway's clock is refused."""
+    section = AlertSection(
+        kind=kinds[0], indicators=kinds[1:], raised_at=raised_at or built.received_at, **fields
+    )
+    problem = raised_in_future(section.raised_at, built.received_at)
+    if problem:
+        raise _problem(resource, element, problem)
+    return section
 
 
 def _flag(flag: dict[str, Any], built: _Built) -> None:
     period = flag.get("period") or {}
-    kind = _alert_kind(flag)
-    if kind and flag.get("status") == "active" and built.alert is None:
-        built.alert = AlertSection(
-            kind=kind,
+    kinds = _alert_codings([flag.get("code") or {}], flag, "code")
+    if kinds and flag.get("status") == "active" and built.alert is None:
+        built.alert = _alert(
+            kinds,
+            flag,
+            "period.start",
+            period.get("start"),
+            built,
             detail=flag.get("code", {}).get("text"),
-            raised_at=period.get("start") or built.received_at,
             raised_by=(flag.get("author") or {}).get("display"),
             valid_until=period.get("end"),
         )
@@ -477,6 +549,20 @@ def _communication(message: dict[str, Any], built: _Built) -> None:
     if "gateway-summary" in categories:
         return  # our own plain-words summary of non-health sections, not clinical content
     texts = [p["contentString"] for p in message.get("payload") or [] if p.get("contentString")]
+    if built.alert is None and _alert_communication(message):
+        # An alert sent as a message: priority stat (immediate) or asap (urgent), the
+        # indicators as reasons, the words as its detail (not as clinical content).
+        built.alert = _alert(
+            _alert_codings(message.get("reasonCode") or [], message, "reasonCode"),
+            message,
+            "sent",
+            message.get("sent"),
+            built,
+            detail="\n".join(texts) or None,
+            raised_by=(message.get("sender") or {}).get("display"),
+        )
+        built.raise_urgency(URGENCY_BY_PRIORITY[message["priority"]])
+        return
     if texts:
         existing = built.health.get("summary")
         built.health["summary"] = "\n".join([existing, *texts] if existing else texts)

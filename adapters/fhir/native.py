@@ -94,6 +94,8 @@ URGENCY_BY_PRIORITY = {
     "asap": Urgency.URGENT,
     "stat": Urgency.IMMEDIATE,
 }
+#: Communication priorities that make a message coded with an alert indicator an alert.
+ALERT_PRIORITIES = ("stat", "asap")
 PRIORITY_BY_URGENCY = {"routine": "routine", "urgent": "urgent", "immediate": "stat"}
 REFERRAL_OUTCOME_BY_STATUS = {"active": "pending", "completed": "accepted", "revoked": "declined"}
 STATUS_BY_REFERRAL_OUTCOME = {v: k for k, v in REFERRAL_OUTCOME_BY_STATUS.items()}

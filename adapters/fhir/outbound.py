@@ -352,7 +352,11 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
                         for code, kind in fx.SNOMED_ALERTS.items()
                         if kind == alert.get("kind")
                     ]
-                    + [{"system": fx.ALERT_KIND_SYSTEM, "code": alert.get("kind")}],
+                    + [
+                        {"system": fx.ALERT_KIND_SYSTEM, "code": kind}
+                        for kind in [alert.get("kind"), *(alert.get("indicators") or [])]
+                        if kind
+                    ],
                     "text": alert.get("detail"),
                 },
                 "subject": about,

@@ -12,8 +12,8 @@ from adapters.mappa.native import MappaNotification
 class MappaAdapter(Adapter):
     name = "mappa"
     media_types = ("application/json",)
-    summary = "MAPPA category (1-4) and level (1-3) changes and meeting outcomes"
-    render_categories = frozenset({"offender_management", "meeting_feed"})
+    summary = "MAPPA category (1-4) and level (1-3) changes, meeting outcomes and alerts"
+    render_categories = frozenset({"offender_management", "meeting_feed", "urgent_alert"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         data = self.read_json(body, media_type, f"a {FORMAT} notification")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.alerts import alert_section, alert_urgency, native_alert
 from adapters.base import (
     IngestContext,
     collect_identifiers,
@@ -24,7 +25,6 @@ from contracts import (
     Payload,
     Subject,
     SubjectRole,
-    Urgency,
 )
 from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
@@ -51,6 +51,10 @@ def check_notification(note: MappaNotification) -> None:
             )
     if note.kind == "meeting_outcome" and note.meeting is None:
         problems.append(FieldProblem("meeting", "a meeting_outcome needs its meeting"))
+    if note.kind == "alert" and note.alert is None:
+        problems.append(FieldProblem("alert", "a notification of kind alert needs its alert"))
+    if note.kind != "alert" and note.alert is not None:
+        problems.append(FieldProblem("kind", "a notification with an alert is of kind alert"))
     if problems:
         raise InvalidRecord("the MAPPA notification is not valid", problems)
 
@@ -70,7 +74,16 @@ def _subject(note: MappaNotification) -> Subject:
     )
 
 
+def _category(note: MappaNotification) -> Category:
+    if note.kind == "alert":
+        return Category.URGENT_ALERT
+    if note.kind == "meeting_outcome":
+        return Category.MEETING_FEED
+    return Category.OFFENDER_MANAGEMENT
+
+
 def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
+    alert = alert_section(note.alert, context.received_at) if note.alert else None
     meeting = None
     if note.meeting:
         meeting = MeetingSection(
@@ -86,11 +99,9 @@ def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
         exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
-        category=Category.MEETING_FEED
-        if note.kind == "meeting_outcome"
-        else Category.OFFENDER_MANAGEMENT,
+        category=_category(note),
         purposes=note.declared(),
-        urgency=Urgency(note.urgency),
+        urgency=alert_urgency(note.urgency, alert is not None),
         case_reference=note.case_reference,
         subjects=[
             _subject(note),
@@ -117,6 +128,7 @@ def to_canonical(note: MappaNotification, context: IngestContext) -> Exchange:
                 next_review_on=note.meeting.next_review if note.meeting else None,
             ),
             meeting=meeting,
+            alert=alert,
         ),
     )
 
@@ -138,7 +150,11 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     name = offender.get("name") or {}
     native = {
         "format": FORMAT,
-        "kind": "meeting_outcome" if meeting else "level_change",
+        "kind": "alert"
+        if payload.get("alert")
+        else "meeting_outcome"
+        if meeting
+        else "level_change",
         **native_purposes(record),
         "case_reference": record.get("case_reference"),
         "urgency": record.get("urgency"),
@@ -179,5 +195,6 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
             "next_review": mappa.get("next_review_on"),
             "actions": native_actions(meeting.get("actions")),
         },
+        "alert": native_alert(payload.get("alert")),
     }
     return drop_empty(native)

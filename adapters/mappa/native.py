@@ -12,6 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from adapters.alerts import NativeAlert
 from adapters.base import DeclaredPurposes, NativeModel
 from adapters.meetings import NativeAction
 from contracts import CRN_PATTERN, NOMS_PATTERN
@@ -53,9 +54,11 @@ class MappaNotification(DeclaredPurposes):
     """One notification; with no ``purpose``/``purposes`` the sender's registration decides."""
 
     format: Literal["mappa/1"]
-    kind: Literal["level_change", "meeting_outcome"]
+    kind: Literal["level_change", "meeting_outcome", "alert"]
     case_reference: str | None = None
-    urgency: Literal["routine", "urgent", "immediate"] = "routine"
+    urgency: Literal["routine", "urgent", "immediate"] | None = Field(
+        default=None, description="Absent: ``immediate`` for an alert, else ``routine``."
+    )
     area: str | None = None
     offender: NativeOffender
     persons: list[NativePerson] = Field(
@@ -66,4 +69,11 @@ class MappaNotification(DeclaredPurposes):
     previous: NativePrevious | None = None
     effective: date | None = None
     lead_agency: str | None = None
-    meeting: NativeMeeting | None = None
+    meeting: NativeMeeting | None = Field(
+        default=None,
+        description="The meeting; on an alert, the meeting it was raised at (none: between "
+        "meetings).",
+    )
+    alert: NativeAlert | None = Field(
+        default=None, description="The urgent alert of a notification of kind ``alert``."
+    )

@@ -1,6 +1,6 @@
 """MARAC referrals and meeting feeds (``marac/1``).
 
-A referral is one record, accepted or refused whole. A meeting feed is a batch
+A referral or an alert is one record, accepted or refused whole. A meeting feed is a batch
 of cases: each case becomes its own exchange, and a bad case is reported by its
 index without holding back the others.
 """
@@ -23,24 +23,26 @@ from adapters.base import (
 )
 from adapters.marac.mapping import (
     FORMAT,
+    alert_to_canonical,
     case_to_canonical,
+    check_alert,
     check_case,
     check_referral,
     from_canonical,
     referral_to_canonical,
 )
-from adapters.marac.native import MaracMeetingFeed, MaracReferral, NativeCase
+from adapters.marac.native import MaracAlert, MaracMeetingFeed, MaracReferral, NativeCase
 from contracts import Exchange
 from gateway.errors import FieldProblem, InvalidRecord
 
-KINDS = ("referral", "meeting")
+KINDS = ("referral", "meeting", "alert")
 
 
 class MaracAdapter(Adapter):
     name = "marac"
     media_types = ("application/json",)
-    summary = "MARAC referrals (DASH, consent) and meeting feeds (lists, actions, outcomes)"
-    render_categories = frozenset({"referral", "meeting_feed"})
+    summary = "MARAC referrals (DASH, consent), meeting feeds (lists, actions, outcomes) and alerts"
+    render_categories = frozenset({"referral", "meeting_feed", "urgent_alert"})
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         data = self.read_json(body, media_type, f"a {FORMAT} document")
@@ -52,6 +54,12 @@ class MaracAdapter(Adapter):
                 lambda: referral_to_canonical(referral, context), "MARAC referral"
             )
             return Parsed([exchange])
+        if kind == "alert":
+            alert = validate_native(MaracAlert, data, "MARAC alert")
+            check_alert(alert)
+            return Parsed(
+                [build_canonical(lambda: alert_to_canonical(alert, context), "MARAC alert")]
+            )
         if kind == "meeting":
             if isinstance(data.get("cases"), list):
                 check_batch_size(len(data["cases"]))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.alerts import alert_section, alert_urgency, native_alert
 from adapters.base import (
     IngestContext,
     collect_identifiers,
@@ -20,6 +21,7 @@ from adapters.base import (
     person_name,
 )
 from adapters.marac.native import (
+    MaracAlert,
     MaracMeetingFeed,
     MaracReferral,
     NativeCase,
@@ -102,8 +104,8 @@ def _subject(person: NativePerson, role: SubjectRole) -> Subject:
     )
 
 
-def _people(case: MaracReferral | NativeCase) -> list[Subject]:
-    subjects = [_subject(case.victim, SubjectRole.VICTIM)]
+def _people(case: MaracReferral | NativeCase | MaracAlert) -> list[Subject]:
+    subjects = [_subject(case.victim, SubjectRole.VICTIM)] if case.victim else []
     if case.perpetrator:
         subjects.append(_subject(case.perpetrator, SubjectRole.PERPETRATOR))
     subjects += [_subject(c, SubjectRole.CHILD) for c in case.children]
@@ -123,10 +125,10 @@ def other_problems(
 
 
 def ref_problems(
-    case: MaracReferral | NativeCase, prefix: str, record: int | None
+    case: MaracReferral | NativeCase | MaracAlert, prefix: str, record: int | None
 ) -> list[FieldProblem]:
     """Every person on the form has a ref of their own."""
-    people = [("victim", case.victim)]
+    people = [("victim", case.victim)] if case.victim else []
     if case.perpetrator:
         people.append(("perpetrator", case.perpetrator))
     people += [(f"children[{i}]", c) for i, c in enumerate(case.children)]
@@ -282,6 +284,48 @@ def case_to_canonical(feed: MaracMeetingFeed, case: NativeCase, context: IngestC
     )
 
 
+def check_alert(alert: MaracAlert) -> None:
+    """An alert names the victim or the perpetrator (or both), each identifiable."""
+    problems = []
+    if alert.victim is None and alert.perpetrator is None:
+        problems.append(
+            FieldProblem(
+                "victim", "an alert names its victim or its perpetrator (or both): neither given"
+            )
+        )
+    for field, person in (("victim", alert.victim), ("perpetrator", alert.perpetrator)):
+        if person:
+            problems += person_problems(person, field, None)
+    for i, child in enumerate(alert.children):
+        problems += person_problems(child, f"children[{i}]", None)
+    problems += other_problems(alert.others, "", None)
+    problems += ref_problems(alert, "", None)
+    if problems:
+        raise InvalidRecord("the MARAC alert is not valid", problems)
+
+
+def alert_to_canonical(alert: MaracAlert, context: IngestContext) -> Exchange:
+    meeting = None
+    if alert.meeting:
+        meeting = MeetingSection(
+            forum=MeetingForum.MARAC,
+            meeting_id=alert.meeting.id,
+            held_on=alert.meeting.date,
+            area=alert.meeting.area,
+        )
+    return Exchange(
+        exchange_id=new_id(),
+        source_partner=context.source_partner,
+        submitted_at=context.received_at,
+        category=Category.URGENT_ALERT,
+        purposes=alert.declared(),
+        urgency=alert_urgency(alert.urgency, True),
+        case_reference=alert.marac_case_id,
+        subjects=_people(alert),
+        payload=Payload(alert=alert_section(alert.alert, context.received_at), meeting=meeting),
+    )
+
+
 # -- outbound ---------------------------------------------------------------------------
 
 
@@ -322,6 +366,28 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
         if s.get("role") != "child" and s is not victim and s is not perpetrator
     ]
     meeting = payload.get("meeting")
+    if payload.get("alert"):
+        return drop_empty(
+            {
+                "format": FORMAT,
+                "kind": "alert",
+                **native_purposes(record),
+                "marac_case_id": record.get("case_reference"),
+                "urgency": record.get("urgency"),
+                "meeting": None
+                if not meeting
+                else {
+                    "id": meeting.get("meeting_id"),
+                    "date": meeting.get("held_on"),
+                    "area": meeting.get("area"),
+                },
+                "victim": _native_person(victim),
+                "perpetrator": _native_person(perpetrator),
+                "children": children,
+                "others": others,
+                "alert": native_alert(payload.get("alert")),
+            }
+        )
     if meeting and not payload.get("referral"):
         agenda: dict[str, Any] = next(iter(meeting.get("agenda") or []), {})
         native: dict[str, Any] = {

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from adapters.alerts import NativeAlert
 from adapters.base import DeclaredPurposes, NativeModel
 from adapters.meetings import NativeAction
 from contracts import DASH_QUESTIONS
@@ -118,3 +119,23 @@ class MaracMeetingFeed(DeclaredPurposes):
     kind: Literal["meeting"]
     meeting: NativeMeeting
     cases: list[Any] = Field(min_length=1)
+
+
+class MaracAlert(DeclaredPurposes):
+    """An urgent alert raised at a meeting (``meeting`` given) or between meetings, about
+    a case on the MARAC's list; it names the victim, the perpetrator, or both."""
+
+    format: Literal["marac/1"]
+    kind: Literal["alert"]
+    marac_case_id: str | None = None
+    urgency: Literal["routine", "urgent", "immediate"] | None = Field(
+        default=None, description="Absent: ``immediate``."
+    )
+    meeting: NativeMeeting | None = Field(
+        default=None, description="The meeting the alert was raised at; none between meetings."
+    )
+    victim: NativePerson | None = None
+    perpetrator: NativePerson | None = None
+    children: list[NativePerson] = Field(default_factory=list)
+    others: list[NativeOtherPerson] = Field(default_factory=list)
+    alert: NativeAlert

@@ -1,5 +1,8 @@
 """Police crime and occurrence records (``police-crime/1``) and the daily screening batch.
 
+An urgent alert is a ``police-crime/1`` record of ``record_type`` ``alert`` with
+an ``alert`` block; it may come without an occurrence.
+
 A JSON body is one crime record or, when its ``format`` is
 ``police-screening/1``, a screening batch; a CSV body is always a screening
 batch. A batch reports each bad row as its own error and lets the good rows
@@ -20,7 +23,12 @@ from adapters.base import (
     validate_native,
 )
 from adapters.police import screening
-from adapters.police.mapping import check_person_refs, from_canonical, to_canonical
+from adapters.police.mapping import (
+    check_person_refs,
+    check_record_type,
+    from_canonical,
+    to_canonical,
+)
 from adapters.police.native import PoliceCrimeRecord
 from contracts import Exchange
 from gateway.errors import InvalidRecord
@@ -34,15 +42,18 @@ def _record_to_exchange(
 ) -> Exchange:
     what = "police crime record" if row is None else f"screening row {row}"
     record = validate_native(PoliceCrimeRecord, data, what, record=row)
+    check_record_type(record, row)
     check_person_refs(record, row)
-    return build_canonical(lambda: to_canonical(record, context), what, row)
+    return build_canonical(lambda: to_canonical(record, context, row), what, row)
 
 
 class PoliceAdapter(Adapter):
     name = "police"
     media_types = ("application/json", "text/csv")
     summary = "Police crime records (police-crime/1) and the daily screening batch (CSV or JSON)"
-    render_categories = frozenset({"crime_record", "custody_event", "disposal", "civil_order"})
+    render_categories = frozenset(
+        {"crime_record", "custody_event", "disposal", "civil_order", "urgent_alert"}
+    )
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         if self.check_media_type(media_type) == "text/csv":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from adapters.alerts import alert_section, alert_urgency, check_alert_names_someone, native_alert
 from adapters.base import (
     IngestContext,
     collect_identifiers,
@@ -19,6 +20,7 @@ from adapters.police.native import (
     NativeArrest,
     NativeCondition,
     NativeDisposal,
+    NativeOccurrence,
     NativeOrder,
     NativePerson,
     PoliceCrimeRecord,
@@ -46,7 +48,6 @@ from contracts import (
     RiskTool,
     Subject,
     SubjectRole,
-    Urgency,
 )
 from contracts.ids import new_id
 from gateway.errors import FieldProblem, InvalidRecord
@@ -59,6 +60,7 @@ CATEGORY_BY_RECORD_TYPE = {
     "custody": Category.CUSTODY_EVENT,
     "disposal": Category.DISPOSAL,
     "order": Category.CIVIL_ORDER,
+    "alert": Category.URGENT_ALERT,
 }
 RECORD_TYPE_BY_CATEGORY = {v.value: k for k, v in CATEGORY_BY_RECORD_TYPE.items()}
 
@@ -136,8 +138,56 @@ def check_person_refs(record: PoliceCrimeRecord, row: int | None = None) -> None
         raise InvalidRecord("the police crime record names a person it does not list", problems)
 
 
-def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
-    occ = record.occurrence
+def check_record_type(record: PoliceCrimeRecord, row: int | None = None) -> None:
+    """An alert record carries an alert block and may lack an occurrence; every other
+    record has an occurrence, and an alert block on it would be silently a crime record."""
+    problems = []
+    if record.kind == "alert" and record.alert is None:
+        problems.append(FieldProblem("alert", "a record of type alert needs an alert block", row))
+    if record.kind != "alert" and record.alert is not None:
+        problems.append(
+            FieldProblem(
+                "record_type",
+                f"a record with an alert block is of type alert, not {record.kind!r} "
+                "(leave record_type out, or send the alert as its own record)",
+                row,
+            )
+        )
+    if record.kind != "alert" and record.occurrence is None:
+        problems.append(FieldProblem("occurrence", "required field is missing", row))
+    if problems:
+        raise InvalidRecord("the police record is not valid", problems)
+
+
+def _crime(occ: NativeOccurrence | None) -> CrimeSection | None:
+    if occ is None:
+        return None
+    return CrimeSection(
+        occurrence_number=occ.number,
+        offence=Offence(
+            code=occ.offence.ho_code,
+            legislation=_legislation(occ.offence.act, occ.offence.section),
+            description=occ.offence.title,
+            offence_class=classify(
+                occ.offence.act, occ.offence.section, occ.offence.classification
+            ),
+        ),
+        reported_at=occ.reported,
+        occurred_from=occ.committed_from,
+        occurred_to=occ.committed_to,
+        status=occ.status,
+        summary=occ.circumstances,
+        officer_in_case=occ.officer_in_case,
+    )
+
+
+def to_canonical(
+    record: PoliceCrimeRecord, context: IngestContext, row: int | None = None
+) -> Exchange:
+    alert = alert_section(record.alert, context.received_at, record=row) if record.alert else None
+    subjects = [_subject(p) for p in record.persons]
+    if alert:
+        check_alert_names_someone(subjects, "persons", row)
     risk = None
     if record.risk:
         risk = RiskSection(
@@ -150,29 +200,14 @@ def to_canonical(record: PoliceCrimeRecord, context: IngestContext) -> Exchange:
         exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
-        category=CATEGORY_BY_RECORD_TYPE[record.record_type],
+        category=CATEGORY_BY_RECORD_TYPE[record.kind],
         purposes=record.declared(),
-        urgency=Urgency(record.urgency),
+        urgency=alert_urgency(record.urgency, alert is not None),
         case_reference=record.case_reference,
-        subjects=[_subject(p) for p in record.persons],
+        subjects=subjects,
         payload=Payload(
-            crime=CrimeSection(
-                occurrence_number=occ.number,
-                offence=Offence(
-                    code=occ.offence.ho_code,
-                    legislation=_legislation(occ.offence.act, occ.offence.section),
-                    description=occ.offence.title,
-                    offence_class=classify(
-                        occ.offence.act, occ.offence.section, occ.offence.classification
-                    ),
-                ),
-                reported_at=occ.reported,
-                occurred_from=occ.committed_from,
-                occurred_to=occ.committed_to,
-                status=occ.status,
-                summary=occ.circumstances,
-                officer_in_case=occ.officer_in_case,
-            ),
+            crime=_crime(record.occurrence),
+            alert=alert,
             risk=risk,
             arrests=[
                 ArrestEvent(
@@ -329,6 +364,7 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
             }
             for d in payload.get("disposals") or []
         ],
+        "alert": native_alert(payload.get("alert")),
         "orders": [
             {
                 "person_ref": o.get("subject_ref"),

@@ -11,6 +11,7 @@ from typing import Literal, get_args
 
 from pydantic import Field, model_validator
 
+from adapters.alerts import NativeAlert
 from adapters.base import DeclaredPurposes, NativeModel
 from contracts import OffenceClass
 
@@ -151,14 +152,30 @@ class PoliceCrimeRecord(DeclaredPurposes):
     absent, and the force's registration in the agreement then gives them."""
 
     format: Literal["police-crime/1"]
-    record_type: Literal["crime", "custody", "disposal", "order"] = Field(
-        default="crime", description="What the record reports; decides its category."
+    record_type: Literal["crime", "custody", "disposal", "order", "alert"] | None = Field(
+        default=None,
+        description="What the record reports; decides its category. Absent: ``alert`` when "
+        "the record has an ``alert`` block, else ``crime``.",
     )
     case_reference: str | None = None
-    urgency: Literal["routine", "urgent", "immediate"] = "routine"
-    occurrence: NativeOccurrence
+    urgency: Literal["routine", "urgent", "immediate"] | None = Field(
+        default=None, description="Absent: ``immediate`` for an alert, else ``routine``."
+    )
+    occurrence: NativeOccurrence | None = Field(
+        default=None,
+        description="The occurrence; every record type but ``alert`` needs one (an alert "
+        "may be raised from intelligence before any occurrence is recorded).",
+    )
+    alert: NativeAlert | None = Field(
+        default=None, description="An urgent alert: what it warns of, when and by whom."
+    )
     persons: list[NativePerson] = Field(min_length=1)
     risk: NativeRisk | None = None
     arrests: list[NativeArrest] = Field(default_factory=list)
     disposals: list[NativeDisposal] = Field(default_factory=list)
     orders: list[NativeOrder] = Field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """The record type, ``alert`` when unstated and an alert block is given."""
+        return self.record_type or ("alert" if self.alert else "crime")

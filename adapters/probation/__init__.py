@@ -13,7 +13,9 @@ class ProbationAdapter(Adapter):
     name = "probation"
     media_types = ("application/json",)
     summary = "Probation SPOC notifications: licence, compliance, RoSH, MAPPA, recall, restriction"
-    render_categories = frozenset({"compliance", "offender_management", "risk_assessment"})
+    render_categories = frozenset(
+        {"compliance", "offender_management", "risk_assessment", "urgent_alert"}
+    )
 
     def parse(self, body: bytes, media_type: str, context: IngestContext) -> Parsed:
         data = self.read_json(body, media_type, f"a {FORMAT} notification")

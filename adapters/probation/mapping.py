@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from adapters.alerts import alert_section, alert_urgency, native_alert
 from adapters.base import (
     IngestContext,
     collect_identifiers,
@@ -37,7 +38,6 @@ from contracts import (
     RiskTool,
     Subject,
     SubjectRole,
-    Urgency,
 )
 from contracts.ids import new_id
 
@@ -97,6 +97,7 @@ def _person(person: NativePerson) -> Subject:
 
 def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchange:
     sentence = note.sentence
+    alert = alert_section(note.alert, context.received_at) if note.alert else None
     risk = None
     if note.rosh:
         risk = RiskSection(
@@ -123,12 +124,15 @@ def to_canonical(note: ProbationNotification, context: IngestContext) -> Exchang
         exchange_id=new_id(),
         source_partner=context.source_partner,
         submitted_at=context.received_at,
-        category=CATEGORY_BY_EVENT.get(note.event, Category.OFFENDER_MANAGEMENT),
+        category=Category.URGENT_ALERT
+        if alert
+        else CATEGORY_BY_EVENT.get(note.event, Category.OFFENDER_MANAGEMENT),
         purposes=note.declared(),
-        urgency=Urgency(note.urgency),
+        urgency=alert_urgency(note.urgency, alert is not None),
         case_reference=note.case_reference,
         subjects=[_subject(note, context.source_partner), *map(_person, note.persons)],
         payload=Payload(
+            alert=alert,
             risk=risk,
             mappa=mappa,
             probation=ProbationSection(
@@ -270,5 +274,6 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
         },
         "effective_date": probation.get("effective_from"),
         "notes": probation.get("notes"),
+        "alert": native_alert(payload.get("alert")),
     }
     return drop_empty(native)

@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from adapters.alerts import NativeAlert
 from adapters.base import DeclaredPurposes, NativeModel
 from contracts import CRN_PATTERN, NOMS_PATTERN, ProbationEvent
 
@@ -126,7 +127,9 @@ class ProbationNotification(DeclaredPurposes):
     notification_id: str | None = None
     event: ProbationEvent
     case_reference: str | None = None
-    urgency: Literal["routine", "urgent", "immediate"] = "routine"
+    urgency: Literal["routine", "urgent", "immediate"] | None = Field(
+        default=None, description="Absent: ``immediate`` with an ``alert`` block, else ``routine``."
+    )
     pdu: str | None = Field(default=None, description="Probation delivery unit, e.g. 'North'")
     offender_manager: str | None = None
     previous_offender_manager: str | None = None
@@ -141,6 +144,11 @@ class ProbationNotification(DeclaredPurposes):
     recall: NativeRecall | None = None
     effective_date: date | None = None
     notes: str | None = None
+    alert: NativeAlert | None = Field(
+        default=None,
+        description="Makes the notification an urgent alert (a recall, a breach of licence, "
+        "heightened risk seen at supervision); the event says what happened on the case.",
+    )
 
     @model_validator(mode="after")
     def _refs_unique(self) -> ProbationNotification:
