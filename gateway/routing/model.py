@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import Field, WithJsonSchema, model_validator
+from pydantic import Field, WithJsonSchema, field_validator, model_validator
 
 from contracts import Category, SubjectRole, Urgency
 from gateway.policy.model import ID_PATTERN, FieldPath, PolicyModel
@@ -49,6 +49,20 @@ class CalendarSpec(PolicyModel):
         description='Weekday or run of weekdays -> "HH:MM-HH:MM" or a list of them, '
         'e.g. monday-friday: "08:00-16:00".',
     )
+
+    @field_validator("hours", mode="before")
+    @classmethod
+    def _quoted(cls, value: object) -> object:
+        """YAML reads a bare 16:00 as the number 960: say so instead of 'not a string'."""
+        for day, spans in value.items() if isinstance(value, dict) else ():
+            for span in spans if isinstance(spans, list) else [spans]:
+                if isinstance(span, int):
+                    raise ValueError(
+                        f"{day}: {span} is not a time range; write it in quotes, e.g. "
+                        f'"08:00-16:00" (YAML reads a bare 16:00 as the number 960)'
+                    )
+        return value
+
     closed_on_bank_holidays: bool = Field(
         default=True, description="England and Wales bank holidays (the holidays package)."
     )
