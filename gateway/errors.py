@@ -20,6 +20,7 @@
     │   ├── CsrfRejected              a browser's state-changing request without its CSRF token
     │   ├── SignInFailed              the identity provider's answer to a sign-in was refused
     │   ├── UnsafeRedirect            a sign-in's ``next`` that is not a path on this gateway
+    │   ├── NotTheRecipient           acknowledging a copy the caller did not receive: 403
     │   └── NotFound                  a resource id that does not exist
     │       ├── UnknownTopic          `gateway messages` for a topic the broker does not have
     │       └── SignInNotConfigured   /auth/... when people's sign-in is not configured
@@ -229,6 +230,15 @@ class IdempotencyConflict(ClientError):
     slug = "idempotency-conflict"
     title = "The Idempotency-Key was already used"
     status = 409
+
+
+class NotTheRecipient(ClientError):
+    """Only the recipient of a copy may acknowledge it: the sender, say, cannot stop
+    the clock for the people who must act."""
+
+    slug = "not-the-recipient"
+    title = "Only the recipient may acknowledge"
+    status = 403
 
 
 class NotFound(ClientError):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from adapters import AdapterRegistry, load_registry
+from gateway.alerts.escalator import keep_escalating
 from gateway.delivery.channels import KafkaChannel, WebhookChannel
 from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
@@ -141,6 +142,12 @@ class Runtime:
             for warning in self.store.queue_table_warnings():
                 log.warning("%s", warning)
             self.relay.start()
+            threading.Thread(
+                target=keep_escalating,
+                args=(self.store, self._stop, settings.escalation_check_seconds),
+                name="escalation",
+                daemon=True,
+            ).start()
             threading.Thread(
                 target=keep_erasing,
                 args=(self.store, settings.retention, self._stop, settings.retention_check_seconds),

@@ -16,6 +16,8 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.notify.config import notify_variable_names
+
 PREFIX = "GATEWAY_"
 
 
@@ -102,6 +104,12 @@ class Settings(BaseSettings):
     )
     retention_check_seconds: float = Field(
         default=3600.0, gt=0, description="How often the relay erases rows past retention."
+    )
+    escalation_check_seconds: float = Field(
+        default=1.0,
+        gt=0,
+        description="How often a relaying process looks for acknowledgement deadlines "
+        "that have passed, and escalates them.",
     )
 
     # -- partner systems' credentials (gateway/identity/) --------------------------
@@ -258,7 +266,8 @@ class Settings(BaseSettings):
 
 def unknown_gateway_variables() -> list[str]:
     """``GATEWAY_*`` variables in the environment that no setting reads."""
-    known = {PREFIX + name.upper() for name in Settings.model_fields}
+    # Notifications have settings of their own (GATEWAY_NOTIFY_*, gateway/notify/config.py).
+    known = {PREFIX + name.upper() for name in Settings.model_fields} | notify_variable_names()
     return sorted(k for k in os.environ if k.startswith(PREFIX) and k not in known)
 
 

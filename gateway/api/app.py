@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 
 import anyio.to_thread
@@ -18,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.ids import is_id_text
 from gateway import jsontext
+from gateway.alerts import clock
 from gateway.api import idempotency, limits, openapi, problems
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
 from gateway.api.rate_limits import RateLimits
@@ -27,9 +29,10 @@ from gateway.errors import (
     GatewayError,
     InvalidRecord,
     NotFound,
+    NotTheRecipient,
     PayloadTooLarge,
 )
-from gateway.identity.caller import READ_EXCHANGES, SUBMIT, Caller
+from gateway.identity.caller import ACKNOWLEDGE, READ_EXCHANGES, SUBMIT, Caller
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
 from gateway.store.db import as_utc
@@ -169,6 +172,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     max_body = runtime.settings.max_body_bytes
     submitter = Depends(partner(runtime, SUBMIT, rate_limits))
     exchange_reader = Depends(partner(runtime, READ_EXCHANGES, rate_limits))
+    acknowledger = Depends(partner(runtime, ACKNOWLEDGE, rate_limits))
 
     @app.post(
         "/v1/inbound/{fmt}",
@@ -235,6 +239,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             raise NotFound(f"no exchange {exchange_id}")
         with runtime.store.engine.connect() as conn:
             copies = delivery_status.deliveries(conn, exchange_id, row["decisions"])
+            acknowledgements = clock.trail(conn, exchange_id)
         return {
             "exchange_id": row["exchange_id"],
             "source_partner": row["source_partner"],
@@ -246,6 +251,35 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             "policy_version": row["policy_version"],
             "decisions": row["decisions"],
             "deliveries": copies,
+            "acknowledgements": acknowledgements,
+        }
+
+    @app.post("/v1/exchanges/{exchange_id}/acknowledge", tags=["exchange"])
+    def acknowledge_copy(exchange_id: str, caller: Caller = acknowledger) -> dict[str, Any]:
+        """The recipient's system acknowledges the copy it received: its clock stops,
+        and the sender sees who acknowledged and when. Saying it twice is harmless.
+        The sender cannot acknowledge (403); anyone else learns nothing (404)."""
+        row = runtime.store.get_exchange(exchange_id) if is_id_text(exchange_id) else None
+        if row is None:
+            raise NotFound(f"no exchange {exchange_id}")
+        party = str(caller.partner)
+        try:
+            done = clock.acknowledge(
+                runtime.store, exchange_id, party, caller.actor, datetime.now(UTC)
+            )
+        except clock.NoClock:
+            if row["source_partner"] == party:
+                raise NotTheRecipient(
+                    "the sender cannot acknowledge: only a recipient of a copy that must be "
+                    "acknowledged can"
+                ) from None
+            raise NotFound(f"no copy of exchange {exchange_id} waits for you") from None
+        return {
+            "exchange_id": exchange_id,
+            "recipient": party,
+            "acknowledged_at": done.acknowledged_at.isoformat(),
+            "acknowledged_by": done.acknowledged_by,
+            "already": done.already,
         }
 
     @app.get("/v1/adapters", tags=["meta"])

@@ -168,6 +168,19 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         },
         limited=True,
     ),
+    ("post", "/v1/exchanges/{exchange_id}/acknowledge"): Operation(
+        "acknowledge_copy",
+        "The recipient acknowledges a copy it must acknowledge: its clock stops",
+        scopes=(ACKNOWLEDGE,),
+        answers={"200": _json("Acknowledged", "Acknowledged, now or before.")},
+        errors={
+            **_TOKEN_ERRORS,
+            403: ("forbidden", "unknown-partner", "not-the-recipient"),
+            404: ("not-found",),
+            503: ("service-unavailable",),
+        },
+        limited=True,
+    ),
     ("post", TOKEN_PATH): Operation(
         "token",
         "An access token for a partner system (OAuth2 client credentials)",
@@ -284,6 +297,7 @@ ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     answers.Accepted,
     answers.BatchAccepted,
     answers.ExchangeStatus,
+    answers.Acknowledged,
     answers.TokenRequest,
     answers.TokenResponse,
     answers.Jwks,

@@ -173,6 +173,32 @@ class ExchangeStatus(_Answer):
     policy_version: str
     decisions: list[RecordedDecision]
     deliveries: list[Delivery]
+    acknowledgements: list[AcknowledgementStatus] = Field(
+        default_factory=list,
+        description="Each copy that must be acknowledged: acknowledged (when, by whom), "
+        "waiting (until when, at which step), or escalated past every step.",
+    )
+
+
+class AcknowledgementStatus(_Answer):
+    recipient: str
+    status: Literal["waiting", "acknowledged", "exhausted"]
+    step: int = Field(description="The escalation step reached, from 0.")
+    desk: str | None = Field(description="Who is to acknowledge now; none when exhausted.")
+    deadline: datetime | None
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None = Field(description="The recipient's system or person.")
+    history: list[dict[str, Any]] = Field(description="Each step taken, and the acknowledgement.")
+
+
+class Acknowledged(_Answer):
+    """A copy acknowledged: its clock has stopped."""
+
+    exchange_id: str
+    recipient: str
+    acknowledged_at: datetime
+    acknowledged_by: str
+    already: bool = Field(description="It had been acknowledged before; nothing changed.")
 
 
 class TokenRequest(BaseModel):

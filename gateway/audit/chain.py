@@ -50,6 +50,8 @@ class Action:
     ERASURE = "erasure"  # rows erased when their retention period ended
     ACCESS_REFUSED = "access-refused"  # a caller without the credentials it needed
     POLICY_CHANGE = "policy-change"  # a changed policy bundle took effect
+    ACKNOWLEDGEMENT = "acknowledgement"  # a recipient acknowledged a copy it must
+    ESCALATION = "escalation"  # a deadline passed: the next step of the chain is told
 
 
 def now_text() -> str:

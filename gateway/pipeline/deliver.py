@@ -1,7 +1,8 @@
 """Stage 7, deliver: the rows that keep one exchange, ready to commit.
 
-The exchange (with its decisions), its audit entries and its outbox copies
-are committed together before the 202, by the pipeline's committer
+The exchange (with its decisions), its audit entries, its outbox copies and
+the acknowledgement clocks of copies that must be acknowledged are committed
+together before the 202, by the pipeline's committer
 (``gateway.store.commit``); the relay then publishes the outbox rows, so the
 API never waits for Kafka.
 """
@@ -28,6 +29,7 @@ def pending_commit(
     disclosures: list[Disclosure],
     entries: list[AuditEntry],
     messages: list[OutboxMessage],
+    clocks: list[dict[str, Any]] | None = None,
 ) -> PendingCommit:
     """The rows to write for one exchange; ``envelope`` is its JSON form (the
     record the stages minimised)."""
@@ -59,4 +61,5 @@ def pending_commit(
         ),
         outbox=outbox_rows(messages),
         entries=entries,
+        clocks=clocks or [],
     )

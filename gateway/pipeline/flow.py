@@ -17,6 +17,7 @@ from sqlalchemy.engine import Connection
 
 from adapters import Adapter, AdapterRegistry, IngestContext
 from contracts import Exchange
+from gateway.alerts import StepsFor, clock_rows, only_the_recipient
 from gateway.errors import InvalidRecord, UnknownPartner
 from gateway.pipeline.audit import audit_entries
 from gateway.pipeline.decide import decide
@@ -140,6 +141,8 @@ class Pipeline:
     committer: Committer | None = None
     #: Immediate records that reached only the agreement's safety net (a metric).
     safety_net_sends: int = 0
+    #: Who must acknowledge a copy, step by step (the routing rules).
+    steps_for: StepsFor = only_the_recipient
     _writes: Committer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -252,7 +255,8 @@ class Pipeline:
         accepted = Accepted(str(exchange.exchange_id), decisions)
         if any(d.rules == (SAFETY_NET,) for d in decisions):
             self.safety_net_sends += 1
+        clocks = clock_rows(exchange, decisions, datetime.now(UTC), self.steps_for)
         rows = pending_commit(
-            exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages
+            exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages, clocks
         )
         return accepted, rows

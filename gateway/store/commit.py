@@ -13,7 +13,7 @@ Two strategies share this interface:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy.engine import Connection
@@ -23,7 +23,7 @@ from gateway.errors import ServiceUnavailable
 from gateway.store.audit_log import append
 from gateway.store.db import Store
 from gateway.store.postgres import shared_round_trips
-from gateway.store.tables import INSERT_EXCHANGES, INSERT_OUTBOX, insert_rows
+from gateway.store.tables import INSERT_CLOCKS, INSERT_EXCHANGES, INSERT_OUTBOX, insert_rows
 
 #: What each exchange of a group raised (None: kept), in the group's order.
 Failures = list[BaseException | None]
@@ -36,6 +36,8 @@ class PendingCommit:
     exchange: dict[str, Any]
     outbox: list[dict[str, Any]]
     entries: list[AuditEntry]
+    #: Acknowledgement clocks of the copies that must be acknowledged.
+    clocks: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Committer(Protocol):
@@ -67,6 +69,7 @@ def write_group(
         with shared_round_trips(conn):
             insert_rows(conn, INSERT_EXCHANGES, [p.exchange for p in group])
             insert_rows(conn, INSERT_OUTBOX, [row for p in group for row in p.outbox])
+            insert_rows(conn, INSERT_CLOCKS, [row for p in group for row in p.clocks])
             # Last: appending locks the audit chain's head until commit, so every
             # other write of this transaction happens before we take the lock.
             append(conn, [e for p in group for e in p.entries])

@@ -183,5 +183,29 @@ used_assertions = sa.Table(
 )
 
 #: The hot inserts: an exchange, and the copies it queues for delivery.
+#: One acknowledgement clock per copy whose flow requires acknowledgement: who must
+#: acknowledge by when, the escalation steps after that, and what has happened.
+alert_clocks = sa.Table(
+    "alert_clocks",
+    metadata,
+    sa.Column("clock_id", sa.String(36), primary_key=True),
+    sa.Column(
+        "exchange_id", sa.String(36), sa.ForeignKey("exchanges.exchange_id"), nullable=False
+    ),
+    sa.Column("recipient", sa.String(64), nullable=False),
+    # waiting | acknowledged | exhausted (every step passed unacknowledged)
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("step", sa.Integer, nullable=False),
+    sa.Column("steps", sa.JSON, nullable=False),
+    sa.Column("deadline", sa.DateTime(timezone=True)),
+    sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
+    sa.Column("acknowledged_by", sa.String(160)),
+    sa.Column("history", sa.JSON, nullable=False),
+    sa.UniqueConstraint("exchange_id", "recipient", name="uq_alert_clocks_exchange_recipient"),
+    sa.Index("ix_alert_clocks_deadline", "status", "deadline"),
+)
+
 INSERT_EXCHANGES = insert_serialised(exchanges, "envelope", "decisions")
+INSERT_CLOCKS = insert_serialised(alert_clocks, "steps", "history")
 INSERT_OUTBOX = insert_serialised(outbox, "headers")
