@@ -7,7 +7,7 @@ serve``, on SQLite or a throwaway PostgreSQL database, one embedded broker),
 and one urgent record at a time (``examples/police/breach-spo-urgent.json``,
 the suspect's PNC ID varied) is posted with a pause between, so the relay
 has gone idle each time. A librdkafka consumer notes when each arrives on
-``<prefix>.v1.urgent``. Usage::
+``<prefix>.v1.urgent.probation-spoc-north``, that recipient's own urgent topic. Usage::
 
     .venv/bin/python bench/bench_latency.py [--store sqlite|postgresql] [--records 30]
         [--pause 0.7] [--workers 1]
@@ -69,7 +69,7 @@ def main() -> int:
         url, _process, _ = bd.start_gateway(
             stack, workdir, database_url, broker, prefix, args.workers
         )
-        watcher = bd.DeliveryWatcher(broker.bootstrap, urgent_topic(prefix))
+        watcher = bd.DeliveryWatcher(broker.bootstrap, urgent_topic(prefix, bd.RECIPIENT))
         watcher.start()
         stack.callback(watcher.stop)
         watcher.ready.wait(40)

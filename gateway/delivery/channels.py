@@ -73,6 +73,11 @@ class KafkaChannel:
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 
+    def lane(self) -> KafkaChannel:
+        """A channel for the relay's urgent lane: a producer of its own, so publishing
+        an alert never waits for a flush of ordinary records."""
+        return KafkaChannel(self.bootstrap)
+
     def _producer_or_error(self) -> KafkaProducer | str:
         with self._lock:
             if self._producer is None:

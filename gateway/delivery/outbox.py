@@ -11,13 +11,19 @@ for one recipient) form a queue, and only the head of each queue can be
 claimed. The next row becomes claimable once the head is sent or
 dead-lettered, so order per recipient and subject holds with any number of
 workers, while different subjects go out in parallel.
+
+Lanes: a relay's urgent lane claims only urgent rows (priority above 0), its
+ordinary lane only the rest, so an alert never waits behind a batch of
+ordinary rows. The urgent lane also takes the rows queued behind each head it
+claims (one subject's consecutive urgent rows), which the relay then sends in
+order, each after the one before it was delivered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -69,7 +75,11 @@ def enqueue(conn: Connection, rows: list[dict[str, Any]]) -> None:
     insert_rows(conn, INSERT_OUTBOX, rows)
 
 
-def _claim_statements() -> tuple[sa.Select[tuple[int]], ReturningUpdate[Any]]:
+#: Which rows a claim takes: any (most urgent first), urgent only, or ordinary only.
+Lane = Literal["any", "urgent", "ordinary"]
+
+
+def _claim_statements(lane: Lane = "any") -> tuple[sa.Select[tuple[int]], ReturningUpdate[Any]]:
     """The claim, built once and reused with parameters: the candidates (queue
     heads, most urgent first, oldest first, rows locked by another worker skipped)
     and the one UPDATE that takes them and returns them."""
@@ -81,11 +91,12 @@ def _claim_statements() -> tuple[sa.Select[tuple[int]], ReturningUpdate[Any]]:
         earlier.c.id < outbox.c.id,
     )
     moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
+    lanes = {"urgent": [outbox.c.priority > 0], "ordinary": [outbox.c.priority == 0]}
     candidates = (
         sa.select(outbox.c.id)
         .where(PENDING, outbox.c.channel == sa.bindparam("of_channel"))
         .where(sa.or_(outbox.c.claimed_until.is_(None), outbox.c.claimed_until < moment))
-        .where(is_queue_head)
+        .where(is_queue_head, *lanes.get(lane, []))
         .order_by(outbox.c.priority.desc(), outbox.c.id)
         .limit(sa.bindparam("limit", type_=sa.Integer))
         .with_for_update(skip_locked=True)
@@ -104,6 +115,67 @@ def _claim_statements() -> tuple[sa.Select[tuple[int]], ReturningUpdate[Any]]:
 
 
 _CANDIDATES, _TAKE = _claim_statements()
+_LANES = {
+    "any": _TAKE,
+    "urgent": _claim_statements("urgent")[1],
+    "ordinary": _claim_statements("ordinary")[1],
+}
+
+
+def _followers_statement() -> ReturningUpdate[Any]:
+    """Urgent rows queued behind heads this very claim took (its worker and lease end
+    say which): each row whose every earlier pending row in its queue is either
+    taken by this claim or free and urgent itself, so the rows taken are always
+    the front of their queue, in order."""
+    moment = sa.bindparam("moment", type_=sa.DateTime(timezone=True))
+    until = sa.bindparam("until", type_=sa.DateTime(timezone=True))
+    worker: sa.BindParameter[str] = sa.bindparam("worker")
+    head, earlier = outbox.alias("head"), outbox.alias("earlier")
+
+    def free(t: Any) -> sa.ColumnElement[bool]:
+        return sa.or_(t.c.claimed_until.is_(None), t.c.claimed_until < moment)
+
+    def this_claim(t: Any) -> sa.ColumnElement[bool]:
+        return sa.and_(
+            t.c.claimed_until.is_not(None),
+            t.c.claimed_by.is_not(None),
+            t.c.claimed_by == worker,
+            t.c.claimed_until == until,
+        )
+
+    def same_queue(t: Any) -> list[sa.ColumnElement[bool]]:
+        return [
+            t.c.destination == outbox.c.destination,
+            t.c.message_key == outbox.c.message_key,
+            t.c.status == _PENDING_VALUE,
+            t.c.id < outbox.c.id,
+        ]
+
+    candidates = (
+        sa.select(outbox.c.id)
+        .where(PENDING, outbox.c.channel == sa.bindparam("of_channel"), outbox.c.priority > 0)
+        .where(free(outbox))
+        .where(sa.exists().where(*same_queue(head), this_claim(head)))
+        .where(
+            ~sa.exists().where(
+                *same_queue(earlier),
+                ~this_claim(earlier),
+                ~sa.and_(earlier.c.priority > 0, free(earlier)),
+            )
+        )
+        .order_by(outbox.c.id)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .with_for_update(skip_locked=True)
+    )
+    return (
+        outbox.update()
+        .where(outbox.c.id.in_(candidates.scalar_subquery()))
+        .values(claimed_by=worker, claimed_until=until, attempts=outbox.c.attempts + 1)
+        .returning(*outbox.c)
+    )
+
+
+_FOLLOWERS = _followers_statement()
 
 
 _READY = (
@@ -119,29 +191,44 @@ _READY = (
 )
 
 
-def has_ready(conn: Connection, channel: str) -> bool:
+_READY_IN = {
+    "any": _READY,
+    "urgent": _READY.where(outbox.c.priority > 0),
+    "ordinary": _READY.where(outbox.c.priority == 0),
+}
+
+
+def has_ready(conn: Connection, channel: str, lane: Lane = "any") -> bool:
     """Whether a row of ``channel`` may be claimable now: a read, no lock taken."""
-    return conn.execute(_READY, {"channel": channel, "moment": now()}).first() is not None
+    query = _READY_IN[lane]
+    return conn.execute(query, {"channel": channel, "moment": now()}).first() is not None
 
 
 def claim(
-    conn: Connection, worker: str, limit: int, lease: timedelta, channel: str = "kafka"
+    conn: Connection,
+    worker: str,
+    limit: int,
+    lease: timedelta,
+    channel: str = "kafka",
+    lane: Lane = "any",
 ) -> list[dict[str, Any]]:
-    """Claim up to ``limit`` queue heads of ``channel``, most urgent first, oldest first."""
+    """Claim up to ``limit`` queue heads of ``channel``, most urgent first, oldest first;
+    in the urgent lane, also the urgent rows queued right behind them."""
     moment = now()
-    taken = conn.execute(
-        _TAKE,
-        {
-            "moment": moment,
-            "of_channel": channel,
-            "limit": limit,
-            "worker": worker,
-            "until": moment + lease,
-        },
-    )
+    params = {
+        "moment": moment,
+        "of_channel": channel,
+        "limit": limit,
+        "worker": worker,
+        "until": moment + lease,
+    }
     # One statement takes and returns the rows, in no particular order: put them in
     # claim order again.
-    return sorted((dict(r) for r in taken.mappings()), key=_claim_order)
+    taken = [dict(r) for r in conn.execute(_LANES[lane], params).mappings()]
+    if lane == "urgent" and taken and len(taken) < limit:
+        more = conn.execute(_FOLLOWERS, {**params, "limit": limit - len(taken)})
+        taken += [dict(r) for r in more.mappings()]
+    return sorted(taken, key=_claim_order)
 
 
 def _claim_order(row: dict[str, Any]) -> tuple[int, int]:

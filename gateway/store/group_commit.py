@@ -6,6 +6,11 @@ every exchange queued meanwhile in one transaction serves many requests for
 the price of one. Each request still gets its answer only after its own rows
 are committed. If a group fails, its members are retried one by one, so one
 bad exchange cannot fail its neighbours.
+
+Urgent exchanges (an outbox row with a priority) go ahead of ordinary ones:
+a queued batch of a hundred records is written a group at a time, and an
+urgent record queued behind it joins the very next group. Exchanges of the
+same kind keep their order.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Future
 
@@ -61,20 +67,30 @@ class GroupCommitter:
 
     # -- the commit thread ---------------------------------------------------
     def _run(self) -> None:
+        urgent: deque[_Queued] = deque()
+        ordinary: deque[_Queued] = deque()
+        stopping = False
         while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            group = first
-            while len(group) < self.max_group:
+            if not urgent and not ordinary:
+                if stopping:
+                    return
+                first = self._queue.get()
+                if first is None:
+                    return
+                _sort(first, urgent, ordinary)
+            while not stopping:  # take in whatever queued meanwhile
                 try:
                     more = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 if more is None:
-                    self._commit(group)
-                    return
-                group.extend(more)
+                    stopping = True
+                else:
+                    _sort(more, urgent, ordinary)
+            group: list[_Queued] = []
+            for lane in (urgent, ordinary):  # urgent exchanges first
+                while lane and len(group) < self.max_group:
+                    group.append(lane.popleft())
             self._commit(group)
 
     def _commit(self, queued: list[_Queued]) -> None:
@@ -86,3 +102,13 @@ class GroupCommitter:
                     done.set_result(None)
                 else:
                     done.set_exception(failure)
+
+
+def is_urgent(pending: PendingCommit) -> bool:
+    """An exchange with an urgent or immediate copy (its outbox rows have a priority)."""
+    return any(row.get("priority") for row in pending.outbox)
+
+
+def _sort(queued: list[_Queued], urgent: deque[_Queued], ordinary: deque[_Queued]) -> None:
+    for item in queued:
+        (urgent if is_urgent(item[0]) else ordinary).append(item)
