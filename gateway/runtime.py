@@ -13,10 +13,12 @@ import logging
 import os
 import threading
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from adapters import AdapterRegistry, load_registry
 from gateway.alerts.escalator import keep_escalating
+from gateway.alerts.people import routed_steps, tell_the_next_desk
 from gateway.delivery.channels import KafkaChannel, WebhookChannel
 from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
@@ -33,9 +35,12 @@ from gateway.errors import StoreBehind
 from gateway.gc_tuning import tune_for_serving
 from gateway.identity.service import token_service
 from gateway.identity.tokens import TokenService
+from gateway.notify import Notifier
+from gateway.notify.config import load_notify_settings
 from gateway.pipeline import Pipeline
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.policy.live import PolicyChange
+from gateway.routing import Routes, load_routes
 from gateway.settings import Settings
 from gateway.store import Store, audit_log
 from gateway.store.group_commit import GroupCommitter
@@ -84,6 +89,8 @@ class Runtime:
     partners: PartnersConfig = field(init=False)
     pipeline: Pipeline = field(init=False)
     policy: LivePolicy = field(init=False)
+    #: The routing rules: which desk receives an alert, and the escalation chain.
+    routes: Routes = field(init=False)
     #: Issues partner systems' access tokens and checks every one presented.
     tokens: TokenService = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
@@ -93,6 +100,8 @@ class Runtime:
         settings.require_production_secrets()
         make_private_dir(settings.data_dir)
         self.policy = LivePolicy(settings.policy_dir)
+        # Who at each party receives an alert, and who next: beside the policies.
+        self.routes = load_routes(settings.policy_dir / "routes", self.bundle)
         self.partners = load_partners(settings.partners_file)
         # Looked up now: an unknown format fails the start, not a delivery.
         renderers = {r: self.registry.get(f) for r, f in self.partners.formats().items()}
@@ -142,9 +151,15 @@ class Runtime:
             for warning in self.store.queue_table_warnings():
                 log.warning("%s", warning)
             self.relay.start()
+            notifier = Notifier.from_settings(load_notify_settings())
             threading.Thread(
                 target=keep_escalating,
-                args=(self.store, self._stop, settings.escalation_check_seconds),
+                args=(
+                    self.store,
+                    self._stop,
+                    settings.escalation_check_seconds,
+                    partial(tell_the_next_desk, self.store, self.routes, notifier),
+                ),
                 name="escalation",
                 daemon=True,
             ).start()
@@ -172,6 +187,7 @@ class Runtime:
                 renderers=renderers,
                 on_commit=self.relay.nudge,
                 committer=GroupCommitter(self.store),
+                steps_for=routed_steps(self.routes),
             )
         if self.broker is not None:
             self._write_runtime_file()

@@ -52,6 +52,7 @@ class Action:
     POLICY_CHANGE = "policy-change"  # a changed policy bundle took effect
     ACKNOWLEDGEMENT = "acknowledgement"  # a recipient acknowledged a copy it must
     ESCALATION = "escalation"  # a deadline passed: the next step of the chain is told
+    NOTIFICATION = "notification"  # people told an alert waits (no personal data sent)
 
 
 def now_text() -> str:
