@@ -189,9 +189,7 @@ alert_clocks = sa.Table(
     "alert_clocks",
     metadata,
     sa.Column("clock_id", sa.String(36), primary_key=True),
-    sa.Column(
-        "exchange_id", sa.String(36), sa.ForeignKey("exchanges.exchange_id"), nullable=False
-    ),
+    sa.Column("exchange_id", sa.String(36), sa.ForeignKey("exchanges.exchange_id"), nullable=False),
     sa.Column("recipient", sa.String(64), nullable=False),
     # waiting | acknowledged | exhausted (every step passed unacknowledged)
     sa.Column("status", sa.String(16), nullable=False),

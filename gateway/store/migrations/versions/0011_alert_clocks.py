@@ -32,9 +32,7 @@ def upgrade() -> None:
         sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
         sa.Column("acknowledged_by", sa.String(160)),
         sa.Column("history", sa.JSON, nullable=False),
-        sa.UniqueConstraint(
-            "exchange_id", "recipient", name="uq_alert_clocks_exchange_recipient"
-        ),
+        sa.UniqueConstraint("exchange_id", "recipient", name="uq_alert_clocks_exchange_recipient"),
     )
     op.create_index("ix_alert_clocks_deadline", "alert_clocks", ["status", "deadline"])
 
