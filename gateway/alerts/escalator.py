@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,6 +20,8 @@ from gateway.errors import ServiceUnavailable
 from gateway.store.db import Store
 
 log = logging.getLogger(__name__)
+#: Threads telling people at once.
+TELLERS = 4
 
 
 def keep_escalating(
@@ -29,21 +32,28 @@ def keep_escalating(
 ) -> None:
     """Every ``interval_seconds`` until ``stop``: take the due steps, then tell
     ``on_step`` of each (the people of the next desk are notified there)."""
-    while not stop.wait(interval_seconds):
-        try:
-            steps = escalate_due(store, datetime.now(UTC))
-        except (SQLAlchemyError, ServiceUnavailable) as exc:
-            log.warning("escalation check failed, trying again: %s", type(exc).__name__)
-            continue
-        for step in steps:
-            log.info(
-                "escalated %s for %s to step %d (%s)",
-                step.exchange_id,
-                step.recipient,
-                step.step,
-                "no steps left" if step.exhausted else step.desk,
-            )
+    # People are told from a small pool: one slow mail server must not hold back
+    # the next step of every other clock, nor the telling of the others.
+    with ThreadPoolExecutor(max_workers=TELLERS, thread_name_prefix="escalation-tell") as pool:
+        while not stop.wait(interval_seconds):
             try:
-                on_step(step)
-            except Exception:  # a notifier's failure must not stop the clock
-                log.exception("telling the next step of %s failed", step.exchange_id)
+                steps = escalate_due(store, datetime.now(UTC))
+            except (SQLAlchemyError, ServiceUnavailable) as exc:
+                log.warning("escalation check failed, trying again: %s", type(exc).__name__)
+                continue
+            for step in steps:
+                log.info(
+                    "escalated %s for %s to step %d (%s)",
+                    step.exchange_id,
+                    step.recipient,
+                    step.step,
+                    "no steps left" if step.exhausted else step.desk,
+                )
+                pool.submit(_tell, on_step, step)
+
+
+def _tell(on_step: Callable[[Escalated], None], step: Escalated) -> None:
+    try:
+        on_step(step)
+    except Exception:  # a notifier's failure must not stop the clock
+        log.exception("telling the next step of %s failed", step.exchange_id)
