@@ -338,6 +338,11 @@ def from_canonical(record: dict[str, Any]) -> dict[str, Any]:
     )
     about = _reference(focus)
     resources = [_patient(focus)] if focus else []
+    if focus and not focus.get("identifiers") and focus.get("ref"):
+        # Known only by name and date of birth (an alert's person): no identifier to
+        # refer to, so the Patient gets the subject's ref as its id and is referred to by it.
+        resources[0]["id"] = focus["ref"]
+        about = {"reference": f"Patient/{focus['ref']}", **about}
     resources += [_related_person(s, about) for s in subjects if s is not focus]
     alert = payload.get("alert")
     if alert:

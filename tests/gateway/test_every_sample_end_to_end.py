@@ -24,7 +24,10 @@ SENDER = {
     "mappa/meeting-outcome.json": "cheshire-mappa",
 }
 #: Samples written for the West Midlands early-intervention agreement, and their sender.
-WEST_MIDLANDS = {"police/daily-screening.json": "wmp-easi"}
+WEST_MIDLANDS = {
+    "police/daily-screening.json": "wmp-easi",
+    "fhir/suicidal-ideation-flag-name-and-dob.json": "fpc-ltd",
+}
 CASES = [
     (adapter, path)
     for adapter in ADAPTERS
