@@ -308,8 +308,9 @@ def _subject_key(
 ) -> tuple[str, Identifier | None]:
     """Which patient a clinical resource is about: a key, and an identifier if not a Patient.
 
-    A reference to a Patient in the submission resolves to it; a logical
-    reference by NHS number stands alone; a literal reference to a Patient we
+    A reference to a Patient in the submission resolves to it, literally or by any
+    identifier it carries; a logical reference by NHS number (or a PNC ID, CRN or
+    NOMS number) stands alone; a literal reference to a Patient we
     were not sent (as in NHS England's published examples) is kept as a local
     identifier so the record is not lost, and policy decides what it may reach.
     """
@@ -324,6 +325,14 @@ def _subject_key(
         if f"nhs:{value}" in patients:
             return patients[f"nhs:{value}"], None
         return f"nhs:{value}", Identifier(system=IdentifierSystem.NHS_NUMBER, value=value)
+    if ident.get("system") and ident.get("value"):
+        # Another identifier (a PNC ID or CRN on an alert's Patient, who has no NHS number).
+        key = f"id:{ident['system']}|{ident['value']}"
+        if key in patients:
+            return patients[key], None
+        known = {v: k for k, v in fx.IDENTIFIER_SYSTEMS.items()}.get(ident["system"])
+        if known:
+            return key, Identifier(system=IdentifierSystem(known), value=ident["value"])
     if literal:
         return f"ref:{literal}", Identifier(
             system=IdentifierSystem.LOCAL, value=literal[:64], issuer="fhir"
@@ -359,6 +368,11 @@ def group_by_patient(resources: list[dict[str, Any]]) -> list[_Group]:
             resource.get("_fullUrl"),
             f"Patient/{resource['id']}" if resource.get("id") else None,
             f"nhs:{nhs}" if nhs else None,
+            *(
+                f"id:{i['system']}|{i['value']}"
+                for i in resource.get("identifier") or []
+                if i.get("system") and i.get("value")
+            ),
         ):
             if alias:
                 aliases[alias] = key
