@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from contracts.ids import is_id_text
 from gateway import jsontext
 from gateway.alerts import clock
-from gateway.api import idempotency, limits, openapi, problems
+from gateway.api import idempotency, inbox, limits, openapi, problems
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
 from gateway.api.rate_limits import RateLimits
 from gateway.delivery import outbox
@@ -175,6 +175,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     from gateway.api.sign_in import install_sign_in  # people's sign-in (OpenID Connect)
 
     install_sign_in(app, runtime.settings, runtime.settings.data_dir)
+    inbox.install_inbox(app, runtime)  # the recipients' inbox, for people signed in
     rate_limits = RateLimits(
         runtime.settings.rate_limit_per_client, runtime.settings.rate_limit_per_address
     )

@@ -31,7 +31,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from adapters import AdapterRegistry
-from gateway.api import docs_pages, native_schemas
+from gateway.api import docs_pages, inbox, native_schemas
 from gateway.api import response_models as answers
 from gateway.api.auth import JWKS_PATH, TOKEN_PATH
 from gateway.errors import GatewayError
@@ -71,6 +71,7 @@ TAGS = [
     {"name": "auth", "description": "Partner systems' access tokens (OAuth2 client credentials)."},
     {"name": "meta", "description": "Formats, health and metrics."},
     {"name": "people", "description": "People's sign-in (OpenID Connect); a browser's session."},
+    {"name": "inbox", "description": "A person's inbox: the copies their desks must acknowledge."},
 ]
 
 
@@ -112,6 +113,7 @@ def _redirect(description: str) -> dict[str, Any]:
 
 
 _NO_STORE = {"Cache-Control": _header("`no-store`: never cache a token.")}
+_NO_STORE_ITEM = {"Cache-Control": _header("`no-store`: never cache what a person reads.")}
 #: The errors any operation that needs a partner's token can answer.
 _TOKEN_ERRORS: dict[int, tuple[str, ...]] = {
     401: ("unauthenticated",),
@@ -271,6 +273,47 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             404: ("sign-in-not-configured",),
         },
     ),
+    ("get", "/v1/inbox"): Operation(
+        "list_inbox",
+        "The items of the desks the person signed in staffs, newest first",
+        session=True,
+        answers={"200": _json("InboxPage", "A page of items.", headers=_NO_STORE_ITEM)},
+        errors={
+            401: ("not-signed-in",),
+            403: ("role-required",),
+            404: ("sign-in-not-configured",),
+            422: ("invalid-request",),
+            503: ("service-unavailable",),
+        },
+    ),
+    ("get", "/v1/inbox/{item_id}"): Operation(
+        "get_inbox_item",
+        "One item: the copy as its recipient received it (audited as a consultation)",
+        session=True,
+        answers={"200": _json("InboxItemDetail", "The item and its copy.", headers=_NO_STORE_ITEM)},
+        errors={
+            401: ("not-signed-in",),
+            403: ("role-required",),
+            404: ("not-found", "sign-in-not-configured"),
+            503: ("service-unavailable",),
+        },
+    ),
+    ("post", "/v1/inbox/{item_id}/acknowledge"): Operation(
+        "acknowledge_inbox_item",
+        "Acknowledge an item for its recipient: its clock stops",
+        session=True,
+        answers={
+            "200": _json(
+                "InboxAcknowledged", "Acknowledged, now or before.", headers=_NO_STORE_ITEM
+            )
+        },
+        errors={
+            401: ("not-signed-in",),
+            403: ("csrf-rejected", "role-required", "not-the-recipient"),
+            404: ("not-found", "sign-in-not-configured"),
+            503: ("service-unavailable",),
+        },
+    ),
 }
 
 #: What each error status means, before the problem types it can be.
@@ -305,6 +348,7 @@ ANSWER_MODELS: tuple[type[BaseModel], ...] = (
     answers.Health,
     answers.Ready,
     answers.Person,
+    *inbox.ANSWER_MODELS,
 )
 
 

@@ -53,6 +53,7 @@ class Action:
     ACKNOWLEDGEMENT = "acknowledgement"  # a recipient acknowledged a copy it must
     ESCALATION = "escalation"  # a deadline passed: the next step of the chain is told
     NOTIFICATION = "notification"  # people told an alert waits (no personal data sent)
+    CONSULTATION = "consultation"  # a person viewed a copy in their inbox (s62 consultation)
 
 
 def now_text() -> str:

@@ -53,9 +53,15 @@ def session_person(
     """What the session keeps about a person who just signed in. The sign-in ends
     ``max_age_seconds`` later even if the cookie is kept alive by use."""
     name = claims.get("name") or claims.get("preferred_username") or claims.get("email")
+    email = claims.get("email")
     return {
         "sub": str(claims["sub"]),
         "name": str(name) if name else None,
+        # Desks are staffed by subject or email (gateway.routing); an address the
+        # provider says it has not verified names no one.
+        "email": email
+        if isinstance(email, str) and claims.get("email_verified") is not False
+        else None,
         "roles": sorted(roles),
         "expires_at": int(time.time()) + max_age_seconds,
     }

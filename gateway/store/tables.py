@@ -204,6 +204,16 @@ alert_clocks = sa.Table(
     sa.Index("ix_alert_clocks_deadline", "status", "deadline"),
 )
 
+#: Which person has read which inbox item (an acknowledgement clock): reading one
+#: marks it read for that person only (``gateway.api.inbox``).
+inbox_reads = sa.Table(
+    "inbox_reads",
+    metadata,
+    sa.Column("clock_id", sa.String(36), sa.ForeignKey("alert_clocks.clock_id"), primary_key=True),
+    sa.Column("person", sa.String(160), primary_key=True),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 INSERT_EXCHANGES = insert_serialised(exchanges, "envelope", "decisions")
 INSERT_CLOCKS = insert_serialised(alert_clocks, "steps", "history")
 INSERT_OUTBOX = insert_serialised(outbox, "headers")

@@ -1,0 +1,19 @@
+"""The inbox's gateway: people's sign-in against a real provider, on each store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.conftest import STORES
+from tests.inbox.helpers import InboxGateway, inbox_gateway
+
+
+@pytest.fixture(scope="module", params=STORES)
+def inbox(request, broker, postgres, tmp_path_factory) -> Iterator[InboxGateway]:
+    kind = request.param
+    data_dir = tmp_path_factory.mktemp(f"inbox-{kind}")
+    url = f"sqlite:///{data_dir / 'gateway.db'}" if kind == "sqlite" else postgres.new()
+    with inbox_gateway(kind, url, broker.bootstrap, data_dir) as running:
+        yield running
