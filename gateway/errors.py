@@ -21,6 +21,9 @@
     │   ├── SignInFailed              the identity provider's answer to a sign-in was refused
     │   ├── UnsafeRedirect            a sign-in's ``next`` that is not a path on this gateway
     │   ├── NotTheRecipient           acknowledging a copy the caller did not receive: 403
+    │   ├── ExchangeWithdrawn         correcting or withdrawing an exchange already withdrawn: 409
+    │   ├── ExchangeSuperseded        correcting or withdrawing a version already corrected: 409
+    │   ├── RecipientNotPermitted     routing an unrouted record to a recipient the policy refuses
     │   └── NotFound                  a resource id that does not exist
     │       ├── UnknownTopic          `gateway messages` for a topic the broker does not have
     │       └── SignInNotConfigured   /auth/... when people's sign-in is not configured
@@ -239,6 +242,33 @@ class NotTheRecipient(ClientError):
     slug = "not-the-recipient"
     title = "Only the recipient may acknowledge"
     status = 403
+
+
+class ExchangeWithdrawn(ClientError):
+    """The sender withdrew the exchange: its recipients were told to disregard it, so
+    there is nothing left to correct or withdraw."""
+
+    slug = "exchange-withdrawn"
+    title = "The exchange was withdrawn"
+    status = 409
+
+
+class ExchangeSuperseded(ClientError):
+    """Only the latest version of a record may be corrected or withdrawn: the one
+    its recipients hold now."""
+
+    slug = "exchange-superseded"
+    title = "The exchange was corrected: act on its latest correction"
+    status = 409
+
+
+class RecipientNotPermitted(ClientError):
+    """A coordinator chose a recipient the policy does not permit even with the place
+    supplied: the policy, not the coordinator, decides what crosses."""
+
+    slug = "recipient-not-permitted"
+    title = "The policy does not permit this recipient"
+    status = 422
 
 
 class NotFound(ClientError):

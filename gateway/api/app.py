@@ -23,7 +23,9 @@ from gateway import jsontext
 from gateway.alerts import clock
 from gateway.api import idempotency, inbox, limits, openapi, problems
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
+from gateway.api.corrections import corrected_by, install_corrections
 from gateway.api.rate_limits import RateLimits
+from gateway.api.unrouted import install_unrouted
 from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
 from gateway.errors import (
@@ -180,6 +182,8 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         runtime.settings.rate_limit_per_client, runtime.settings.rate_limit_per_address
     )
     install_token_endpoints(app, runtime, rate_limits)
+    install_corrections(app, runtime, rate_limits)  # a sender corrects or withdraws
+    install_unrouted(app, runtime)  # the coordinating team routes records by hand
     max_body = runtime.settings.max_body_bytes
     submitter = Depends(partner(runtime, SUBMIT, rate_limits))
     exchange_reader = Depends(partner(runtime, READ_EXCHANGES, rate_limits))
@@ -256,6 +260,8 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         with runtime.store.engine.connect() as conn:
             copies = delivery_status.deliveries(conn, exchange_id, row["decisions"])
             acknowledgements = clock.trail(conn, exchange_id)
+            later = corrected_by(conn, exchange_id)
+        withdrawn_at = row.get("withdrawn_at")
         return {
             "exchange_id": row["exchange_id"],
             "source_partner": row["source_partner"],
@@ -268,6 +274,9 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             "decisions": row["decisions"],
             "deliveries": copies,
             "acknowledgements": acknowledgements,
+            "corrects": row.get("corrects"),
+            "corrected_by": later,
+            "withdrawn_at": as_utc(withdrawn_at).isoformat() if withdrawn_at else None,
         }
 
     @app.post("/v1/exchanges/{exchange_id}/acknowledge", tags=["exchange"])

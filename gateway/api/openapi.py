@@ -104,6 +104,12 @@ def _json(schema: str, description: str, **extra: Any) -> dict[str, Any]:
     }
 
 
+def _object(description: str) -> dict[str, Any]:
+    """A JSON answer described in words (its members in docs/api.md)."""
+    schema = {"schema": {"type": "object"}}
+    return {"description": description, "content": {"application/json": schema}}
+
+
 def _header(description: str, **schema: Any) -> dict[str, Any]:
     return {"description": description, "schema": {"type": "string", **schema}}
 
@@ -182,6 +188,68 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             503: ("service-unavailable",),
         },
         limited=True,
+    ),
+    ("post", "/v1/exchanges/{exchange_id}/correction"): Operation(
+        "correct_exchange",
+        "Correct an exchange you sent: its recipients get the correction, or a withdrawal",
+        scopes=(SUBMIT,),
+        answers={
+            "202": _object(
+                "Accepted: the correction's decisions, `corrects`, `withdrawn_from` (told "
+                "to disregard the original) and `also_permitted` (not sent: they never "
+                "had the original)."
+            )
+        },
+        errors={
+            400: ("malformed-body",),
+            **_TOKEN_ERRORS,
+            404: ("not-found",),
+            409: ("exchange-withdrawn", "exchange-superseded"),
+            413: ("payload-too-large", "batch-too-large"),
+            415: ("unsupported-media-type",),
+            422: ("invalid-record",),
+            503: ("service-unavailable",),
+        },
+        limited=True,
+    ),
+    ("post", "/v1/exchanges/{exchange_id}/withdrawal"): Operation(
+        "withdraw_exchange",
+        "Withdraw an exchange you sent: every recipient of a copy is told",
+        scopes=(SUBMIT,),
+        answers={"200": _object("Withdrawn: who was told, and which copies.")},
+        errors={
+            **_TOKEN_ERRORS,
+            404: ("not-found",),
+            409: ("exchange-withdrawn", "exchange-superseded"),
+            422: ("invalid-request",),
+            503: ("service-unavailable",),
+        },
+        limited=True,
+    ),
+    ("get", "/v1/unrouted"): Operation(
+        "list_unrouted",
+        "The records no flow could route by place, waiting to be routed by hand",
+        session=True,
+        answers={"200": _object("The open items, oldest first; no record content.")},
+        errors={
+            401: ("not-signed-in",),
+            403: ("role-required",),
+            404: ("sign-in-not-configured",),
+            503: ("service-unavailable",),
+        },
+    ),
+    ("post", "/v1/unrouted/{exchange_id}/route"): Operation(
+        "route_unrouted",
+        "Route an unrouted record by hand: the place supplied, the policy decides",
+        session=True,
+        answers={"200": _object("Routed: the recipient's decision and its copy's delivery ids.")},
+        errors={
+            401: ("not-signed-in",),
+            403: ("csrf-rejected", "role-required"),
+            404: ("not-found", "sign-in-not-configured"),
+            422: ("recipient-not-permitted", "invalid-request"),
+            503: ("service-unavailable",),
+        },
     ),
     ("post", TOKEN_PATH): Operation(
         "token",

@@ -53,6 +53,8 @@ class Action:
     ACKNOWLEDGEMENT = "acknowledgement"  # a recipient acknowledged a copy it must
     ESCALATION = "escalation"  # a deadline passed: the next step of the chain is told
     NOTIFICATION = "notification"  # people told an alert waits (no personal data sent)
+    ALTERATION = "alteration"  # a record corrected, or routed by hand (s62(1)(b))
+    WITHDRAWAL = "withdrawal"  # recipients told to disregard a copy they received
     CONSULTATION = "consultation"  # a person viewed a copy in their inbox (s62 consultation)
 
 

@@ -24,8 +24,10 @@ DUTY = "duty"
 GOVERNANCE = "governance"
 AUDITOR = "auditor"
 DPO = "dpo"
+#: The coordinating team: routes by hand the records no flow could route by place.
+COORDINATOR = "coordinator"
 #: The roles a person can hold at the gateway.
-ROLES = (SPOC, DUTY, GOVERNANCE, AUDITOR, DPO)
+ROLES = (SPOC, DUTY, GOVERNANCE, AUDITOR, DPO, COORDINATOR)
 
 #: The session's keys.
 PERSON = "person"

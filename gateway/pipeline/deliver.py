@@ -9,6 +9,7 @@ API never waits for Kafka.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from contracts import Exchange
@@ -62,4 +63,22 @@ def pending_commit(
         outbox=outbox_rows(messages),
         entries=entries,
         clocks=clocks or [],
+        unrouted=unrouted_rows(exchange_id, decisions),
     )
+
+
+def unrouted_rows(exchange_id: str, decisions: list[Decision]) -> list[dict[str, Any]]:
+    """The unrouted queue's item for an exchange some flow could not route by place
+    (none otherwise): the coordinating team routes it by hand (``gateway.api.unrouted``)."""
+    unrouted = [d for d in decisions if d.unrouted]
+    if not unrouted:
+        return []
+    return [
+        {
+            "exchange_id": exchange_id,
+            "recipients": jsontext.dumps([d.recipient for d in unrouted]),
+            "flow": unrouted[0].rules[1] if len(unrouted[0].rules) > 1 else "",
+            "status": "open",
+            "created_at": datetime.now(UTC),
+        }
+    ]

@@ -23,7 +23,13 @@ from gateway.errors import ServiceUnavailable
 from gateway.store.audit_log import append
 from gateway.store.db import Store
 from gateway.store.postgres import shared_round_trips
-from gateway.store.tables import INSERT_CLOCKS, INSERT_EXCHANGES, INSERT_OUTBOX, insert_rows
+from gateway.store.tables import (
+    INSERT_CLOCKS,
+    INSERT_EXCHANGES,
+    INSERT_OUTBOX,
+    INSERT_UNROUTED,
+    insert_rows,
+)
 
 #: What each exchange of a group raised (None: kept), in the group's order.
 Failures = list[BaseException | None]
@@ -38,6 +44,8 @@ class PendingCommit:
     entries: list[AuditEntry]
     #: Acknowledgement clocks of the copies that must be acknowledged.
     clocks: list[dict[str, Any]] = field(default_factory=list)
+    #: The unrouted queue's item, when a flow could not route the record by place.
+    unrouted: list[dict[str, Any]] = field(default_factory=list)
 
 
 class Committer(Protocol):
@@ -70,6 +78,7 @@ def write_group(
             insert_rows(conn, INSERT_EXCHANGES, [p.exchange for p in group])
             insert_rows(conn, INSERT_OUTBOX, [row for p in group for row in p.outbox])
             insert_rows(conn, INSERT_CLOCKS, [row for p in group for row in p.clocks])
+            insert_rows(conn, INSERT_UNROUTED, [row for p in group for row in p.unrouted])
             # Last: appending locks the audit chain's head until commit, so every
             # other write of this transaction happens before we take the lock.
             append(conn, [e for p in group for e in p.entries])

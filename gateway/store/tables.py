@@ -65,6 +65,28 @@ exchanges = sa.Table(
     # Every recipient's decision record, in the order decided. One column rather than
     # a row per recipient: ten rows an exchange cost more to write than the rest of it.
     sa.Column("decisions", sa.JSON, nullable=False, server_default=sa.text("'[]'")),
+    # The exchange this one corrects (a correction's copies go to its recipients).
+    sa.Column("corrects", sa.String(36), index=True),
+    # When the sender withdrew it: every recipient was told, and it is never corrected.
+    sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+)
+
+#: Records a flow would have routed by a place they do not give (no fixed abode),
+#: kept for the coordinating team to route by hand (``gateway.api.unrouted``).
+unrouted = sa.Table(
+    "unrouted",
+    metadata,
+    sa.Column(
+        "exchange_id", sa.String(36), sa.ForeignKey("exchanges.exchange_id"), primary_key=True
+    ),
+    sa.Column("recipients", sa.JSON, nullable=False),  # the candidates, in decision order
+    sa.Column("flow", sa.String(128), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # open | routed
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("routed_by", sa.String(160)),
+    sa.Column("routed_to", sa.String(64)),
+    sa.Column("routed_at", sa.DateTime(timezone=True)),
+    sa.Index("ix_unrouted_open", "status", "created_at"),
 )
 
 audit_log = sa.Table(
@@ -217,3 +239,4 @@ inbox_reads = sa.Table(
 INSERT_EXCHANGES = insert_serialised(exchanges, "envelope", "decisions")
 INSERT_CLOCKS = insert_serialised(alert_clocks, "steps", "history")
 INSERT_OUTBOX = insert_serialised(outbox, "headers")
+INSERT_UNROUTED = insert_serialised(unrouted, "recipients")

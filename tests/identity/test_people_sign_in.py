@@ -152,7 +152,7 @@ def test_require_role_names_roles_of_the_gateway():
         require_role("auditor", "admin")
     with pytest.raises(ValueError):
         require_role()
-    assert set(ROLES) == {"spoc", "duty", "governance", "auditor", "dpo"}
+    assert set(ROLES) == {"spoc", "duty", "governance", "auditor", "dpo", "coordinator"}
 
 
 def test_next_is_kept_through_the_sign_in(browser):
