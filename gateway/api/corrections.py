@@ -22,6 +22,7 @@ withdrawn exchange is never corrected (409). Every step is audited:
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import UTC, datetime
 from typing import Any, Literal
 
@@ -202,6 +203,18 @@ def withdrawal_messages(
     return messages
 
 
+def as_correction(message: OutboxMessage, original_id: str) -> OutboxMessage:
+    """A copy marked as a correction: in its headers and, for the canonical envelope,
+    in its body too (a webhook carries the body, not every header)."""
+    payload = message.payload
+    if message.headers.get("isg-format") == "canonical":
+        envelope = json.loads(payload)
+        envelope.update(kind="correction", corrects=original_id)
+        payload = jsontext.dumps(envelope, sort_keys=True)
+    headers = {**message.headers, "kind": "correction", "corrects": original_id}
+    return dataclasses.replace(message, payload=payload, headers=headers)
+
+
 def _earlier_only(decisions: list[Decision], earlier: set[str]) -> list[Decision]:
     """The policy's decisions, a permit for a recipient that never had the record
     turned into a refusal: a correction does not widen a disclosure."""
@@ -262,10 +275,7 @@ def _correct(
             pipeline.renderers,
         )
     exchange_id = str(exchange.exchange_id)
-    messages = [
-        dataclasses.replace(m, headers={**m.headers, "kind": "correction", "corrects": original_id})
-        for m in messages
-    ]
+    messages = [as_correction(m, original_id) for m in messages]
     sent = [d.recipient for d in decisions if d.permitted]
     no_longer = [r for r in earlier if r not in sent]
     also = [d.recipient for d in policy_decisions if d.permitted and d.recipient not in earlier]
@@ -279,6 +289,11 @@ def _correct(
 
     def link(conn: Connection) -> None:
         check_latest(conn, original_id)
+        conn.execute(  # the old version is no longer to be routed by hand
+            unrouted.update()
+            .where(unrouted.c.exchange_id == original_id, unrouted.c.status == "open")
+            .values(status="corrected")
+        )
         withdrawals: list[OutboxMessage] = []
         for recipient in no_longer:
             ids = delivery_ids(conn, original_id, recipient)

@@ -93,6 +93,8 @@ def test_a_correction_reaches_exactly_the_earlier_recipients_minimised(gateway):
         (after,) = _messages(gateway, recipient, correction_id, expect=1)
         assert after["headers"]["kind"] == "correction"
         assert after["headers"]["corrects"] == original["exchange_id"]
+        assert after["value"]["kind"] == "correction"  # in the body too, for webhooks
+        assert after["value"]["corrects"] == original["exchange_id"]
         # minimised as the original was: the same fields cross, the new value with them
         assert (
             after["value"]["decision"]["disclosed_fields"]

@@ -247,3 +247,19 @@ def test_a_withdrawn_record_leaves_the_queue(gateway):
     assert answer.status_code == 200, answer.text
     coordinator, _ = _person(gateway, "cora")
     assert _open_item(coordinator, exchange_id) is None
+
+
+def test_a_corrected_record_leaves_the_queue_and_its_correction_joins_it(gateway):
+    exchange_id = _submit_no_fixed_abode(gateway)["exchange_id"]
+    with gateway.client("cheshire-police") as client:
+        answer = client.post(
+            f"/v1/exchanges/{exchange_id}/correction",
+            content=NO_FIXED_ABODE.read_bytes(),
+            headers={"Content-Type": "application/json"},
+        )
+    assert answer.status_code == 202, answer.text
+    correction = answer.json()
+    assert sorted(correction["unrouted"]) == SPOCS  # still no place to route it by
+    coordinator, _ = _person(gateway, "cora")
+    assert _open_item(coordinator, exchange_id) is None
+    assert _open_item(coordinator, correction["exchange_id"]) is not None
