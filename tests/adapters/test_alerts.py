@@ -333,3 +333,26 @@ def test_generic_alert_others_need_refs_of_their_own():
     body = _alert_record()
     body["others"] = [{"ref": "P1", "role": "victim", "forename": "Jo"}]
     assert _fields("alert", body) == ["(record)"]
+
+
+def test_the_generic_alert_adapter_is_registered_and_renders_only_alerts():
+    adapter = REGISTRY.get("alert")
+    (exchange,) = parse("alert", _alert_record()).items
+    assert adapter.can_render(canonical(exchange))
+    assert not adapter.can_render({"category": "health_information"})
+
+
+@pytest.mark.parametrize("adapter", ["police", "alert"])
+def test_a_control_character_in_an_alert_is_refused_naming_the_field(adapter):
+    body = _load(SAMPLES[adapter]) if adapter != "alert" else _alert_record()
+    body["alert"]["detail"] = "he said\x00tonight"
+    assert _fields(adapter, body) == ["alert.detail"]
+
+
+def test_a_raised_at_without_a_zone_is_read_as_utc():
+    body = _load(SAMPLES["probation"])
+    body["alert"]["raised_at"] = "2026-11-26T10:00:00"  # half an hour after it arrived, in UTC
+    assert _fields("probation", body) == ["alert.raised_at"]
+    body["alert"]["raised_at"] = "2026-11-26T09:00:00"
+    (exchange,) = parse("probation", body).items
+    assert exchange.payload.alert.raised_at.hour == 9
