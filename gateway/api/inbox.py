@@ -205,20 +205,20 @@ class Inbox:
     # The rules: who sees an item, who may acknowledge it.
 
     @staticmethod
-    def current_desk(row: Mapping[str, Any]) -> str | None:
+    def current_desk(row: Mapping[Any, Any]) -> str | None:
         steps = _loads(row["steps"])
         if not steps:
             return None
         return str(steps[min(row["step"], len(steps) - 1)]["desk"])
 
-    def listed(self, row: Mapping[str, Any], staff: Staff) -> bool:
+    def listed(self, row: Mapping[Any, Any], staff: Staff) -> bool:
         """In the person's inbox: at one of their desks now, or for one of their
         desks' parties and not acknowledged yet."""
         if self.current_desk(row) in staff.desks:
             return True
         return row["recipient"] in staff.parties and row["acknowledged_at"] is None
 
-    def visible(self, row: Mapping[str, Any], staff: Staff) -> bool:
+    def visible(self, row: Mapping[Any, Any], staff: Staff) -> bool:
         """May be opened: listed, for one of their desks' parties, or at one of their
         desks at an earlier step (they were told of it)."""
         if self.listed(row, staff) or row["recipient"] in staff.parties:
@@ -227,7 +227,7 @@ class Inbox:
         reached = steps[: min(row["step"], len(steps) - 1) + 1]
         return any(s["desk"] in staff.desks for s in reached)
 
-    def may_acknowledge(self, row: Mapping[str, Any], staff: Staff) -> bool:
+    def may_acknowledge(self, row: Mapping[Any, Any], staff: Staff) -> bool:
         return row["recipient"] in staff.parties or self.current_desk(row) in staff.desks
 
     # Reading the store.
@@ -277,11 +277,11 @@ class Inbox:
             rows = conn.execute(query).mappings().all()
         return [self.summary(row) for row in rows if self.listed(row, staff)]
 
-    def row(self, conn: Connection, clock_id: str, person: str) -> Mapping[str, Any] | None:
+    def row(self, conn: Connection, clock_id: str, person: str) -> Mapping[Any, Any] | None:
         query = self._select(person).where(alert_clocks.c.clock_id == clock_id)
         return conn.execute(query).mappings().first()
 
-    def summary(self, row: Mapping[str, Any]) -> dict[str, Any]:
+    def summary(self, row: Mapping[Any, Any]) -> dict[str, Any]:
         steps = _loads(row["steps"])
         return {
             "item_id": row["clock_id"],
@@ -531,7 +531,8 @@ dl.facts dl.facts { border-left: 3px solid #b1b4b6; padding-left: .8rem; margin:
 ol.steps li { margin: .3rem 0; }
 .filters { margin: 0 0 1rem; padding: 0; list-style: none; display: flex; gap: 1rem;
   flex-wrap: wrap; }
-.muted { color: #505a5f; }
+.muted { color: #505a5f; font-weight: 400; }
+.tag { white-space: nowrap; }
 """
 
 
@@ -606,12 +607,13 @@ def _install_pages(app: FastAPI, runtime: Runtime, inbox: Inbox, require_csrf: A
         return f"Waiting — deadline {local(item['deadline'])}"
 
     def tags(item: Mapping[str, Any]) -> str:
+        words = ["URGENT"] + (["(immediate)"] if item["urgency"] == "immediate" else [])
         urgency = (
-            f'<strong class="tag urgent">{_e(item["urgency"].upper())}</strong>'
+            f'<strong class="tag urgent">{_e(" ".join(words))}</strong>'
             if item["urgent"]
             else '<span class="tag routine">Routine</span>'
         )
-        new = '<strong class="tag new">NEW</strong>' if item["read_at"] is None else ""
+        new = ' <strong class="tag new">NEW</strong>' if item["read_at"] is None else ""
         return urgency + new
 
     def person_or_redirect(request: Request, path: str) -> Staff | Response:
@@ -647,14 +649,15 @@ def _install_pages(app: FastAPI, runtime: Runtime, inbox: Inbox, require_csrf: A
         if not isinstance(me, Staff):
             return me
         items = inbox.items(me)
-        # Urgent first, then newest first (items() is newest first already).
-        items.sort(key=lambda item: not item["urgent"])
+        # Waiting before acknowledged, urgent first, then newest (items() is newest first).
+        items.sort(key=lambda item: (item["acknowledged_at"] is not None, not item["urgent"]))
         waiting = sum(1 for item in items if item["acknowledged_at"] is None)
         desks = ", ".join(sorted(inbox.routes.desk(d).name for d in me.desks)) or "none"
         parts = [
             "<h1>Your inbox</h1>",
             f'<p class="muted">Desks you staff: {_e(desks)}.</p>',
-            f"<p>{waiting} alert{'s' if waiting != 1 else ''} waiting for acknowledgement.</p>",
+            f"<p>{waiting or 'No'} alert{'s' if waiting != 1 else ''} waiting for "
+            "acknowledgement.</p>",
         ]
         if not items:
             parts.append("<p>There is nothing in your inbox.</p>")
@@ -698,7 +701,9 @@ def _install_pages(app: FastAPI, runtime: Runtime, inbox: Inbox, require_csrf: A
         except NotFound:
             return not_found(me)
         title = f"{_words(item['category'])} from {item['sender_name']}"
-        urgency = "URGENT: " if item["urgent"] else ""
+        urgency = "URGENT: " if item["urgent"] and not title.lower().startswith("urgent") else ""
+        if item["urgent"] and not urgency:
+            title = "URGENT" + title[len("urgent") :]
         status = item["status"]
         panel = [f'<div class="panel {_e(status)}" role="status">']
         panel.append(f'<p class="status {_e(status)}">{_e(status_words(item, me))}</p>')
@@ -724,7 +729,7 @@ def _install_pages(app: FastAPI, runtime: Runtime, inbox: Inbox, require_csrf: A
             )
         panel.append("</div>")
         facts = {
-            "Priority": item["urgency"].upper() if item["urgent"] else "Routine",
+            "Priority": f"URGENT ({item['urgency']})" if item["urgent"] else "Routine",
             "From": item["sender_name"],
             "For": item["recipient_name"],
             "Received": local(item["received_at"]),
@@ -804,7 +809,14 @@ def _copy_html(copy: Mapping[str, Any] | None) -> str:
         + (f" ({_e(decision['lawful_basis'])})" if decision.get("lawful_basis") else "")
         + ".</p>"
     )
-    return note + _value_html(copy.get("record") or {})
+    record = copy.get("record") or {}
+    first = [key for key in _RECORD_ORDER if key in record]
+    ordered = {key: record[key] for key in [*first, *(k for k in record if k not in first)]}
+    return note + _value_html(ordered)
+
+
+#: The record's members shown first: who it is about and what it says, then the rest.
+_RECORD_ORDER = ("category", "urgency", "subjects", "payload", "case_reference")
 
 
 def _steps_html(steps: list[Mapping[str, Any]]) -> str:
