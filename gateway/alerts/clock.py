@@ -68,6 +68,7 @@ def clock_row(exchange_id: str, recipient: str, steps: list[Step], now: datetime
         "acknowledged_at": None,
         "acknowledged_by": None,
         "history": jsontext.dumps([{"step": 0, "desk": first.desk, "at": now.isoformat()}]),
+        "told_step": None,
     }
 
 
@@ -238,6 +239,45 @@ def _take_step(store: Store, clock_id: str, seen_step: int, now: datetime) -> Es
         None if nxt is None else nxt["party"],
         exhausted,
     )
+
+
+def claim_untold(store: Store, limit: int = 100) -> list[Escalated]:
+    """The waiting clocks whose current desk has not been told yet (a new clock's
+    first desk, or the desk an escalation reached), each claimed by setting
+    ``told_step`` with a compare-and-set: one process tells each desk once."""
+    table = alert_clocks
+    untold = sa.or_(table.c.told_step.is_(None), table.c.told_step < table.c.step)
+    with store.engine.connect() as conn:
+        rows = (
+            conn.execute(sa.select(table).where(table.c.status == WAITING, untold).limit(limit))
+            .mappings()
+            .all()
+        )
+    claimed = []
+    for row in rows:
+        with store.transaction() as conn:
+            won = conn.execute(
+                table.update()
+                .where(table.c.clock_id == row["clock_id"], table.c.step == row["step"])
+                .where(untold)
+                .values(told_step=row["step"])
+            )
+        if won.rowcount != 1:
+            continue
+        steps = _loads(row["steps"])
+        step = steps[row["step"]]
+        claimed.append(
+            Escalated(
+                row["clock_id"],
+                row["exchange_id"],
+                row["recipient"],
+                row["step"],
+                step["desk"],
+                step["party"],
+                exhausted=False,
+            )
+        )
+    return claimed
 
 
 def trail(conn: Connection, exchange_id: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.alerts.clock import Escalated, escalate_due
+from gateway.alerts.clock import Escalated, claim_untold, escalate_due
 from gateway.errors import ServiceUnavailable
 from gateway.store.db import Store
 
@@ -31,7 +31,8 @@ def keep_escalating(
     on_step: Callable[[Escalated], None] = lambda step: None,
 ) -> None:
     """Every ``interval_seconds`` until ``stop``: take the due steps, then tell
-    ``on_step`` of each (the people of the next desk are notified there)."""
+    ``on_step`` of every desk not told yet: a new alert's first desk at once, and
+    each desk an escalation reached (their people are notified there)."""
     # People are told from a small pool: one slow mail server must not hold back
     # the next step of every other clock, nor the telling of the others.
     with ThreadPoolExecutor(max_workers=TELLERS, thread_name_prefix="escalation-tell") as pool:
@@ -49,6 +50,13 @@ def keep_escalating(
                     step.step,
                     "no steps left" if step.exhausted else step.desk,
                 )
+            # New clocks' first desks, and the desks escalations reached: each once.
+            try:
+                untold = claim_untold(store)
+            except (SQLAlchemyError, ServiceUnavailable) as exc:
+                log.warning("telling check failed, trying again: %s", type(exc).__name__)
+                continue
+            for step in untold:
                 pool.submit(_tell, on_step, step)
 
 

@@ -222,6 +222,8 @@ alert_clocks = sa.Table(
     sa.Column("acknowledged_at", sa.DateTime(timezone=True)),
     sa.Column("acknowledged_by", sa.String(160)),
     sa.Column("history", sa.JSON, nullable=False),
+    # The step whose desk's people have been told (None: not even the first yet).
+    sa.Column("told_step", sa.Integer),
     sa.UniqueConstraint("exchange_id", "recipient", name="uq_alert_clocks_exchange_recipient"),
     sa.Index("ix_alert_clocks_deadline", "status", "deadline"),
 )

@@ -156,3 +156,41 @@ def test_two_processes_never_take_the_same_step_twice(fresh_store):
     for exchange_id in ids:
         escalations = [a for a, _ in audit_actions(fresh_store, exchange_id) if a == "escalation"]
         assert escalations == ["escalation"]
+
+
+def test_the_first_desk_is_told_at_once_and_each_desk_once(fresh_store):
+    from gateway.alerts.clock import claim_untold
+
+    exchange_id = start_clock(fresh_store)
+    (first,) = claim_untold(fresh_store)
+    assert (first.exchange_id, first.step, first.desk) == (exchange_id, 0, "north-spoc-duty")
+    assert claim_untold(fresh_store) == []  # told already
+    escalate_due(fresh_store, T0 + timedelta(minutes=15))
+    (second,) = claim_untold(fresh_store)
+    assert (second.step, second.desk) == (1, "north-spoc-manager")
+    acknowledge(fresh_store, exchange_id, "probation-spoc-north", "person:x", T0)
+    escalate_due(fresh_store, T0 + timedelta(hours=1))
+    assert claim_untold(fresh_store) == []  # acknowledged: nobody more to tell
+
+
+def test_two_processes_tell_each_desk_once(fresh_store):
+    from gateway.alerts.clock import claim_untold
+
+    url = fresh_store.engine.url.render_as_string(hide_password=False)
+    ids = [start_clock(fresh_store) for _ in range(15)]
+    stores = [Store.from_url(url) for _ in range(2)]
+    claimed: list[list] = [[], []]
+    go = threading.Barrier(2)
+
+    def run(i: int) -> None:
+        go.wait()
+        claimed[i] = claim_untold(stores[i])
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for store in stores:
+        store.engine.dispose()
+    assert sorted(s.exchange_id for got in claimed for s in got) == sorted(ids)

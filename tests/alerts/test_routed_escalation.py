@@ -67,3 +67,49 @@ def test_a_crisis_alert_escalates_to_the_duty_manager_who_is_told(fresh_store):
         ).scalar_one()
     assert "crisis-manager@cwp.example" not in told
     assert json.loads(told)["told"][0]["desk"] == "crisis-line-manager"
+
+
+def test_a_running_gateway_tells_the_on_duty_desk_at_once(broker, tmp_path, monkeypatch):
+    """An alert accepted: within moments the people of the desk the routing rules
+    chose (the crisis line's duty practitioner, day or night) have an email."""
+    import time
+
+    from tests.alerts.test_acknowledge_api import raise_alert
+    from tests.conftest import start_gateway
+
+    handler = RecordingHandler()
+    with smtp_server(handler) as port:
+        for name, value in {
+            "GATEWAY_NOTIFY_PUBLIC_BASE_URL": "https://gateway.example",
+            "GATEWAY_NOTIFY_SMTP_HOST": "127.0.0.1",
+            "GATEWAY_NOTIFY_SMTP_PORT": str(port),
+            "GATEWAY_NOTIFY_SMTP_STARTTLS": "false",
+            "GATEWAY_NOTIFY_SMTP_FROM": "isg@gateway.example",
+        }.items():
+            monkeypatch.setenv(name, value)
+        running, server, thread = start_gateway(
+            "sqlite",
+            f"sqlite:///{tmp_path / 'gw.db'}",
+            broker.bootstrap,
+            tmp_path,
+            escalation_check_seconds=0.1,
+        )
+        try:
+            exchange_id = raise_alert(running)
+            deadline = time.monotonic() + 10
+            while not handler.received and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+            running.runtime.stop()
+    (email,) = handler.received
+    assert email.rcpt_tos == ["crisis-line@cwp.example"]
+    assert "Marsh" not in email.raw.decode()
+    with running.store.engine.connect() as conn:
+        told = conn.execute(
+            sa.select(audit_log.c.details).where(
+                audit_log.c.exchange_id == exchange_id, audit_log.c.action == "notification"
+            )
+        ).scalar_one()
+    assert json.loads(told)["told"][0]["desk"] == "crisis-line"
