@@ -220,3 +220,15 @@ def test_the_pages_send_a_person_to_sign_in_and_back(inbox):
         assert 'name="csrf_token"' in landed.text
         stranger, _ = inbox.person(STRANGER)
         assert stranger.get(f"/inbox/{item_id}").status_code == 404
+
+
+def test_without_sign_in_configured_the_inbox_is_not_there(gateway):
+    """The shared gateway has no identity provider: every inbox endpoint and page is a
+    404, as /auth is, and a partner's token is no way in."""
+    with gateway.client(SENDER) as partner:
+        problem(partner.get("/v1/inbox"), 404, "sign-in-not-configured")
+        item = "01a24a04-d597-72c6-8d64-3e44fa06b29b"
+        problem(partner.get(f"/v1/inbox/{item}"), 404, "sign-in-not-configured")
+        problem(partner.post(f"/v1/inbox/{item}/acknowledge"), 404, "sign-in-not-configured")
+        page = partner.get(f"/inbox/{item}")
+        assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
