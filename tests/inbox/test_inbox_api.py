@@ -232,3 +232,24 @@ def test_without_sign_in_configured_the_inbox_is_not_there(gateway):
         problem(partner.post(f"/v1/inbox/{item}/acknowledge"), 404, "sign-in-not-configured")
         page = partner.get(f"/inbox/{item}")
         assert page.status_code == 404 and page.headers["content-type"].startswith("text/html")
+
+
+def test_the_answers_are_as_the_openapi_document_says(inbox):
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    spec = httpx.get(f"{inbox.base_url}/openapi.json").json()
+
+    def valid(path: str, method: str, body: dict) -> None:
+        answer = spec["paths"][path][method]["responses"]["200"]
+        schema = answer["content"]["application/json"]["schema"]
+        validator = Draft202012Validator({**spec, **schema}, format_checker=FormatChecker())
+        assert [e.message for e in validator.iter_errors(body)] == []
+        assert spec["paths"][path][method]["security"] == [{"personSession": []}]
+
+    _, item_id = inbox.submit_alert()
+    duty, token = inbox.person(DUTY)
+    valid("/v1/inbox", "get", duty.get("/v1/inbox").json())
+    valid("/v1/inbox/{item_id}", "get", duty.get(f"/v1/inbox/{item_id}").json())
+    done = duty.post(f"/v1/inbox/{item_id}/acknowledge", headers={"X-CSRF-Token": token})
+    valid("/v1/inbox/{item_id}/acknowledge", "post", done.json())
+    assert not any(path.startswith("/inbox") for path in spec["paths"])  # pages: no schema
