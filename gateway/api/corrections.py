@@ -24,12 +24,13 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import sqlalchemy as sa
 from fastapi import Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.engine import Connection
 
 from adapters import IngestContext
@@ -48,6 +49,7 @@ from gateway.errors import (
     ExchangeSuperseded,
     ExchangeWithdrawn,
     InvalidRecord,
+    MalformedBody,
     NotFound,
     PayloadTooLarge,
 )
@@ -94,6 +96,43 @@ class WithdrawalRequest(BaseModel):
         if self.category is not None:
             return self.category
         return self.reason if self.reason in CATEGORIES else "other"
+
+
+M = TypeVar("M", bound=BaseModel)
+#: A JSON request body of these endpoints is a few lines; far less than a record.
+MAX_JSON_BODY = 16 * 1024
+
+
+async def json_body(request: Request, model: type[M]) -> M:
+    """The request's JSON body as ``model``: 400 malformed-body when it is not JSON,
+    422 invalid-request (as FastAPI's own validation) when it does not fit."""
+    raw = await limits.read_body(request.stream(), "application/json", MAX_JSON_BODY)
+    try:
+        data = json.loads(raw)
+    except ValueError:  # not UTF-8 or not JSON
+        raise MalformedBody("the body is not JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_context=False)]
+        raise RequestValidationError(errors) from None
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``openapi_extra`` documenting ``model`` as the JSON request body, its nested
+    models inlined (the document's components are the answers' only)."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+    for prop in schema.get("properties", {}).values():
+        ref = prop.pop("$ref", None)
+        if ref is not None:
+            prop.update(defs[ref.rsplit("/", 1)[-1]])
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": schema}},
+        }
+    }
 
 
 def sender_exchange(runtime: Runtime, exchange_id: str, caller: Caller) -> dict[str, Any]:
@@ -438,11 +477,16 @@ def install_corrections(app: FastAPI, runtime: Runtime, rate_limits: RateLimits)
         body = await limits.read_body(request.stream(), media_type, max_body)
         return await run_in_threadpool(_correct, runtime, original, body, media_type, caller)
 
-    @app.post("/v1/exchanges/{exchange_id}/withdrawal", tags=["exchange"])
-    def withdraw_exchange(
-        exchange_id: str, withdrawal: WithdrawalRequest, caller: Caller = submitter
+    @app.post(
+        "/v1/exchanges/{exchange_id}/withdrawal",
+        tags=["exchange"],
+        openapi_extra=body_schema(WithdrawalRequest),
+    )
+    async def withdraw_exchange(
+        exchange_id: str, request: Request, caller: Caller = submitter
     ) -> dict[str, Any]:
         """Withdraw an exchange you sent: every recipient that received a copy is told
         to disregard it (the ids and the reason's category, never the free text)."""
-        original = sender_exchange(runtime, exchange_id, caller)
-        return _withdraw(runtime, original, withdrawal, caller)
+        withdrawal = await json_body(request, WithdrawalRequest)
+        original = await run_in_threadpool(sender_exchange, runtime, exchange_id, caller)
+        return await run_in_threadpool(_withdraw, runtime, original, withdrawal, caller)

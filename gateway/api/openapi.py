@@ -218,9 +218,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         scopes=(SUBMIT,),
         answers={"200": _object("Withdrawn: who was told, and which copies.")},
         errors={
+            400: ("malformed-body",),
             **_TOKEN_ERRORS,
             404: ("not-found",),
             409: ("exchange-withdrawn", "exchange-superseded"),
+            413: ("payload-too-large",),
             422: ("invalid-request",),
             503: ("service-unavailable",),
         },
@@ -244,9 +246,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         session=True,
         answers={"200": _object("Routed: the recipient's decision and its copy's delivery ids.")},
         errors={
+            400: ("malformed-body",),
             401: ("not-signed-in",),
             403: ("csrf-rejected", "role-required"),
             404: ("not-found", "sign-in-not-configured"),
+            413: ("payload-too-large",),
             422: ("recipient-not-permitted", "invalid-request"),
             503: ("service-unavailable",),
         },

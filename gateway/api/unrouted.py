@@ -21,12 +21,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from fastapi import Depends, FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from contracts import Exchange
 from contracts.ids import is_id_text
 from contracts.v1 import Address
+from gateway.api.corrections import body_schema, json_body
 from gateway.api.sign_in import require_csrf
 from gateway.audit import Action, AuditEntry
 from gateway.delivery.outbox import outbox_rows
@@ -220,13 +222,17 @@ def install_unrouted(app: FastAPI, runtime: Runtime) -> None:
         return {"items": open_items(runtime)}
 
     @app.post(
-        "/v1/unrouted/{exchange_id}/route", tags=["people"], dependencies=[Depends(require_csrf)]
+        "/v1/unrouted/{exchange_id}/route",
+        tags=["people"],
+        dependencies=[Depends(require_csrf)],
+        openapi_extra=body_schema(RouteRequest),
     )
-    def route_unrouted(
-        exchange_id: str, request: RouteRequest, caller: Caller = coordinator
+    async def route_unrouted(
+        exchange_id: str, request: Request, caller: Caller = coordinator
     ) -> dict[str, Any]:
         """Route a record by hand: the place you supply is added to the record, the
         policy decides again, and a permitted recipient's copy is queued."""
+        chosen = await json_body(request, RouteRequest)
         if not is_id_text(exchange_id):
             raise NotFound(f"no open unrouted item for exchange {exchange_id}")
-        return route_by_hand(runtime, exchange_id, request, caller)
+        return await run_in_threadpool(route_by_hand, runtime, exchange_id, chosen, caller)

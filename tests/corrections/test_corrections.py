@@ -210,5 +210,10 @@ def test_a_bad_correction_or_withdrawal_is_refused_and_keeps_nothing(gateway):
     unknown = {"reason": "x", "category": "nope"}
     _problem(_withdraw(gateway, exchange_id, unknown), 422, "invalid-request")
     with gateway.client("cheshire-police") as client:
+        not_json = client.post(
+            f"/v1/exchanges/{exchange_id}/withdrawal", content=b"{reason", headers=JSON
+        )
+    _problem(not_json, 400, "malformed-body")
+    with gateway.client("cheshire-police") as client:
         status = client.get(f"/v1/exchanges/{exchange_id}").json()
     assert status["corrected_by"] == [] and status["withdrawn_at"] is None
