@@ -233,12 +233,14 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
                     fmt, body, media_type, partner, client_id
                 )
             else:  # a large batch must not hold up the event loop
-                # One batch at a time: several batch threads would each take as
-                # many turns at the interpreter lock as the event loop gets.
+                # One batch prepared at a time: several batch threads would each take
+                # as many turns at the interpreter lock as the event loop gets.
                 async with batches_one_at_a_time:
-                    result = await run_in_threadpool(
-                        runtime.pipeline.submit, fmt, body, media_type, partner, client_id
+                    prepared = await run_in_threadpool(
+                        runtime.pipeline.prepare, fmt, body, media_type, partner, client_id
                     )
+                await run_in_threadpool(runtime.pipeline.commit, prepared)
+                result = prepared.submission
             return Response(
                 jsontext.dumps_bytes(_accepted_body(result)),
                 status_code=202,
