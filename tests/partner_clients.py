@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 #: A client whose partner is a party to no agreement: its calls are refused.
 STRANGER = "nobody"
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-FORMATS = ["police", "fhir", "probation", "marac", "mappa"]
+FORMATS = ["police", "fhir", "probation", "marac", "mappa", "alert"]
 
 
 class PartnerClients:

@@ -26,13 +26,15 @@ FORMATS_BY_KIND: dict[str, tuple[str, ...]] = {
     "police-legal": ("police",),
     "nhs-trust": ("fhir",),
     "nhs-crisis-service": ("fhir",),
-    "psychology-service": ("fhir",),
-    "triage-clinic": ("fhir",),
+    # Intervention services without a records system of their own raise alerts in
+    # the gateway's small alert format (adapters/alert).
+    "psychology-service": ("fhir", "alert"),
+    "triage-clinic": ("fhir", "alert"),
     "probation-spoc": ("probation", "mappa"),
     "marac": ("marac",),
     "mappa": ("mappa",),
-    "victim-advocate": ("marac",),
-    "victim-charity": ("marac",),
+    "victim-advocate": ("marac", "alert"),
+    "victim-charity": ("marac", "alert"),
 }
 CLIENTS_FILE = "clients.yaml"
 KEYS_FOLDER = "clients"

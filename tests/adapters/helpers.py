@@ -22,7 +22,7 @@ from gateway.errors import InvalidRecord
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 GOLDEN = Path(__file__).parent / "golden"
-ADAPTERS = ("police", "fhir", "probation", "marac", "mappa")
+ADAPTERS = ("police", "fhir", "probation", "marac", "mappa", "alert")
 
 #: The time a test submission "arrives"; fixed so outputs are stable.
 RECEIVED_AT = datetime(2026, 11, 26, 9, 30, tzinfo=UTC)

@@ -14,7 +14,7 @@ from contracts import AlertKind, Category, IdentifierSystem, Urgency
 from gateway.errors import InvalidRecord
 from tests.adapters.helpers import EXAMPLES, REGISTRY, canonical, normalise, parse
 
-ALERT_SAMPLES = Path(__file__).parent / "alert_samples"
+ALERT_SAMPLES = EXAMPLES / "alert"
 SAMPLES = {
     "police": "police/threat-to-kill-alert.json",
     "probation": "probation/recall-alert.json",

@@ -43,6 +43,8 @@ SENDERS = {
     "probation": (CHESHIRE, "probation-spoc-north"),
     "marac": (CHESHIRE, "cheshire-police"),
     "mappa": (CHESHIRE, "probation-spoc-north"),
+    "alert": (CHESHIRE, "mersey-care-forensic"),
+    "alert/suicidal-ideation-name-and-dob.json": (WEST_MIDLANDS, "fpc-ltd"),
     "fhir/suicidal-ideation-flag-name-and-dob.json": (WEST_MIDLANDS, "fpc-ltd"),
     "police/daily-screening.json": (WEST_MIDLANDS, "wmp-easi"),
     "marac/meeting-feed.json": (CHESHIRE, "cheshire-marac"),

@@ -20,6 +20,7 @@ SENDER = {
     "probation": "probation-spoc-north",
     "marac": "cheshire-police",
     "mappa": "probation-spoc-north",
+    "alert": "mersey-care-forensic",
     "marac/meeting-feed.json": "cheshire-marac",
     "mappa/meeting-outcome.json": "cheshire-mappa",
 }
@@ -27,6 +28,7 @@ SENDER = {
 WEST_MIDLANDS = {
     "police/daily-screening.json": "wmp-easi",
     "fhir/suicidal-ideation-flag-name-and-dob.json": "fpc-ltd",
+    "alert/suicidal-ideation-name-and-dob.json": "fpc-ltd",
 }
 CASES = [
     (adapter, path)
