@@ -62,7 +62,7 @@ from gateway.pipeline.ingest import ingest
 from gateway.pipeline.minimise import minimise
 from gateway.pipeline.route import PRIORITY, route, subject_key
 from gateway.pipeline.validate import validate
-from gateway.policy import Decision
+from gateway.policy import Decision, PolicyBundle
 from gateway.runtime import Runtime
 from gateway.store.audit_log import append
 from gateway.store.commit import write_group
@@ -275,6 +275,34 @@ def _earlier_only(decisions: list[Decision], earlier: set[str]) -> list[Decision
     return out
 
 
+def _as_routed_by_hand(
+    exchange: Exchange,
+    bundle: PolicyBundle,
+    decisions: list[Decision],
+    original: dict[str, Any],
+) -> tuple[list[Decision], dict[str, dict[str, Any]]]:
+    """A recipient a coordinator routed the original to by hand, unrouted again by the
+    correction (which gives no place either), is decided with the coordinator's
+    place, as the original was; the records so placed, by recipient."""
+    from gateway.api.unrouted import Place, with_place  # it imports this module
+
+    places = {
+        d["recipient"]: d["place"]
+        for d in original["decisions"]
+        if d.get("effect") == "permit" and isinstance(d.get("place"), dict)
+    }
+    out, placed = [], {}
+    for d in decisions:
+        if d.unrouted and d.recipient in places:
+            with_it = with_place(exchange, Place.model_validate(places[d.recipient]))
+            again = next(x for x in decide(with_it, bundle) if x.recipient == d.recipient)
+            if again.permitted:
+                d = again
+                placed[d.recipient] = with_it.model_dump(mode="json")
+        out.append(d)
+    return out, placed
+
+
 def _correct(
     runtime: Runtime,
     original: dict[str, Any],
@@ -303,7 +331,14 @@ def _correct(
         record = exchange.model_dump(mode="json")
         policy_decisions = decide(exchange, bundle)
         decisions = _earlier_only(policy_decisions, set(earlier))
-        disclosures = minimise(record, decisions, pipeline.pseudonym_key)
+        decisions, placed = _as_routed_by_hand(exchange, bundle, decisions, original)
+        disclosures = [
+            d
+            for decision in decisions
+            for d in minimise(
+                placed.get(decision.recipient, record), [decision], pipeline.pseudonym_key
+            )
+        ]
         entries = audit_entries(exchange, fmt, decisions, disclosures, caller.client_id)
         messages = route(
             exchange,
@@ -328,6 +363,14 @@ def _correct(
 
     def link(conn: Connection) -> None:
         check_latest(conn, original_id)
+        decided = sa.select(exchanges.c.decisions).where(exchanges.c.exchange_id == original_id)
+        now_held = conn.execute(decided).scalar_one()
+        now_held = json.loads(now_held) if isinstance(now_held, str) else now_held
+        if earlier_recipients(now_held) != earlier:  # routed by hand meanwhile
+            raise ExchangeSuperseded(
+                f"exchange {original_id} reached another recipient while it was being "
+                "corrected: send the correction again"
+            )
         conn.execute(  # the old version is no longer to be routed by hand
             unrouted.update()
             .where(unrouted.c.exchange_id == original_id, unrouted.c.status == "open")
@@ -368,6 +411,7 @@ def _correct(
                     "sent_to": sent,
                     "withdrawn_from": no_longer,
                     "not_sent_to_new_recipients": also,
+                    "placed_as_routed_by_hand": sorted(placed),
                     "policy_version": bundle.version,
                     **({"client": caller.client_id} if caller.client_id else {}),
                 },
@@ -395,12 +439,17 @@ def _withdraw(
     exchange_id = original["exchange_id"]
     exchange = Exchange.model_validate(original["envelope"])
     category = request.chosen_category()
-    recipients = earlier_recipients(original["decisions"])
     now = datetime.now(UTC)
     at = now.isoformat(timespec="microseconds")
     told: list[dict[str, Any]] = []
     with runtime.store.transaction() as conn:
         check_latest(conn, exchange_id)
+        # Read under the row's lock: a coordinator may have routed it a copy meanwhile.
+        decided = sa.select(exchanges.c.decisions).where(exchanges.c.exchange_id == exchange_id)
+        decisions = conn.execute(decided).scalar_one()
+        recipients = earlier_recipients(
+            json.loads(decisions) if isinstance(decisions, str) else decisions
+        )
         conn.execute(
             exchanges.update()
             .where(exchanges.c.exchange_id == exchange_id)

@@ -186,6 +186,12 @@ def route_by_hand(
     if all(d["recipient"] != request.recipient for d in row["decisions"]):
         decisions.append(recorded)
     with runtime.store.transaction() as conn:
+        # The exchange's row first, as a correction or withdrawal takes it (no deadlock).
+        conn.execute(
+            sa.select(exchanges.c.exchange_id)
+            .where(exchanges.c.exchange_id == exchange_id)
+            .with_for_update()
+        )
         taken = conn.execute(
             unrouted.update()
             .where(unrouted.c.exchange_id == exchange_id, unrouted.c.status == "open")

@@ -263,3 +263,32 @@ def test_a_corrected_record_leaves_the_queue_and_its_correction_joins_it(gateway
     coordinator, _ = _person(gateway, "cora")
     assert _open_item(coordinator, exchange_id) is None
     assert _open_item(coordinator, correction["exchange_id"]) is not None
+
+
+def test_a_correction_reaches_the_spoc_a_coordinator_routed_the_original_to(gateway):
+    """The correction gives no place either: the coordinator's place decides it again,
+    so the SPOC that holds the original gets the correction, not a withdrawal."""
+    exchange_id = _submit_no_fixed_abode(gateway)["exchange_id"]
+    coordinator, csrf = _person(gateway, "cora")
+    routed = coordinator.post(
+        f"/v1/unrouted/{exchange_id}/route",
+        json={"recipient": "probation-spoc-north", "place": {"probation_pdu": "North"}},
+        headers={"X-CSRF-Token": csrf},
+    )
+    assert routed.status_code == 200, routed.text
+    corrected = json.loads(NO_FIXED_ABODE.read_text())
+    corrected["occurrence"]["status"] = "charged"
+    with gateway.client("cheshire-police") as client:
+        answer = client.post(f"/v1/exchanges/{exchange_id}/correction", json=corrected)
+    assert answer.status_code == 202, answer.text
+    body = answer.json()
+    assert "probation-spoc-north" in body["recipients"]
+    assert body["withdrawn_from"] == []
+    (copy,) = read_topic(
+        gateway.bootstrap,
+        gateway.topic("probation-spoc-north"),
+        exchange_id=body["exchange_id"],
+        expect=1,
+    )
+    assert copy["headers"]["kind"] == "correction"
+    assert copy["value"]["record"]["payload"]["crime"]["status"] == "charged"
