@@ -25,9 +25,10 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from adapters import Adapter
+from adapters.alert.native import AlertRecord
 from adapters.fhir import native as fhir_native
 from adapters.mappa.native import MappaNotification
-from adapters.marac.native import MaracMeetingFeed, MaracReferral
+from adapters.marac.native import MaracAlert, MaracMeetingFeed, MaracReferral
 from adapters.police.native import PoliceCrimeRecord
 from adapters.police.screening import ScreeningBatch, ScreeningRow
 from adapters.probation.native import ProbationNotification
@@ -52,8 +53,9 @@ SHIPPED: dict[str, Callable[[], RequestModels]] = {
         fhir_native.XML_MEDIA_TYPE: (),
     },
     "probation": lambda: {"application/json": (ProbationNotification,)},
-    "marac": lambda: {"application/json": (MaracReferral, MaracMeetingFeed)},
+    "marac": lambda: {"application/json": (MaracReferral, MaracMeetingFeed, MaracAlert)},
     "mappa": lambda: {"application/json": (MappaNotification,)},
+    "alert": lambda: {"application/json": (AlertRecord,)},
 }
 
 #: What a text body is, by media type, where the models cannot say it.
