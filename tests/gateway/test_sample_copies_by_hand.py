@@ -579,6 +579,7 @@ SUICIDAL_IDEATION = {
         "payload": {
             "alert": {
                 "kind": "suicidal_ideation",
+                "indicators": [],
                 "detail": "Expressed suicidal thoughts during crisis call; said he has "
                 "nothing left if the order is made",
                 "raised_at": "2026-11-26T07:45:00Z",
