@@ -184,17 +184,22 @@ class Store:
     def upgrade(self) -> str:
         """Apply every pending migration; return the revision now in force."""
         with self.engine.begin() as conn:
-            command.upgrade(self._alembic_config(conn), "head")
+            # "heads": work on separate tables may add migrations on parallel
+            # branches until a merge revision joins them; each is applied.
+            command.upgrade(self._alembic_config(conn), "heads")
         return self.revision() or "none"
 
     def revision(self) -> str | None:
+        """The revision(s) in force, "+"-joined and sorted when branches are open."""
         with self.engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
+            heads = MigrationContext.configure(conn).get_current_heads()
+        return "+".join(sorted(heads)) or None
 
     def head_revision(self) -> str:
+        """The newest revision(s) the code knows, in the form revision() gives."""
         with self.engine.connect() as conn:
             script = ScriptDirectory.from_config(self._alembic_config(conn))
-            return str(script.get_current_head())
+            return "+".join(sorted(script.get_heads()))
 
     # -- reads --------------------------------------------------------------
     def iter_exchanges(
