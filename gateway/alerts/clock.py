@@ -29,6 +29,10 @@ from gateway.store.tables import alert_clocks
 WAITING = "waiting"
 ACKNOWLEDGED = "acknowledged"
 EXHAUSTED = "exhausted"
+#: The sender withdrew the record: nobody is to act on it, so nobody is chased.
+WITHDRAWN = "withdrawn"
+#: The sender corrected the record: the correction's own copy carries a new clock.
+SUPERSEDED = "superseded"
 #: Who takes an escalation step in the audit trail.
 GATEWAY = "gateway"
 
@@ -117,7 +121,8 @@ def acknowledge(
             table.update()
             .where(table.c.clock_id == row["clock_id"])
             .values(
-                status=ACKNOWLEDGED,
+                # A withdrawn or superseded copy keeps saying so once acknowledged.
+                status=ACKNOWLEDGED if row["status"] in (WAITING, EXHAUSTED) else row["status"],
                 acknowledged_at=now,
                 acknowledged_by=by,
                 deadline=None,
@@ -143,6 +148,27 @@ def acknowledge(
             ],
         )
     return Acknowledgement(exchange_id, party, now, by, False)
+
+
+def stop_clocks(conn: Connection, exchange_id: str, status: str, by: str, now: datetime) -> int:
+    """Stop every clock of ``exchange_id`` still running (``status``: WITHDRAWN or
+    SUPERSEDED), inside the caller's transaction, so a withdrawn or corrected record
+    never escalates. Acknowledged clocks keep their answer. Returns how many stopped."""
+    table = alert_clocks
+    running = conn.execute(
+        sa.select(table.c.clock_id, table.c.step, table.c.history).where(
+            table.c.exchange_id == exchange_id,
+            table.c.status.in_((WAITING, EXHAUSTED)),
+        )
+    ).all()
+    for clock_id, step, history in running:
+        note = {"step": step, status: by, "at": now.isoformat()}
+        conn.execute(
+            table.update()
+            .where(table.c.clock_id == clock_id, table.c.status.in_((WAITING, EXHAUSTED)))
+            .values(status=status, deadline=None, history=[*_loads(history), note])
+        )
+    return len(running)
 
 
 @dataclass(frozen=True)
@@ -315,7 +341,9 @@ def _loads(value: Any) -> Any:
 __all__ = [
     "ACKNOWLEDGED",
     "EXHAUSTED",
+    "SUPERSEDED",
     "WAITING",
+    "WITHDRAWN",
     "Acknowledgement",
     "Escalated",
     "NoClock",
@@ -323,5 +351,6 @@ __all__ = [
     "acknowledge",
     "clock_row",
     "escalate_due",
+    "stop_clocks",
     "trail",
 ]

@@ -38,6 +38,7 @@ from contracts import Exchange
 from contracts.ids import is_id_text, new_id_text
 from gateway import jsontext
 from gateway.alerts import clock_rows
+from gateway.alerts.clock import SUPERSEDED, WITHDRAWN, stop_clocks
 from gateway.api import limits
 from gateway.api.auth import partner, refuse_format
 from gateway.api.rate_limits import RateLimits
@@ -371,6 +372,8 @@ def _correct(
                 f"exchange {original_id} reached another recipient while it was being "
                 "corrected: send the correction again"
             )
+        # The old version's clocks stop: the correction's copies carry their own.
+        stop_clocks(conn, original_id, SUPERSEDED, exchange_id, datetime.now(UTC))
         conn.execute(  # the old version is no longer to be routed by hand
             unrouted.update()
             .where(unrouted.c.exchange_id == original_id, unrouted.c.status == "open")
@@ -455,6 +458,7 @@ def _withdraw(
             .where(exchanges.c.exchange_id == exchange_id)
             .values(withdrawn_at=now)
         )
+        stop_clocks(conn, exchange_id, WITHDRAWN, str(caller.partner), now)
         conn.execute(
             unrouted.update()
             .where(unrouted.c.exchange_id == exchange_id, unrouted.c.status == "open")

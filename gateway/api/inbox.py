@@ -82,7 +82,10 @@ class InboxItem(_Answer):
     urgency: str
     urgent: bool
     received_at: datetime
-    status: str = Field(description="`waiting`, `acknowledged` or `exhausted`.")
+    status: str = Field(
+        description="`waiting`, `acknowledged`, `exhausted` (every step passed), "
+        "`withdrawn` (the sender withdrew it) or `superseded` (the sender corrected it)."
+    )
     step: int = Field(description="The escalation step it is at, from 1.")
     steps: int
     desk: InboxDesk | None = Field(description="The desk the current step is at.")
@@ -269,9 +272,12 @@ class Inbox:
         if urgent is not None:
             is_urgent = exchanges.c.urgency.in_(URGENCIES)
             query = query.where(is_urgent if urgent else sa.not_(is_urgent))
-        if unacknowledged is not None:
-            ack = alert_clocks.c.acknowledged_at
-            query = query.where(ack.is_(None) if unacknowledged else ack.is_not(None))
+        if unacknowledged is not None:  # still to be acknowledged: not withdrawn or corrected
+            owed = sa.and_(
+                alert_clocks.c.acknowledged_at.is_(None),
+                alert_clocks.c.status.in_((clock.WAITING, clock.EXHAUSTED)),
+            )
+            query = query.where(owed if unacknowledged else sa.not_(owed))
         query = query.order_by(alert_clocks.c.started_at.desc(), alert_clocks.c.clock_id.desc())
         with self.runtime.store.engine.connect() as conn:
             rows = conn.execute(query).mappings().all()
@@ -518,6 +524,7 @@ thead th { border-bottom: 2px solid #0b0c0c; }
 .status.waiting { color: #6e3619; }
 .status.acknowledged { color: #005a30; }
 .status.exhausted { color: #942514; }
+.status.withdrawn, .status.superseded { color: #383f43; }
 .panel { border: 3px solid #0b0c0c; padding: 1rem 1.2rem; margin: 1rem 0; }
 .panel.acknowledged { border-color: #00703c; background: #f0f7f2; }
 .panel.waiting { border-color: #6e3619; background: #fff7e6; }
@@ -602,6 +609,10 @@ def _install_pages(app: FastAPI, runtime: Runtime, inbox: Inbox, require_csrf: A
             return f"Acknowledged by {who} at {local(item['acknowledged_at'])}"
         if item["status"] == clock.EXHAUSTED:
             return "Not acknowledged: every escalation step has passed"
+        if item["status"] == clock.WITHDRAWN:
+            return "Withdrawn by the sender: do not act on it"
+        if item["status"] == clock.SUPERSEDED:
+            return "Corrected by the sender: act on the corrected record"
         if item["deadline"] is None:
             return "Waiting — no deadline"
         return f"Waiting — deadline {local(item['deadline'])}"
@@ -707,11 +718,12 @@ def _install_pages(app: FastAPI, runtime: Runtime, inbox: Inbox, require_csrf: A
         status = item["status"]
         panel = [f'<div class="panel {_e(status)}" role="status">']
         panel.append(f'<p class="status {_e(status)}">{_e(status_words(item, me))}</p>')
-        if status != clock.ACKNOWLEDGED and item["desk"]:
+        stopped = status in (clock.WITHDRAWN, clock.SUPERSEDED)
+        if status != clock.ACKNOWLEDGED and not stopped and item["desk"]:
             panel.append(
                 f"<p>Step {item['step']} of {item['steps']}: {_e(item['desk']['name'])}.</p>"
             )
-        if status == clock.ACKNOWLEDGED:
+        if status == clock.ACKNOWLEDGED or stopped:
             panel.append(
                 "<p>The clock has stopped: no one else will be told to acknowledge it.</p>"
             )

@@ -176,13 +176,25 @@ class ExchangeStatus(_Answer):
     acknowledgements: list[AcknowledgementStatus] = Field(
         default_factory=list,
         description="Each copy that must be acknowledged: acknowledged (when, by whom), "
-        "waiting (until when, at which step), or escalated past every step.",
+        "waiting (until when, at which step), escalated past every step, or stopped "
+        "because the record was withdrawn or corrected.",
+    )
+    corrects: str | None = Field(
+        default=None, description="The exchange this one corrects, when it is a correction."
+    )
+    corrected_by: list[str] = Field(
+        default_factory=list, description="The corrections of this exchange, oldest first."
+    )
+    withdrawn_at: datetime | None = Field(
+        default=None,
+        description="When the sender withdrew it; every recipient that held a copy was sent "
+        "a withdrawal notice.",
     )
 
 
 class AcknowledgementStatus(_Answer):
     recipient: str
-    status: Literal["waiting", "acknowledged", "exhausted"]
+    status: Literal["waiting", "acknowledged", "exhausted", "withdrawn", "superseded"]
     step: int = Field(description="The escalation step reached, from 0.")
     desk: str | None = Field(description="Who is to acknowledge now; none when exhausted.")
     deadline: datetime | None
@@ -251,10 +263,11 @@ class Health(_Answer):
 
 
 class Ready(_Answer):
-    """Ready; which dependency answered, and the policy's state, only for loopback
-    callers or where the settings open it."""
+    """Ready (the store answers; ``degraded`` while the broker does not, and accepted
+    records wait in the outbox); which dependency answered, the outbox's backlog and
+    the policy's state, only for loopback callers or where the settings open it."""
 
-    status: Literal["ready"]
+    status: Literal["ready", "degraded"]
 
 
 class Person(_Answer):

@@ -5,6 +5,10 @@ when its ``transmission`` entry was written (after the broker or the webhook
 peer acknowledged it), given up on when its ``undelivered`` entry was, and
 put back by an operator's ``redelivery``. Read from the audit log's index on
 the exchange, not from the outbox, whose hot inserts carry no such index.
+
+A withdrawal notice travels as a delivery of the same exchange; its
+``withdrawal`` entry names the notices, and their transmissions are not taken
+for the copy's own (the copy was sent; the notice is shown by ``withdrawn_at``).
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ _EVENTS = (
     )
     .where(
         audit_log.c.exchange_id == sa.bindparam("exchange_id"),
-        audit_log.c.action.in_(list(_STATUS)),
+        audit_log.c.action.in_([*_STATUS, Action.WITHDRAWAL]),
     )
     .order_by(audit_log.c.seq)
 )
@@ -50,8 +54,14 @@ def deliveries(
 def delivery_status(decisions: list[dict[str, Any]], events: Sequence[Any]) -> list[dict[str, Any]]:
     """``events``: (action, recipient, recorded_at, details JSON) in chain order."""
     latest: dict[str, dict[str, Any]] = {}
+    notices: set[str] = set()
     for action, recipient, recorded_at, details in events:
         facts = json.loads(details)
+        if action == Action.WITHDRAWAL:
+            notices.update(facts.get("notices", []))
+            continue
+        if facts.get("delivery_id") in notices:
+            continue
         latest[recipient] = {
             "status": _STATUS[action],
             "delivery_id": facts.get("delivery_id"),

@@ -66,3 +66,48 @@ def test_the_sender_cannot_acknowledge_and_others_learn_nothing(gateway):
     assert other.status_code == 404
     assert unknown.status_code == 404
     assert status(gateway, exchange_id)["status"] == "waiting"
+
+
+def test_a_withdrawn_alert_stops_its_clock_and_never_escalates(gateway):
+    from datetime import UTC, datetime, timedelta
+
+    from gateway.alerts.clock import escalate_due
+
+    exchange_id = raise_alert(gateway)
+    with gateway.client("cwp-mental-health") as client:
+        withdrawn = client.post(
+            f"/v1/exchanges/{exchange_id}/withdrawal",
+            json={"reason": "raised against the wrong patient", "category": "sent-in-error"},
+        )
+    assert withdrawn.status_code == 200, withdrawn.text
+    stopped = status(gateway, exchange_id)
+    assert stopped["status"] == "withdrawn" and stopped["deadline"] is None
+    assert stopped["history"][-1]["withdrawn"] == "cwp-mental-health"
+
+    an_hour_late = datetime.now(UTC) + timedelta(hours=1)
+    taken = escalate_due(gateway.store, an_hour_late)
+    assert [t for t in taken if t.exchange_id == exchange_id] == []
+
+    # Acknowledging it afterwards is recorded, but the copy still reads as withdrawn.
+    with gateway.client("nhs-crisis-line") as client:
+        late = client.post(f"/v1/exchanges/{exchange_id}/acknowledge")
+    assert late.status_code == 200, late.text
+    after = status(gateway, exchange_id)
+    assert after["status"] == "withdrawn" and after["acknowledged_at"] is not None
+
+
+def test_a_corrected_alert_supersedes_the_first_clock(gateway):
+    exchange_id = raise_alert(gateway)
+    with gateway.client("cwp-mental-health") as client:
+        corrected = client.post(
+            f"/v1/exchanges/{exchange_id}/correction",
+            content=ALERT.read_bytes(),
+            headers={"Content-Type": "application/fhir+json"},
+        )
+    assert corrected.status_code == 202, corrected.text
+    assert status(gateway, exchange_id)["status"] == "superseded"
+    fresh = status(gateway, corrected.json()["exchange_id"])
+    assert (fresh["recipient"], fresh["status"]) == ("nhs-crisis-line", "waiting")
+    with gateway.client("cwp-mental-health") as client:
+        first = client.get(f"/v1/exchanges/{exchange_id}").json()
+    assert first["corrected_by"] == [corrected.json()["exchange_id"]]

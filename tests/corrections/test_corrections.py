@@ -183,8 +183,14 @@ def test_a_withdrawal_reaches_every_earlier_recipient_and_is_audited(gateway):
     assert {e["actor"] for e in entries} == {"cheshire-police"}
     assert verify_engine(gateway.store.engine).ok
 
+    gateway.wait_drained()  # the notices are sent too, as deliveries of this exchange
     with gateway.client("cheshire-police") as client:
-        assert client.get(f"/v1/exchanges/{exchange_id}").json()["withdrawn_at"]
+        after = client.get(f"/v1/exchanges/{exchange_id}").json()
+    assert after["withdrawn_at"]
+    notices = {n for e in entries for n in e["notices"]}
+    assert sorted(d["recipient"] for d in after["deliveries"]) == sorted(original["recipients"])
+    for copy in after["deliveries"]:  # each still shows its copy, not the notice after it
+        assert copy["status"] == "sent" and copy["delivery_id"] not in notices
     _problem(_correct(gateway, exchange_id, _sample()), 409, "exchange-withdrawn")
     _problem(_withdraw(gateway, exchange_id, {"reason": "again"}), 409, "exchange-withdrawn")
 
