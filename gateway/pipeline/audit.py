@@ -3,6 +3,10 @@
 One *collection* entry, one *disclosure* entry per permitted recipient (with
 the paths disclosed and removed, never values), and one *refusal* entry
 listing every refused recipient with the rules and reason that refused it.
+Each also carries what an auditor looks an entry up by: the subjects' audit
+pseudonyms (``gateway.audit.subjects``), the SHA-256 of the payload collected
+or disclosed, the policy bundle's hash (``policy_version``), the partner system
+that sent it (``client``) and the trace id.
 The refusal entry states the purpose and policy version once and leaves out
 empty fields: most parties are refused most records, and repeating them made
 it the largest entry an exchange wrote.
@@ -10,9 +14,13 @@ it the largest entry an exchange wrote.
 
 from __future__ import annotations
 
+from typing import Any
+
 from contracts import Exchange
+from gateway import jsontext
 from gateway.audit import Action, AuditEntry
 from gateway.audit.chain import now_text
+from gateway.audit.subjects import current_trace_id, payload_sha256, subject_pseudonyms
 from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
 
@@ -26,12 +34,25 @@ def audit_entries(
     decisions: list[Decision],
     disclosures: list[Disclosure],
     client_id: str | None = None,
+    record: dict[str, Any] | None = None,
+    pseudonym_key: bytes = b"",
 ) -> list[AuditEntry]:
     """The exchange's entries; the collection names the partner's system that sent it
-    (``client``) where a token said which (DPA 2018 s62(3))."""
+    (``client``) where a token said which (DPA 2018 s62(3)). ``record`` is the JSON
+    form kept as the envelope (its hash is recorded); ``pseudonym_key`` keys the
+    subjects' audit pseudonyms."""
     exchange_id = str(exchange.exchange_id)
     recorded_at = now_text()  # the entries of one exchange are recorded together
     by_recipient = {d.decision.recipient: d for d in disclosures}
+    # What every entry of the exchange says about whom, from where, under which bundle.
+    about: dict[str, Any] = {
+        "subject_pseudonyms": subject_pseudonyms(pseudonym_key, exchange.subjects),
+        **({"client": client_id} if client_id else {}),
+    }
+    trace_id = current_trace_id()
+    if trace_id:
+        about["trace_id"] = trace_id
+    bundle_hash = decisions[0].policy_version if decisions else None
     entries = [
         AuditEntry(
             action=Action.COLLECTION,
@@ -46,7 +67,9 @@ def audit_entries(
                 "urgency": exchange.urgency,
                 "subjects": len(exchange.subjects),
                 "justification": "received from a party to the agreement for a named purpose",
-                **({"client": client_id} if client_id else {}),
+                **({"payload_sha256": payload_sha256(jsontext.dumps(record))} if record else {}),
+                **({"policy_version": bundle_hash} if bundle_hash else {}),
+                **about,
             },
         )
     ]
@@ -64,6 +87,8 @@ def audit_entries(
             )
             continue
         details.update(disclosure.minimised.as_audit())
+        details["payload_sha256"] = payload_sha256(jsontext.dumps(disclosure.minimised.record))
+        details.update(about)
         entries.append(
             AuditEntry(
                 action=Action.DISCLOSURE,
@@ -88,6 +113,7 @@ def audit_entries(
                     "policy_version": decisions[0].policy_version,
                     "agreement_version": decisions[0].agreement_version,
                     "refused": refused,
+                    **about,
                 },
             )
         )

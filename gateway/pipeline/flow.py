@@ -243,7 +243,9 @@ class Pipeline:
             record = exchange.model_dump(mode="json")
             decisions = decide(exchange, bundle)
             disclosures = minimise(record, decisions, self.pseudonym_key)
-            entries = audit_entries(exchange, fmt, decisions, disclosures, client_id)
+            entries = audit_entries(
+                exchange, fmt, decisions, disclosures, client_id, record, self.pseudonym_key
+            )
             messages = route(
                 exchange,
                 disclosures,
