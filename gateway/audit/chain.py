@@ -56,6 +56,7 @@ class Action:
     ALTERATION = "alteration"  # a record corrected, or routed by hand (s62(1)(b))
     WITHDRAWAL = "withdrawal"  # recipients told to disregard a copy they received
     CONSULTATION = "consultation"  # a person viewed a copy in their inbox (s62 consultation)
+    COMBINATION = "combination"  # records about one person joined across partners (s62)
 
 
 def now_text() -> str:
