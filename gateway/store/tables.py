@@ -238,6 +238,28 @@ inbox_reads = sa.Table(
     sa.Column("read_at", sa.DateTime(timezone=True), nullable=False),
 )
 
+#: The auditor's searches (``gateway.audit.query``): by time, and by operation.
+sa.Index("ix_audit_log_recorded_at", audit_log.c.recorded_at)
+sa.Index("ix_audit_log_action_seq", audit_log.c.action, audit_log.c.seq)
+
+#: Who each exchange is about: a subject's audit pseudonym (``gateway.audit.subjects``)
+#: and the exchanges whose collection entry names it, filled from the audit trail
+#: up to the entry ``audit_subjects_head`` records.
+audit_subjects = sa.Table(
+    "audit_subjects",
+    metadata,
+    sa.Column("pseudonym", sa.String(40), primary_key=True),
+    sa.Column("exchange_id", sa.String(36), primary_key=True),
+    sa.Column("role", sa.String(32), nullable=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+audit_subjects_head = sa.Table(
+    "audit_subjects_head",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+)
+
 INSERT_EXCHANGES = insert_serialised(exchanges, "envelope", "decisions")
 INSERT_CLOCKS = insert_serialised(alert_clocks, "steps", "history")
 INSERT_OUTBOX = insert_serialised(outbox, "headers")
