@@ -135,7 +135,7 @@ def main() -> int:
                     store,
                     stop,
                     args.interval,
-                    partial(tell_the_next_desk, store, routes, notifier),
+                    partial(tell_the_next_desk, store, lambda: routes, notifier),
                 ),
                 daemon=True,
             )

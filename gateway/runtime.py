@@ -40,7 +40,8 @@ from gateway.notify.config import load_notify_settings
 from gateway.pipeline import Pipeline
 from gateway.policy import LivePolicy, PolicyBundle
 from gateway.policy.live import PolicyChange
-from gateway.routing import Routes, load_routes
+from gateway.routing import Routes
+from gateway.routing.live import RoutesBeside
 from gateway.settings import Settings
 from gateway.store import Store, audit_log
 from gateway.store.group_commit import GroupCommitter
@@ -89,19 +90,30 @@ class Runtime:
     partners: PartnersConfig = field(init=False)
     pipeline: Pipeline = field(init=False)
     policy: LivePolicy = field(init=False)
-    #: The routing rules: which desk receives an alert, and the escalation chain.
-    routes: Routes = field(init=False)
     #: Issues partner systems' access tokens and checks every one presented.
     tokens: TokenService = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
+
+    @property
+    def routes(self) -> Routes:
+        """The routing rules in force (which desk receives an alert, and the
+        escalation chain), taken up with the policy they were tested against."""
+        routes: Routes = self.policy.beside
+        return routes
+
+    def current_routes(self) -> Routes:
+        """The routes in force, for code that keeps a getter and asks each time."""
+        return self.routes
 
     def start(self) -> Runtime:
         settings = self.settings
         settings.require_production_secrets()
         make_private_dir(settings.data_dir)
-        self.policy = LivePolicy(settings.policy_dir)
-        # Who at each party receives an alert, and who next: beside the policies.
-        self.routes = load_routes(settings.policy_dir / "routes", self.bundle)
+        # Who at each party receives an alert, and who next: beside the policies,
+        # reloaded with them.
+        self.policy = LivePolicy(
+            settings.policy_dir, companion=RoutesBeside(settings.policy_dir / "routes")
+        )
         self.partners = load_partners(settings.partners_file)
         # Looked up now: an unknown format fails the start, not a delivery.
         renderers = {r: self.registry.get(f) for r, f in self.partners.formats().items()}
@@ -158,7 +170,7 @@ class Runtime:
                     self.store,
                     self._stop,
                     settings.escalation_check_seconds,
-                    partial(tell_the_next_desk, self.store, self.routes, notifier),
+                    partial(tell_the_next_desk, self.store, self.current_routes, notifier),
                 ),
                 name="escalation",
                 daemon=True,
@@ -187,7 +199,7 @@ class Runtime:
                 renderers=renderers,
                 on_commit=self.relay.nudge,
                 committer=GroupCommitter(self.store),
-                steps_for=routed_steps(self.routes),
+                steps_for=routed_steps(self.current_routes),
             )
         if self.broker is not None:
             self._write_runtime_file()

@@ -9,6 +9,7 @@ personal data (``gateway.notify``), and the audit trail records who was told.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from contracts import Exchange
@@ -23,14 +24,17 @@ from gateway.store.db import Store
 
 log = logging.getLogger(__name__)
 
+#: The routes in force, asked for each time: they are reloaded with the policy.
+RoutesNow = Callable[[], Routes]
 
-def routed_steps(routes: Routes) -> StepsFor:
-    """A ``StepsFor`` that asks the routing rules, step by step."""
+
+def routed_steps(routes: RoutesNow) -> StepsFor:
+    """A ``StepsFor`` that asks the routing rules in force, step by step."""
 
     def steps_for(
         exchange: Exchange, decision: Decision, within: timedelta, now: datetime
     ) -> list[Step]:
-        plan = routes.plan(decision.recipient, exchange, now, within)
+        plan = routes().plan(decision.recipient, exchange, now, within)
         return [Step(s.desk, s.party, s.acknowledge_within, s.why) for s in plan.steps]
 
     return steps_for
@@ -44,11 +48,13 @@ def contacts_of(staff: str) -> Contacts | None:
     return Contacts(email=staff, channels=frozenset({Channel.SECURE_EMAIL}))
 
 
-def tell_the_next_desk(store: Store, routes: Routes, notifier: Notifier, step: Escalated) -> None:
+def tell_the_next_desk(
+    store: Store, routes: RoutesNow, notifier: Notifier, step: Escalated
+) -> None:
     """Tell the people of the desk a step reached; audit who was told and how."""
     if step.desk is None or not notifier.enabled:
         return
-    desk = routes.desk(step.desk)
+    desk = routes().desk(step.desk)
     told = []
     for staff in desk.staff:
         contacts = contacts_of(staff)

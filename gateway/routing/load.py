@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from gateway.errors import FieldProblem, PolicyLoadError
+from gateway.policy.bundle import bundle_hash
 from gateway.policy.fields import is_known
 from gateway.policy.source import Source
 from gateway.routing.calendar import Calendar, Closed, parse_days, parse_range
@@ -62,6 +63,7 @@ def load_routes(directory: Path, bundle: PolicyBundle | None = None) -> Routes:
         files=tuple(files),
         locations=builder.locations,
         parties=parties,
+        version=bundle_hash(files),
     )
 
 

@@ -152,6 +152,9 @@ class Routes:
     locations: dict[str, str] = field(default_factory=dict)
     #: party id -> name, from the agreement (empty when loaded without it)
     parties: dict[str, str] = field(default_factory=dict)
+    #: "sha256:..." over the routes files, as a policy bundle's version is: the
+    #: audit trail's policy-change entries name the routes in force by it.
+    version: str = "none"
 
     def desk(self, desk_id: str) -> Desk:
         """A desk by id; a party's id gives its default desk."""

@@ -25,7 +25,7 @@ def test_a_crisis_alert_escalates_to_the_duty_manager_who_is_told(fresh_store):
     bundle = load_bundle(CHESHIRE)
     routes = load_routes(CHESHIRE / "routes", bundle)
     pipeline = recording_pipeline(fresh_store, bundle)
-    pipeline.steps_for = routed_steps(routes)
+    pipeline.steps_for = routed_steps(lambda: routes)
     submission = pipeline.submit(
         "fhir", ALERT.read_bytes(), "application/fhir+json", "cwp-mental-health"
     )
@@ -50,7 +50,7 @@ def test_a_crisis_alert_escalates_to_the_duty_manager_who_is_told(fresh_store):
         later = datetime.now(UTC) + timedelta(minutes=16)
         (step,) = escalate_due(fresh_store, later)
         assert (step.desk, step.party) == ("crisis-line-manager", "nhs-crisis-line")
-        tell_the_next_desk(fresh_store, routes, notifier, step)
+        tell_the_next_desk(fresh_store, lambda: routes, notifier, step)
 
     (email,) = handler.received
     assert email.rcpt_tos == ["crisis-manager@cwp.example"]

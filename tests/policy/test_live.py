@@ -157,3 +157,49 @@ def test_only_a_new_version_is_a_change(live):
     path.write_text(path.read_text() + "\n# reviewed\n")
     assert policy.check() is False
     assert seen == []
+
+
+@pytest.fixture
+def live_with_routes(tmp_path):
+    from gateway.routing.live import RoutesBeside
+
+    policy = copy_agreement(tmp_path)
+    changes = []
+    live = LivePolicy(policy, on_change=changes.append, companion=RoutesBeside(policy / "routes"))
+    return policy, live, changes
+
+
+def test_changed_routes_are_taken_up_with_the_policy_and_audited(live_with_routes):
+    directory, policy, changes = live_with_routes
+    before = policy.beside
+    assert before.desk("crisis-line-manager").staff == ("crisis-manager@cwp.example",)
+    edit(directory / "routes" / "routes.yaml", "crisis-manager@cwp.example", "duty@cwp.example")
+    assert policy.check() is True
+    assert policy.beside.desk("crisis-line-manager").staff == ("duty@cwp.example",)
+    assert policy.current.version == changes[0].before.version  # the policy itself unchanged
+    entry = changes[0].audit_entry()
+    assert entry.details["files_modified"] == ["routes/routes.yaml"]
+    assert entry.details["before"]["routes_version"] == before.version
+    assert entry.details["after"]["routes_version"] == policy.beside.version != before.version
+    assert policy.status()["routes_version"] == policy.beside.version
+
+
+def test_routes_that_fail_their_routing_tests_are_refused_and_the_old_ones_kept(
+    live_with_routes,
+):
+    directory, policy, changes = live_with_routes
+    before = policy.beside
+    edit(directory / "routes" / "routes.yaml", "id: crisis-line-manager", "id: crisis-line-boss")
+    assert policy.check() is False
+    assert policy.beside is before and changes == []
+    assert policy.rejected_reloads == 1
+    assert "routes" in policy.status()["last_error"]
+
+
+def test_routes_naming_a_party_the_agreement_lacks_are_refused(live_with_routes):
+    directory, policy, changes = live_with_routes
+    version, before = policy.current.version, policy.beside
+    edit(directory / "routes" / "routes.yaml", "party: nhs-crisis-line", "party: no-such-party")
+    assert policy.check() is False
+    assert policy.current.version == version and policy.beside is before and changes == []
+    assert "routes lint failed" in policy.status()["last_error"]
