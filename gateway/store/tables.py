@@ -260,6 +260,50 @@ audit_subjects_head = sa.Table(
     sa.Column("seq", sa.BigInteger, nullable=False),
 )
 
+#: The data custodian's linking index (``gateway.linking``): keyed hashes of the person
+#: identifiers each record's subjects were seen with, never the identifiers.
+linking_sightings = sa.Table(
+    "linking_sightings",
+    metadata,
+    sa.Column("exchange_id", sa.String(36), primary_key=True),
+    sa.Column("subject_ref", sa.String(32), primary_key=True),
+    sa.Column("id_hash", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("role", sa.String(16), nullable=False),
+    sa.Column("source_partner", sa.String(64), nullable=False),
+    sa.Column("category", sa.String(32), nullable=False),
+    sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+    # The custodian unlinked this sighting: its identifiers no longer join.
+    sa.Column("excluded", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Index("ix_linking_sightings_id_hash", "id_hash"),
+)
+#: Which person (the smallest keyed hash of their identifiers) each keyed hash is.
+linking_identities = sa.Table(
+    "linking_identities",
+    metadata,
+    sa.Column("id_hash", sa.String(32), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("person", sa.String(32), nullable=False, index=True),
+)
+#: Exchanges the index has read (most show no person identifier at all).
+linking_indexed = sa.Table(
+    "linking_indexed",
+    metadata,
+    sa.Column("exchange_id", sa.String(36), primary_key=True),
+)
+#: The custodian's reviews: each unlink and relink, who and why.
+linking_reviews = sa.Table(
+    "linking_reviews",
+    metadata,
+    sa.Column("review_id", sa.String(36), primary_key=True),
+    sa.Column("exchange_id", sa.String(36), nullable=False, index=True),
+    sa.Column("subject_ref", sa.String(32), nullable=False),
+    sa.Column("operation", sa.String(16), nullable=False),  # unlink | relink
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("reviewed_by", sa.String(160), nullable=False),
+    sa.Column("reviewed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
 INSERT_EXCHANGES = insert_serialised(exchanges, "envelope", "decisions")
 INSERT_CLOCKS = insert_serialised(alert_clocks, "steps", "history")
 INSERT_OUTBOX = insert_serialised(outbox, "headers")
