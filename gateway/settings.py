@@ -56,6 +56,13 @@ class Settings(BaseSettings):
         description="HMAC key for per-recipient pseudonyms. Required outside the embedded "
         "default; unset there, a random key made on first run in data_dir/pseudonym.key.",
     )
+    linking_key: SecretStr | None = Field(
+        default=None,
+        description="The data custodian's HMAC key for linking one person across agencies "
+        "(gateway linking, gateway evaluation); not the pseudonym key. Unset on the "
+        "embedded default: a random key made on first run in data_dir/linking.key; unset "
+        "elsewhere: records are not linked and no evaluation export can be made.",
+    )
     partners_file: Path | None = Field(
         default=None,
         description="Partner delivery settings (webhooks). Unset: Kafka topics only.",
@@ -242,6 +249,11 @@ class Settings(BaseSettings):
     def pseudonym_key_bytes(self) -> bytes | None:
         """The configured pseudonymisation key; None when unset (or set empty)."""
         key = self.pseudonym_key.get_secret_value() if self.pseudonym_key else ""
+        return key.encode() or None
+
+    def linking_key_bytes(self) -> bytes | None:
+        """The configured linking key; None when unset (or set empty)."""
+        key = self.linking_key.get_secret_value() if self.linking_key else ""
         return key.encode() or None
 
     @property

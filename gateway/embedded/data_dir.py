@@ -21,6 +21,8 @@ DIR_MODE = 0o700
 FILE_MODE = 0o600
 #: The embedded default's pseudonymisation key, made on first run.
 PSEUDONYM_KEY_FILE = "pseudonym.key"
+#: The embedded default's linking key (the data custodian's, gateway.linking).
+LINKING_KEY_FILE = "linking.key"
 
 
 def make_private_dir(path: Path) -> Path:
@@ -87,3 +89,10 @@ def pseudonym_key(data_dir: Path) -> bytes:
     The file holds the key as ``GATEWAY_PSEUDONYM_KEY`` would: copied there, it
     gives the same pseudonyms. Two data directories never share a key."""
     return secret_file(data_dir / PSEUDONYM_KEY_FILE, random_bytes=32).encode()
+
+
+def linking_key(data_dir: Path) -> bytes:
+    """The data directory's own linking key (``GATEWAY_LINKING_KEY`` form), made at
+    random on first use; never the pseudonym key, so recipients' pseudonyms and the
+    custodian's person ids cannot be joined."""
+    return secret_file(data_dir / LINKING_KEY_FILE, random_bytes=32).encode()
