@@ -228,20 +228,58 @@ class Routes:
         if officer is not None and officer[0].id != target.desk:
             desk, name, path = officer
             steps.append(Step(desk.id, desk.party, ack, f"named officer {name} ({path})"))
-        head = self.desk(target.desk)
         label = f"escalation step 2: {first}" if steps else first
-        steps.append(Step(head.id, head.party, ack, label))
-        for escalation in target.escalation:
-            desk = self.desk(escalation.desk)
-            steps.append(
-                Step(
-                    desk.id,
-                    desk.party,
-                    _maybe(escalation.acknowledge_within),
-                    f"escalation step {len(steps) + 1}",
-                )
+        steps += self._chain(target, ack, label, len(steps))
+        if in_hours and spec.calendar is not None and spec.out_of_hours is not None:
+            calendar = self.calendars[spec.calendar]
+            steps = self._hand_over_at_closing(
+                steps, spec.party, calendar, spec.out_of_hours, at, obligation, why
             )
         return RoutePlan(spec.party, route.id, in_hours, tuple(steps), tuple(why))
+
+    def _chain(
+        self, target: Target, ack: dt.timedelta | None, label: str, taken: int
+    ) -> list[Step]:
+        """The target's desk and its escalation steps, numbered after ``taken`` steps."""
+        head = self.desk(target.desk)
+        steps = [Step(head.id, head.party, ack, label)]
+        for escalation in target.escalation:
+            desk = self.desk(escalation.desk)
+            number = taken + len(steps) + 1
+            within = _maybe(escalation.acknowledge_within)
+            steps.append(Step(desk.id, desk.party, within, f"escalation step {number}"))
+        return steps
+
+    def _hand_over_at_closing(
+        self,
+        steps: list[Step],
+        party: str,
+        calendar: Calendar,
+        fallback: Target,
+        at: dt.datetime,
+        obligation: dt.timedelta | None,
+        why: list[str],
+    ) -> list[Step]:
+        """An in-hours chain whose next step, at the route's own party, would start
+        after closing time hands over to the out-of-hours fallback from that step:
+        nobody is escalated to at an office that has gone home. A step at another
+        party's desk (a control room) keeps its own hours and stays."""
+        start = at
+        for number, step in enumerate(steps):
+            if number and step.party == party and not calendar.open_at(start)[0]:
+                local = start.astimezone(self.timezone).strftime("%a %H:%M %Z")
+                why.append(
+                    f"step {number + 1} would start at {local}, after {calendar.id} "
+                    "closes: the out-of-hours fallback takes over from there"
+                )
+                deadlines = [d for d in (obligation, _maybe(fallback.acknowledge_within)) if d]
+                ack = min(deadlines) if deadlines else None
+                label = f"escalation step {number + 1}: out of hours fallback after closing"
+                return steps[:number] + self._chain(fallback, ack, label, number)
+            if step.acknowledge_within is None:
+                return steps  # no deadline: the chain never moves on by itself
+            start += step.acknowledge_within
+        return steps
 
     def _officer(
         self, spec: RouteSpec, exchange: Exchange, why: list[str]
