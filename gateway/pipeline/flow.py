@@ -19,6 +19,7 @@ from adapters import Adapter, AdapterRegistry, IngestContext
 from contracts import Exchange
 from gateway.alerts import StepsFor, clock_rows, only_the_recipient
 from gateway.errors import InvalidRecord, UnknownPartner
+from gateway.linking.hook import combination_entries
 from gateway.pipeline.audit import audit_entries
 from gateway.pipeline.decide import decide
 from gateway.pipeline.deliver import pending_commit
@@ -143,6 +144,8 @@ class Pipeline:
     safety_net_sends: int = 0
     #: Who must acknowledge a copy, step by step (the routing rules).
     steps_for: StepsFor = only_the_recipient
+    #: The data custodian's linking key (``gateway.linking``); empty: linking is off.
+    linking_key: bytes = field(default=b"", repr=False)
     _writes: Committer = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -245,6 +248,10 @@ class Pipeline:
             disclosures = minimise(record, decisions, self.pseudonym_key)
             entries = audit_entries(
                 exchange, fmt, decisions, disclosures, client_id, record, self.pseudonym_key
+            )
+            # A record showing one person's identifiers together is a combination (s62).
+            entries += combination_entries(
+                record, "gateway", self.linking_key, entries[0].recorded_at
             )
             messages = route(
                 exchange,
