@@ -19,6 +19,7 @@ from pathlib import Path
 from adapters import AdapterRegistry, load_registry
 from gateway.alerts.escalator import keep_escalating
 from gateway.alerts.people import routed_steps, tell_the_next_desk
+from gateway.linking.custody import custodian_key
 from gateway.delivery.channels import KafkaChannel, WebhookChannel
 from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
@@ -200,6 +201,7 @@ class Runtime:
                 on_commit=self.relay.nudge,
                 committer=GroupCommitter(self.store),
                 steps_for=routed_steps(self.current_routes),
+                linking_key=custodian_key(settings) or b"",
             )
         if self.broker is not None:
             self._write_runtime_file()
