@@ -19,7 +19,6 @@ from pathlib import Path
 from adapters import AdapterRegistry, load_registry
 from gateway.alerts.escalator import keep_escalating
 from gateway.alerts.people import routed_steps, tell_the_next_desk
-from gateway.linking.custody import custodian_key
 from gateway.delivery.channels import KafkaChannel, WebhookChannel
 from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
@@ -36,6 +35,7 @@ from gateway.errors import StoreBehind
 from gateway.gc_tuning import tune_for_serving
 from gateway.identity.service import token_service
 from gateway.identity.tokens import TokenService
+from gateway.linking.custody import custodian_key
 from gateway.notify import Notifier
 from gateway.notify.config import load_notify_settings
 from gateway.pipeline import Pipeline
