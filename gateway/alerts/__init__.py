@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,17 +21,10 @@ from gateway.alerts.clock import (
     trail,
 )
 from gateway.policy import Decision
+from gateway.policy.model import parse_period
 
 #: A decision's obligation that starts a clock, as Obligations.as_terms words it.
-_ACKNOWLEDGE = re.compile(r"^acknowledge within ([1-9][0-9]*) (minute|hour|day|week|month|year)s?$")
-_UNIT = {
-    "minute": timedelta(minutes=1),
-    "hour": timedelta(hours=1),
-    "day": timedelta(days=1),
-    "week": timedelta(weeks=1),
-    "month": timedelta(days=30),
-    "year": timedelta(days=365),
-}
+_ACKNOWLEDGE = "acknowledge within "
 
 #: Who is told, step by step, for one permitted copy: the routing rules' plan.
 StepsFor = Callable[[Exchange, Decision, timedelta, datetime], list[Step]]
@@ -41,9 +33,8 @@ StepsFor = Callable[[Exchange, Decision, timedelta, datetime], list[Step]]
 def acknowledge_within(decision: Decision) -> timedelta | None:
     """How long the recipient has to acknowledge its copy, if the flow says."""
     for term in decision.obligations:
-        match = _ACKNOWLEDGE.match(term)
-        if match:
-            return int(match.group(1)) * _UNIT[match.group(2)]
+        if term.startswith(_ACKNOWLEDGE):
+            return parse_period(term.removeprefix(_ACKNOWLEDGE))
     return None
 
 

@@ -7,7 +7,8 @@ These models are the language. The JSON Schema editors use
 
 from __future__ import annotations
 
-from datetime import date
+import re
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -19,6 +20,27 @@ from contracts import Category, SubjectRole
 ID_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
 #: "15 minutes", "2 years": a period in words rather than ISO 8601.
 PERIOD_PATTERN = r"^[1-9][0-9]* (minute|hour|day|week|month|year)s?$"
+_PERIOD = re.compile(r"^([1-9][0-9]*) (minute|hour|day|week|month|year)s?$")
+#: A month and a year as retention periods count them (calendar-free, never short).
+_UNIT = {
+    "minute": timedelta(minutes=1),
+    "hour": timedelta(hours=1),
+    "day": timedelta(days=1),
+    "week": timedelta(weeks=1),
+    "month": timedelta(days=30),
+    "year": timedelta(days=365),
+}
+
+
+def parse_period(text: str) -> timedelta:
+    """``"15 minutes"`` -> 15 minutes: the one reading of PERIOD_PATTERN's words, for
+    obligations, routes and retention alike. ValueError for anything else."""
+    found = _PERIOD.match(text.strip())
+    if not found:
+        raise ValueError(f"{text!r} is not a period like '15 minutes' or '2 years'")
+    return int(found.group(1)) * _UNIT[found.group(2)]
+
+
 ANY = "*"
 
 #: A canonical field path; the schema lists the known ones so editors complete them.

@@ -15,18 +15,20 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts import Exchange
+from gateway.policy.model import parse_period
 from gateway.routing.calendar import Calendar
 from gateway.routing.model import RouteSpec, Target
 
-_PERIOD = re.compile(r"^([1-9][0-9]*) (minute|hour|day|week)s?$")
+#: An acknowledgement deadline is minutes to weeks: a month would be no deadline at all.
+_ROUTE_UNITS = re.compile(r"\b(minute|hour|day|week)s?$")
 
 
 def period(text: str) -> dt.timedelta:
-    """``15 minutes`` -> timedelta(minutes=15): the words policy obligations use."""
-    found = _PERIOD.match(text.strip())
-    if not found:
+    """``15 minutes`` -> timedelta(minutes=15): the words policy obligations use
+    (``parse_period``), in the units a route's deadline may take."""
+    if not _ROUTE_UNITS.search(text.strip()):
         raise ValueError(f"{text!r} is not a period like '15 minutes' or '2 hours'")
-    return dt.timedelta(**{found.group(2) + "s": int(found.group(1))})
+    return parse_period(text)
 
 
 def words(delta: dt.timedelta | None) -> str:
