@@ -19,6 +19,7 @@ from contracts import Exchange
 from gateway.errors import PolicyLoadError, field_path
 from gateway.policy.model import PolicyModel
 from gateway.policy.source import Source
+from gateway.policy.tools.report import CaseOutcome, SuiteReport
 from gateway.policy.tools.suite import Fixture, build_fixture
 from gateway.routing.model import ExpectedStep, Period
 from gateway.routing.plan import RoutePlan, Routes, period, words
@@ -60,41 +61,18 @@ class RouteSuite(PolicyModel):
 
 
 @dataclass
-class CaseResult:
-    suite: str
-    name: str
+class CaseResult(CaseOutcome):
     route: str | None = None
-    failures: list[str] = field(default_factory=list)
-
-    @property
-    def passed(self) -> bool:
-        return not self.failures
 
 
 @dataclass
-class Report:
-    results: list[CaseResult] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+class Report(SuiteReport[CaseResult]):
     uncovered: list[str] = field(default_factory=list)  # routes no case matched
 
-    @property
-    def passed(self) -> bool:
-        return not self.errors and all(r.passed for r in self.results)
-
-    def summary(self) -> str:
-        failed = sum(1 for r in self.results if not r.passed)
-        return f"{len(self.results) - failed} passed, {failed} failed, {len(self.errors)} errors"
-
-    def render(self) -> str:
-        lines = [f"ERROR {error}" for error in self.errors]
-        for result in self.results:
-            if not result.passed:
-                lines.append(f"FAIL  {result.suite} :: {result.name}")
-                lines += [f"      {line}" for line in result.failures]
-        if self.uncovered:
-            lines.append(f"NOTE  routes no routing test exercises: {', '.join(self.uncovered)}")
-        lines.append(self.summary())
-        return "\n".join(lines)
+    def notes(self) -> list[str]:
+        if not self.uncovered:
+            return []
+        return [f"routes no routing test exercises: {', '.join(self.uncovered)}"]
 
 
 def describe(plan: RoutePlan) -> list[str]:

@@ -27,6 +27,7 @@ from gateway.policy.minimise import minimise_for
 from gateway.policy.model import ANY, Flow, PolicyModel
 from gateway.policy.registration import apply_registration
 from gateway.policy.source import Source
+from gateway.policy.tools.report import CaseOutcome, SuiteReport
 
 #: The key policy tests pseudonymise with; tests check that, not the value.
 TEST_PSEUDONYM_KEY = b"policy-tests-only"
@@ -88,54 +89,29 @@ class Suite(PolicyModel):
 
 
 @dataclass
-class CaseResult:
-    suite: str
-    name: str
-    failures: list[str] = field(default_factory=list)
+class CaseResult(CaseOutcome):
     rules: set[str] = field(default_factory=set)  # every rule that decided a recipient
     #: (sender, recipient, category) of every refusal the case expected and got
     refused: set[tuple[str, str, str]] = field(default_factory=set)
 
-    @property
-    def passed(self) -> bool:
-        return not self.failures
-
 
 @dataclass
-class Report:
-    results: list[CaseResult] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)  # suites that could not run
+class Report(SuiteReport[CaseResult]):
     uncovered: list[str] = field(default_factory=list)  # flows no case was decided by
     #: permit flows no case shows refusing: no expected deny for any of its
     #: sender, recipient and category combinations
     never_refused: list[str] = field(default_factory=list)
 
-    @property
-    def passed(self) -> bool:
-        return not self.errors and all(r.passed for r in self.results)
-
-    def summary(self) -> str:
-        failed = sum(1 for r in self.results if not r.passed)
-        return f"{len(self.results) - failed} passed, {failed} failed, {len(self.errors)} errors"
-
-    def render(self) -> str:
-        lines = []
-        for error in self.errors:
-            lines.append(f"ERROR {error}")
-        for result in self.results:
-            if result.passed:
-                continue
-            lines.append(f"FAIL  {result.suite} :: {result.name}")
-            lines += [f"      {line}" for line in result.failures]
+    def notes(self) -> list[str]:
+        notes = []
         if self.uncovered:
-            lines.append(f"NOTE  flows no policy test exercises: {', '.join(self.uncovered)}")
+            notes.append(f"flows no policy test exercises: {', '.join(self.uncovered)}")
         if self.never_refused:
-            lines.append(
-                "NOTE  permit flows no policy test shows refusing a record: "
+            notes.append(
+                "permit flows no policy test shows refusing a record: "
                 + ", ".join(self.never_refused)
             )
-        lines.append(self.summary())
-        return "\n".join(lines)
+        return notes
 
 
 _STEP = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
