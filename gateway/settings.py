@@ -121,6 +121,26 @@ class Settings(BaseSettings):
         "that have passed, and escalates them.",
     )
 
+    # -- the audit trail's signed checkpoints (gateway/audit/, docs/audit.md) ---------
+    audit_signing_keys: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 private key(s) that sign the audit trail's checkpoints: PEM, "
+        "or 32 raw bytes in base64 or hex; several (comma or new line separated) while "
+        "rotating, the first signing. Unset: a key made on first run in "
+        "data_dir/keys/audit-signing.key (0600).",
+    )
+    audit_retired_keys: list[str] = Field(
+        default_factory=list,
+        description="Public keys (base64 raw or PEM, as a JSON list) of audit signing keys "
+        "no longer held, whose checkpoints must still verify.",
+    )
+    audit_checkpoint_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How often a relaying process signs a checkpoint of the audit trail "
+        "(when entries were appended since the last).",
+    )
+
     # -- partner systems' credentials (gateway/identity/) --------------------------
     clients_file: Path | None = Field(
         default=None,
