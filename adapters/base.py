@@ -25,7 +25,16 @@ from typing import Annotated, Any, ClassVar, TypeVar, cast
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from contracts import MAX_PURPOSES, Exchange, Identifier, IdentifierSystem, PersonName
+from contracts import (
+    CRN_PATTERN,
+    MAX_PURPOSES,
+    NOMS_PATTERN,
+    Exchange,
+    Identifier,
+    IdentifierSystem,
+    PersonName,
+    nhs_number_is_valid,
+)
 from gateway.errors import (
     BatchTooLarge,
     FieldProblem,
@@ -61,6 +70,31 @@ def check_purpose_id(value: str) -> str:
 
 #: One purpose id as a native format carries it.
 NativePurposeId = Annotated[str, AfterValidator(check_purpose_id)]
+
+
+def check_crn(value: str) -> str:
+    if not CRN_PATTERN.match(value):
+        raise ValueError("a CRN is a letter followed by six digits, e.g. X123456")
+    return value
+
+
+def check_noms_number(value: str) -> str:
+    if not NOMS_PATTERN.match(value):
+        raise ValueError("a NOMS number is a letter, four digits and two letters, e.g. A1234BC")
+    return value
+
+
+def check_nhs_number(value: str) -> str:
+    """Spaces as people write it ("999 000 1006") are dropped once the check passes."""
+    if not nhs_number_is_valid(value):
+        raise ValueError("not a valid NHS number (modulus 11 check failed)")
+    return value.replace(" ", "")
+
+
+#: Identifiers as native formats carry them, each checked with a plain message.
+NativeCrn = Annotated[str, AfterValidator(check_crn)]
+NativeNomsNumber = Annotated[str, AfterValidator(check_noms_number)]
+NativeNhsNumber = Annotated[str, AfterValidator(check_nhs_number)]
 
 
 def merge_purposes(purpose: str | None, purposes: list[str]) -> list[str]:

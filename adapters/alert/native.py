@@ -9,11 +9,17 @@ from __future__ import annotations
 from datetime import date
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from adapters.alerts import NativeAlert
-from adapters.base import DeclaredPurposes, NativeModel
-from contracts import CRN_PATTERN, NOMS_PATTERN, SubjectRole, nhs_number_is_valid
+from adapters.base import (
+    DeclaredPurposes,
+    NativeCrn,
+    NativeModel,
+    NativeNhsNumber,
+    NativeNomsNumber,
+)
+from contracts import SubjectRole
 
 #: The ref of the person the alert is about; the others need refs of their own.
 PERSON_REF = "P1"
@@ -30,37 +36,16 @@ class NativePerson(NativeModel):
     """The person the alert is about: any identifier the sender holds, or name and dob."""
 
     role: SubjectRole = Field(description="perpetrator, victim, patient, offender ...")
-    nhs_number: str | None = None
+    nhs_number: NativeNhsNumber | None = None
     pnc_id: str | None = None
-    crn: str | None = None
-    noms_number: str | None = None
+    crn: NativeCrn | None = None
+    noms_number: NativeNomsNumber | None = None
     local_id: str | None = Field(default=None, description="The sender's own case number")
     forename: str | None = None
     surname: str | None = None
     dob: date | None = None
     gender: str | None = None
     address: NativeAddress | None = None
-
-    @field_validator("nhs_number")
-    @classmethod
-    def _nhs(cls, value: str | None) -> str | None:
-        if value is not None and not nhs_number_is_valid(value):
-            raise ValueError("not a valid NHS number (modulus 11 check failed)")
-        return value.replace(" ", "") if value else value
-
-    @field_validator("crn")
-    @classmethod
-    def _crn(cls, value: str | None) -> str | None:
-        if value is not None and not CRN_PATTERN.match(value):
-            raise ValueError("a CRN is a letter followed by six digits, e.g. X123456")
-        return value
-
-    @field_validator("noms_number")
-    @classmethod
-    def _noms(cls, value: str | None) -> str | None:
-        if value is not None and not NOMS_PATTERN.match(value):
-            raise ValueError("a NOMS number is a letter, four digits and two letters, e.g. A1234BC")
-        return value
 
 
 class NativeOther(NativeModel):

@@ -11,11 +11,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
 from adapters.alerts import NativeAlert
-from adapters.base import DeclaredPurposes, NativeModel
-from contracts import CRN_PATTERN, NOMS_PATTERN, ProbationEvent
+from adapters.base import DeclaredPurposes, NativeCrn, NativeModel, NativeNomsNumber
+from contracts import ProbationEvent
 
 #: Roles of the other people a notification may name: a victim (the victim contact
 #: scheme's, or one a licence condition protects), a child, a witness, anyone else.
@@ -48,8 +48,8 @@ class NativeRestriction(NativeModel):
 
 
 class NativeOffender(NativeModel):
-    crn: str
-    noms_number: str | None = None
+    crn: NativeCrn
+    noms_number: NativeNomsNumber | None = None
     pnc_id: str | None = None
     forename: str | None = None
     surname: str | None = None
@@ -57,20 +57,6 @@ class NativeOffender(NativeModel):
     gender: str | None = None
     address: NativeAddress | None = None
     restriction: NativeRestriction | None = None
-
-    @field_validator("crn")
-    @classmethod
-    def _crn(cls, value: str) -> str:
-        if not CRN_PATTERN.match(value):
-            raise ValueError("a CRN is a letter followed by six digits, e.g. X123456")
-        return value
-
-    @field_validator("noms_number")
-    @classmethod
-    def _noms(cls, value: str | None) -> str | None:
-        if value is not None and not NOMS_PATTERN.match(value):
-            raise ValueError("a NOMS number is a letter, four digits and two letters, e.g. A1234BC")
-        return value
 
 
 class NativePerson(NativeModel):
