@@ -213,7 +213,8 @@ alert_clocks = sa.Table(
     sa.Column("clock_id", sa.String(36), primary_key=True),
     sa.Column("exchange_id", sa.String(36), sa.ForeignKey("exchanges.exchange_id"), nullable=False),
     sa.Column("recipient", sa.String(64), nullable=False),
-    # waiting | acknowledged | exhausted (every step passed unacknowledged)
+    # waiting | acknowledged | exhausted (every step passed unacknowledged) |
+    # withdrawn | superseded (the sender withdrew or corrected the record)
     sa.Column("status", sa.String(16), nullable=False),
     sa.Column("step", sa.Integer, nullable=False),
     sa.Column("steps", sa.JSON, nullable=False),
@@ -226,6 +227,7 @@ alert_clocks = sa.Table(
     sa.Column("told_step", sa.Integer),
     sa.UniqueConstraint("exchange_id", "recipient", name="uq_alert_clocks_exchange_recipient"),
     sa.Index("ix_alert_clocks_deadline", "status", "deadline"),
+    sa.Index("ix_alert_clocks_recipient_started", "recipient", "started_at"),
 )
 
 #: Which person has read which inbox item (an acknowledgement clock): reading one
