@@ -22,6 +22,7 @@ from contracts.ids import is_id_text
 from gateway import jsontext
 from gateway.alerts import clock
 from gateway.api import idempotency, inbox, limits, openapi, problems
+from gateway.api.auditor import install_auditor, record_consultation
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
 from gateway.api.corrections import corrected_by, install_corrections
 from gateway.api.rate_limits import RateLimits
@@ -184,6 +185,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     install_token_endpoints(app, runtime, rate_limits)
     install_corrections(app, runtime, rate_limits)  # a sender corrects or withdraws
     install_unrouted(app, runtime)  # the coordinating team routes records by hand
+    install_auditor(app, runtime)  # auditors and the DPO read the audit trail
     max_body = runtime.settings.max_body_bytes
     submitter = Depends(partner(runtime, SUBMIT, rate_limits))
     exchange_reader = Depends(partner(runtime, READ_EXCHANGES, rate_limits))
@@ -263,6 +265,10 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             copies = delivery_status.deliveries(conn, exchange_id, row["decisions"])
             acknowledgements = clock.trail(conn, exchange_id)
             later = corrected_by(conn, exchange_id)
+        # A read of an exchange is an s62 consultation, audited like any other.
+        record_consultation(
+            runtime, caller, exchange_id, "GET /v1/exchanges/{id}", row.get("envelope")
+        )
         withdrawn_at = row.get("withdrawn_at")
         return {
             "exchange_id": row["exchange_id"],
