@@ -42,14 +42,17 @@ def build_stages(tree: Path) -> dict[str, Callable[[], object]]:
     """One call per stage for the sample record; inputs are made once, outside the count."""
     sys.path.insert(0, str(tree))
     from adapters import IngestContext, load_registry
-    from gateway import runtime
     from gateway.delivery.partners import load_partners
     from gateway.pipeline import flow
     from gateway.policy import load_bundle
     from gateway.settings import Settings
 
     settings = Settings()
-    runtime.install_tracer_provider(settings.trace_sample_ratio)
+    try:  # gateway.telemetry since issue 18; a tree before it has it in gateway.runtime
+        from gateway.telemetry.tracing import install_tracer_provider
+    except ImportError:
+        from gateway.runtime import install_tracer_provider  # type: ignore[attr-defined,no-redef]
+    install_tracer_provider(settings.trace_sample_ratio)
     registry = load_registry()
     bundle = load_bundle(tree / settings.policy_dir)  # the tree's, wherever this runs
     partners = load_partners(settings.partners_file)

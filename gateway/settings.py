@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -85,8 +86,28 @@ class Settings(BaseSettings):
         default=0.0,
         ge=0.0,
         le=1.0,
-        description="Share of exchanges whose pipeline spans are recorded (trace ids are "
-        "always propagated).",
+        description="Share of the traces the gateway starts that are recorded (a caller's "
+        "sampled traceparent is always followed; trace ids are always propagated). "
+        "OTEL_TRACES_SAMPLER, where set, decides instead.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="The least severe log lines written."
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="Log lines as text, or as JSON objects (one a line) with the trace "
+        "and span ids, for a log collector.",
+    )
+    relay_metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Where `gateway relay` serves its Prometheus metrics (0.0.0.0 for a "
+        "scraper on another host, e.g. in a pod).",
+    )
+    relay_metrics_port: int = Field(
+        default=9181,
+        ge=0,
+        le=65535,
+        description="The port of `gateway relay`'s metrics (/metrics); 0: not served.",
     )
     store_busy_seconds: float = Field(
         default=10.0,
@@ -234,6 +255,11 @@ class Settings(BaseSettings):
         gt=0,
         description="How long a person stays signed in, however active.",
     )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_in_capitals(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("rate_limit_per_client", "rate_limit_per_address")
     @classmethod

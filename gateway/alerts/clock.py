@@ -25,6 +25,7 @@ from gateway.audit import Action, AuditEntry
 from gateway.store.audit_log import append
 from gateway.store.db import Store, as_utc
 from gateway.store.tables import alert_clocks
+from gateway.telemetry import metrics
 
 WAITING = "waiting"
 ACKNOWLEDGED = "acknowledged"
@@ -147,6 +148,7 @@ def acknowledge(
                 )
             ],
         )
+    metrics.acknowledged(now - as_utc(row["started_at"]), row["step"])
     return Acknowledgement(exchange_id, party, now, by, False)
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.alerts.clock import Escalated, claim_untold, escalate_due
 from gateway.errors import ServiceUnavailable
 from gateway.store.db import Store
+from gateway.telemetry import metrics
 
 log = logging.getLogger(__name__)
 #: Threads telling people at once.
@@ -43,6 +44,7 @@ def keep_escalating(
                 log.warning("escalation check failed, trying again: %s", type(exc).__name__)
                 continue
             for step in steps:
+                metrics.escalated(step.exhausted)
                 log.info(
                     "escalated %s for %s to step %d (%s)",
                     step.exchange_id,

@@ -12,8 +12,12 @@ from fastapi import FastAPI
 from gateway.api.app import create_app
 from gateway.runtime import Runtime
 from gateway.settings import load_settings
+from gateway.telemetry.logs import configure_logging
 
 
 def app_from_environment() -> FastAPI:
-    runtime = Runtime(load_settings(), run_relay=False).start()
+    settings = load_settings()
+    # After uvicorn's own logging set-up: its lines go through the gateway's handler too.
+    configure_logging(settings.log_level, settings.log_format)
+    runtime = Runtime(settings, run_relay=False).start()
     return create_app(runtime, stop_runtime_on_shutdown=True)

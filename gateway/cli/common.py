@@ -3,7 +3,6 @@ the runtime, and failing with a plain message instead of a traceback."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -47,12 +46,6 @@ def open_store(data_dir: Path | None) -> Store:
     if settings.database_url is None and not (settings.data_dir / "gateway.db").exists():
         raise fail(f"no store in {settings.data_dir.resolve()} (run `gateway serve` first)")
     return Store.from_url(settings.store_url)
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("kafka", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def start_runtime(settings: Settings, run_api: bool = True) -> Runtime:

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from gateway.cli.common import DataDir, configure_logging, fail, settings_for, start_runtime
+from gateway.cli.common import DataDir, fail, settings_for, start_runtime
+from gateway.telemetry.logs import configure_logging
 
 
 def relay(data_dir: DataDir = None) -> None:
-    """Run outbox relay workers only (beside API processes that run without one)."""
+    """Run outbox relay workers only (beside API processes that run without one);
+    their metrics on GATEWAY_RELAY_METRICS_HOST:GATEWAY_RELAY_METRICS_PORT."""
     import signal
     import threading
+    from collections.abc import Callable
 
-    configure_logging()
     settings = settings_for(data_dir)
+    configure_logging(settings.log_level, settings.log_format)
     if not settings.external:
         raise fail("gateway relay needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP")
     runtime = start_runtime(settings, run_api=False)
@@ -23,8 +26,19 @@ def relay(data_dir: DataDir = None) -> None:
     counts = ", ".join(
         f"{c.name} {settings.relay_workers or c.workers}" for c in runtime.relay.channels
     )
+    stop_metrics: Callable[[], None] | None = None
+    if settings.relay_metrics_port:
+        from gateway.telemetry.exposition import State, serve_relay_metrics
+
+        state = State(runtime.store, runtime.policy, runtime.broker_up)
+        host, port = settings.relay_metrics_host, settings.relay_metrics_port
+        stop_metrics = serve_relay_metrics(host, port, state)
+        if stop_metrics is not None:
+            typer.echo(f"relay metrics on http://{host}:{port}/metrics")
     typer.echo(f"relay running, worker threads per channel: {counts}")
     try:
         stop.wait()
     finally:
+        if stop_metrics is not None:
+            stop_metrics()
         runtime.stop()

@@ -8,9 +8,10 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.common import DataDir, configure_logging, fail, settings_for, start_runtime
+from gateway.cli.common import DataDir, fail, settings_for, start_runtime
 from gateway.embedded.hosts import is_loopback
 from gateway.errors import WorkersFailed
+from gateway.telemetry.logs import configure_logging
 
 if TYPE_CHECKING:
     from gateway.runtime import Runtime
@@ -38,12 +39,9 @@ def serve(
 
     import uvicorn
 
-    from gateway.api import create_app
-    from gateway.api.slow_clients import uvicorn_options
-
-    configure_logging()
     extra = {"policy_dir": policy_dir} if policy_dir else {}
     settings = settings_for(data_dir, **extra)
+    configure_logging(settings.log_level, settings.log_format)
     if settings.embedded and not is_loopback(host):
         # Its sample clients' keys lie in the data directory: it is for this machine only.
         raise fail(
@@ -57,6 +55,15 @@ def serve(
             "--workers needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
             "the embedded store and broker belong to one process"
         )
+    if workers > 1:
+        from gateway.telemetry.multiprocess import share_metrics
+
+        # Before anything counts: each process writes its metrics to files there, and
+        # any worker's /metrics sums them all (this process's relay included).
+        share_metrics()
+    from gateway.api import create_app
+    from gateway.api.slow_clients import uvicorn_options
+
     # With workers, this process only relays; the workers build their own pipelines.
     runtime = start_runtime(settings, run_api=workers == 1)
     print_urls(runtime, host, port)
@@ -67,7 +74,8 @@ def serve(
                 app_,
                 host=host,
                 port=port,
-                log_level="info",
+                log_level=settings.log_level.lower(),
+                log_config=None,  # uvicorn's lines go through the gateway's handler
                 **uvicorn_options(settings.header_timeout_seconds),
             )
         else:
@@ -79,7 +87,13 @@ def serve(
             from gateway.api.worker_pool import run_workers
 
             try:
-                run_workers(host, port, workers, header_seconds=settings.header_timeout_seconds)
+                run_workers(
+                    host,
+                    port,
+                    workers,
+                    log_level=settings.log_level.lower(),
+                    header_seconds=settings.header_timeout_seconds,
+                )
             except WorkersFailed as exc:
                 raise fail(str(exc)) from None
     finally:

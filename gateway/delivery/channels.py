@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
+from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 from tenacity import (
     RetryCallState,
     Retrying,
@@ -27,6 +28,8 @@ from tenacity import (
 
 from gateway.delivery.partners import WebhookConfig
 from gateway.delivery.signing import sign_headers
+from gateway.telemetry.http_client import TracingTransport
+from gateway.telemetry.tracing import context_from, delivery_span, failed, started, trace_headers
 
 log = logging.getLogger(__name__)
 
@@ -92,43 +95,47 @@ class KafkaChannel:
         if isinstance(producer, str):
             return [Outcome(r, False, error=producer, retry_in=_backoff(r)) for r in rows]
         futures = []
-        failed: list[Outcome] = []
+        unsent: list[Outcome] = []
         for index, row in enumerate(rows):
+            span = _publish_span(row)
             try:
                 future = producer.send(
                     row["destination"],
                     key=row["message_key"].encode(),
                     value=row["payload"].encode(),
-                    headers=[(k, v.encode()) for k, v in row["headers"].items()],
+                    headers=[(k, v.encode()) for k, v in _traced(row["headers"], span).items()],
                 )
             except KafkaError as exc:
+                _published(span, exc)
                 # The broker is not answering: do not wait out a timeout per row.
                 error = f"publish failed: {exc}"
-                failed = [
+                unsent = [
                     Outcome(r, False, error=error, retry_in=_backoff(r)) for r in rows[index:]
                 ]
                 break
-            futures.append((row, future))
+            futures.append((row, future, span))
         try:
             producer.flush(timeout=15)
         except KafkaError as exc:
             log.warning("flush failed: %s", exc)
         outcomes = []
-        for row, future in futures:
+        for row, future, span in futures:
             try:
                 meta = future.get(timeout=15)
+                _published(span, None, meta.partition, meta.offset)
                 outcomes.append(
                     Outcome(row, True, {"partition": meta.partition, "offset": meta.offset})
                 )
             except KafkaError as exc:
+                _published(span, exc)
                 outcomes.append(
                     Outcome(row, False, error=f"publish failed: {exc}", retry_in=_backoff(row))
                 )
-        if failed or not all(o.delivered for o in outcomes):
+        if unsent or not all(o.delivered for o in outcomes):
             # A fresh producer after a failure: a restarted broker may not know our
             # idempotent producer id, and a new one re-learns the cluster.
             self.close()
-        return outcomes + failed
+        return outcomes + unsent
 
     def close(self) -> None:
         """Drop the producer. Closing one that cannot reach its broker times out;
@@ -141,6 +148,46 @@ class KafkaChannel:
                 producer.close(timeout=5)
             except Exception as exc:  # a timeout here is expected while the broker is away
                 log.info("closing the Kafka producer: %s", exc)
+
+
+def _publish_span(row: dict[str, Any]) -> Span | None:
+    """The relay's span for publishing one row, continuing its exchange's trace."""
+    topic = row["destination"]
+    return delivery_span(
+        f"send {topic}",
+        row["headers"],
+        {
+            "messaging.system": "kafka",
+            "messaging.operation.name": "send",
+            "messaging.operation.type": "send",
+            "messaging.destination.name": topic,
+            "isg.delivery_id": row["delivery_id"],
+            "isg.exchange_id": row["exchange_id"],
+            "isg.recipient": row["recipient"],
+        },
+    )
+
+
+def _traced(headers: dict[str, str], span: Span | None) -> dict[str, str]:
+    """The row's headers, the trace context naming the publish span where there is one
+    (a consumer's spans then hang under the publish)."""
+    return headers if span is None else {**headers, **trace_headers(span)}
+
+
+def _published(
+    span: Span | None,
+    failure: BaseException | None,
+    partition: int | None = None,
+    offset: int | None = None,
+) -> None:
+    if span is None:
+        return
+    if failure is not None:
+        failed(span, failure)
+    else:
+        span.set_attribute("messaging.destination.partition.id", str(partition))
+        span.set_attribute("messaging.kafka.offset", int(offset or 0))
+    span.end()
 
 
 def _backoff(row: dict[str, Any]) -> timedelta:
@@ -219,13 +266,35 @@ class WebhookChannel:
             r: CircuitBreaker(c.breaker_failures, c.breaker_cooldown_seconds)
             for r, c in webhooks.items()
         }
-        self.client = httpx.Client(follow_redirects=False)
+        # Each attempt a client span, its trace context in the request's traceparent.
+        self.client = httpx.Client(follow_redirects=False, transport=TracingTransport())
         self.attempts_made = 0
 
     def deliver(self, rows: list[dict[str, Any]]) -> list[Outcome]:
         return [self._deliver_one(row) for row in rows]
 
     def _deliver_one(self, row: dict[str, Any]) -> Outcome:
+        """Deliver one row in a span continuing its exchange's trace: each attempt's
+        client span (``TracingTransport``) is a child of it."""
+        attributes = {
+            "isg.delivery_id": row["delivery_id"],
+            "isg.exchange_id": row["exchange_id"],
+            "isg.recipient": row["recipient"],
+        }
+        with started(
+            f"webhook {row['recipient']}",
+            kind=SpanKind.PRODUCER,
+            context=context_from(row["headers"]),
+            attributes=attributes,
+        ) as span:
+            outcome = self._attempts(row)
+            if not outcome.delivered:
+                span.set_status(
+                    Status(StatusCode.ERROR, "dead-lettered" if outcome.dead else "retry")
+                )
+            return outcome
+
+    def _attempts(self, row: dict[str, Any]) -> Outcome:
         config = self.webhooks.get(row["recipient"])
         if config is None:
             return Outcome(row, False, error="no webhook configured for this recipient", dead=True)

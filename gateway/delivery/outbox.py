@@ -293,6 +293,23 @@ def pending_count(conn: Connection) -> int:
     )
 
 
+def backlog(conn: Connection) -> tuple[int, datetime | None]:
+    """How many rows wait, and when the oldest of them was committed (None: none wait);
+    one read of the pending rows' index."""
+    count, oldest = conn.execute(
+        sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(PENDING)
+    ).one()
+    if isinstance(oldest, str):  # SQLite's MIN() hands back the stored text
+        oldest = datetime.fromisoformat(oldest)
+    return int(count), oldest
+
+
+def open_dead_letters(conn: Connection) -> int:
+    """Dead letters not replayed yet: deliveries that wait for an operator."""
+    query = sa.select(sa.func.count()).where(dead_letters.c.replayed_at.is_(None))
+    return int(conn.execute(query).scalar_one())
+
+
 def dead_letter(conn: Connection, row: dict[str, Any], worker: str, reason: str) -> bool:
     """Move a claimed row to the dead-letter table after its last attempt."""
     moved = conn.execute(

@@ -39,6 +39,7 @@ from gateway.delivery.topics import ensure_topics
 from gateway.errors import ServiceUnavailable
 from gateway.store import Store
 from gateway.store.audit_log import append
+from gateway.telemetry import metrics
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +147,7 @@ class Relay:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        metrics.channels_known([c.name for c in channels])
         self.delivered = 0
         self.dead_lettered = 0
         self.refeeds = 0
@@ -322,6 +324,10 @@ class Relay:
             append(conn, transmissions + undelivered)
         self.delivered += len(transmissions)
         self.dead_lettered += len(undelivered)
+        metrics.delivered(
+            [o.row for o in outcomes if o.delivered and o.row["id"] in held], outbox.now()
+        )
+        metrics.dead_lettered([entry.details["channel"] for entry in undelivered])
         return following
 
     def refeed_if_broker_lost_data(self) -> int:
@@ -344,6 +350,7 @@ class Relay:
             requeued = outbox.requeue_sent(conn, missing, since)
         if requeued:
             self.refeeds += 1
+            metrics.REFEEDS.inc()
             log.warning(
                 "broker lost topics %s: recreated them and re-fed %d deliveries from the store",
                 ", ".join(missing),

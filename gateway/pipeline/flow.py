@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from opentelemetry import propagate, trace
+from opentelemetry import trace
+from opentelemetry.trace import Span
 from sqlalchemy.engine import Connection
 
 from adapters import Adapter, AdapterRegistry, IngestContext
@@ -32,6 +33,8 @@ from gateway.policy.model import SAFETY_NET
 from gateway.store import Store
 from gateway.store.commit import Committer, PendingCommit, write_group
 from gateway.store.per_request import TransactionPerRequest
+from gateway.telemetry import metrics
+from gateway.telemetry.tracing import children, failed, settle, stage, started, trace_headers
 
 tracer = trace.get_tracer("isg.gateway.pipeline")
 #: The 202's plain words when the agreement lets no recipient have the record.
@@ -56,9 +59,7 @@ UNROUTED_NOTICE = (
 
 def trace_context(span: trace.Span) -> dict[str, str]:
     """W3C trace context of ``span``, carried in message headers."""
-    carrier: dict[str, str] = {}
-    propagate.inject(carrier, context=trace.set_span_in_context(span))
-    return carrier
+    return trace_headers(span)
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,10 @@ class Prepared:
 
     submission: Submission
     pending: list[PendingCommit]
+    #: The format the records came in (the metrics count kept exchanges by it).
+    fmt: str = ""
+    #: Each pending exchange's span: its commit's span is a child of it.
+    spans: list[Span] = field(default_factory=list)
 
 
 @dataclass
@@ -140,7 +145,8 @@ class Pipeline:
     on_commit: Callable[[], None] = lambda: None
     #: How accepted exchanges are kept; by default each in its own transaction.
     committer: Committer | None = None
-    #: Immediate records that reached only the agreement's safety net (a metric).
+    #: Immediate records that reached only the agreement's safety net (also counted
+    #: as ``isg_safety_net_total``).
     safety_net_sends: int = 0
     #: Who must acknowledge a copy, step by step (the routing rules).
     steps_for: StepsFor = only_the_recipient
@@ -176,22 +182,38 @@ class Pipeline:
         """``submit`` for the event loop: the stages run on the loop (handing each
         request to a worker thread costs more than the stages), the commit does not."""
         prepared = self.prepare(fmt, body, media_type, source_partner, client_id)
-        self._committed(await self._writes.write_async(prepared.pending))
+        spans = children("commit", prepared.spans)
+        self._committed(prepared, spans, await self._writes.write_async(prepared.pending))
         return prepared.submission
 
     def commit(self, prepared: Prepared) -> None:
         """Commit each accepted exchange; raise the first failure once every commit
         has settled."""
-        self._committed(self._writes.write(prepared.pending))
+        spans = children("commit", prepared.spans)
+        self._committed(prepared, spans, self._writes.write(prepared.pending))
 
     def commit_together(self, prepared: Prepared, also: Callable[[Connection], None]) -> None:
         """Commit every accepted exchange of ``prepared`` and ``also(conn)`` in one
         transaction: all of it is kept or none. For an idempotent submission, whose
         stored answer must never exist without its exchanges, nor they without it."""
-        write_group(self.store, prepared.pending, also=also)
-        self.on_commit()
+        spans = children("commit", prepared.spans)
+        try:
+            write_group(self.store, prepared.pending, also=also)
+        except BaseException as exc:
+            settle(spans, [exc] * len(spans))
+            raise
+        self._committed(prepared, spans, [None] * len(prepared.pending))
 
-    def _committed(self, failures: list[BaseException | None]) -> None:
+    def _committed(
+        self, prepared: Prepared, spans: list[Span], failures: list[BaseException | None]
+    ) -> None:
+        """Settle each commit's span, count what was kept, wake the relay, raise the
+        first failure."""
+        settle(spans, failures)
+        kept = (item for item in prepared.submission.items if isinstance(item, Accepted))
+        for accepted, failure in zip(kept, failures, strict=False):
+            if failure is None:
+                metrics.exchange_kept(prepared.fmt, accepted.decisions)
         if None in failures:
             self.on_commit()  # rows are waiting: the relay need not wait for its poll
         for failure in failures:
@@ -211,41 +233,63 @@ class Pipeline:
         if source_partner not in bundle.parties:
             raise UnknownPartner(f"{source_partner!r} is not a party to {bundle.agreement_id}")
         context = IngestContext(source_partner=source_partner, received_at=datetime.now(UTC))
-        with tracer.start_as_current_span("ingest", attributes={"isg.format": fmt}):
-            parsed = ingest(self.registry, fmt, body, media_type, context)
+        try:
+            with stage("ingest", **{"isg.format": fmt}):
+                parsed = ingest(self.registry, fmt, body, media_type, context)
+        except InvalidRecord:
+            metrics.RECORDS_REJECTED.labels(fmt).inc()
+            raise
 
         items: list[Accepted | InvalidRecord] = []
         pending: list[PendingCommit] = []
+        spans: list[Span] = []
         for index, item in enumerate(parsed.items):
             if isinstance(item, InvalidRecord):
+                metrics.RECORDS_REJECTED.labels(fmt).inc()
                 items.append(item)
                 continue
-            try:
-                validate(item, bundle, record=index if parsed.batch else None)
-            except InvalidRecord as problem:
-                if not parsed.batch:
-                    raise
-                items.append(problem)
-                continue
-            accepted, rows = self._process(item, fmt, bundle, client_id)
+            # One span per exchange, its stages under it: its trace context goes into
+            # every message's headers, and the relay's spans continue it.
+            with started("exchange", attributes=exchange_attributes(item, fmt)) as span:
+                try:
+                    with stage("validate"):
+                        validate(item, bundle, record=index if parsed.batch else None)
+                except InvalidRecord as problem:
+                    metrics.RECORDS_REJECTED.labels(fmt).inc()
+                    if not parsed.batch:
+                        raise
+                    failed(span, problem)
+                    items.append(problem)
+                    continue
+                accepted, rows = self._process(item, fmt, bundle, client_id, span)
             items.append(accepted)
             pending.append(rows)
+            spans.append(span)
         submission = Submission(
             items=items,
             batch=parsed.batch,
             policy_version=bundle.version,
             agreement_version=bundle.agreement_version,
         )
-        return Prepared(submission, pending)
+        return Prepared(submission, pending, fmt, spans)
 
     def _process(
-        self, exchange: Exchange, fmt: str, bundle: PolicyBundle, client_id: str | None
+        self,
+        exchange: Exchange,
+        fmt: str,
+        bundle: PolicyBundle,
+        client_id: str | None,
+        span: Span,
     ) -> tuple[Accepted, PendingCommit]:
-        # One span per exchange: its trace context goes into every message's headers.
-        with tracer.start_as_current_span("exchange", attributes={"isg.format": fmt}) as span:
-            record = exchange.model_dump(mode="json")
+        record = exchange.model_dump(mode="json")
+        with stage("decide", **{"isg.policy_version": bundle.version}) as step:
             decisions = decide(exchange, bundle)
+            step.set_attribute("isg.permits", sum(d.permitted for d in decisions))
+            step.set_attribute("isg.denials", sum(not d.permitted for d in decisions))
+        with stage("minimise") as step:
             disclosures = minimise(record, decisions, self.pseudonym_key)
+            step.set_attribute("isg.disclosures", len(disclosures))
+        with stage("audit") as step:
             entries = audit_entries(
                 exchange, fmt, decisions, disclosures, client_id, record, self.pseudonym_key
             )
@@ -253,6 +297,8 @@ class Pipeline:
             entries += combination_entries(
                 record, "gateway", self.linking_key, entries[0].recorded_at
             )
+            step.set_attribute("isg.entries", len(entries))
+        with stage("route") as step:
             messages = route(
                 exchange,
                 disclosures,
@@ -261,6 +307,8 @@ class Pipeline:
                 trace_context(span),
                 self.renderers,
             )
+            step.set_attribute("isg.messages", len(messages))
+        span.set_attribute("isg.recipients", sum(d.permitted for d in decisions))
         accepted = Accepted(str(exchange.exchange_id), decisions)
         if any(d.rules == (SAFETY_NET,) for d in decisions):
             self.safety_net_sends += 1
@@ -269,3 +317,13 @@ class Pipeline:
             exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages, clocks
         )
         return accepted, rows
+
+
+def exchange_attributes(exchange: Exchange, fmt: str) -> dict[str, str]:
+    """What an exchange's span says about it: ids, the format and the sender, never a
+    value of the record (its purpose and case reference included)."""
+    return {
+        "isg.format": fmt,
+        "isg.exchange_id": str(exchange.exchange_id),
+        "isg.source_partner": exchange.source_partner,
+    }

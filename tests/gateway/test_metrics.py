@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import STORES, start_gateway
 
 PARTNER = {"Content-Type": "application/json"}
 
 
-def _pending(text: str) -> int | None:
-    found = re.search(r"^isg_outbox_pending (\d+)$", text, re.MULTILINE)
-    return int(found.group(1)) if found else None
+def _pending(text: str) -> float | None:
+    for family in text_string_to_metric_families(text):
+        if family.name == "isg_outbox_pending":
+            (sample,) = family.samples
+            return sample.value
+    return None
 
 
 @pytest.mark.parametrize("kind", STORES)

@@ -29,7 +29,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from adapters.fhir.native import IDENTIFIER_SYSTEMS, NHS_NUMBER_SYSTEM
-from gateway.runtime import install_tracer_provider
+from gateway.telemetry.tracing import install_tracer_provider
 from tests.conftest import EXAMPLES, ROOT, STORES, RunningGateway, start_gateway
 
 #: The kinds of personal value looked for; each must be found in the samples.
@@ -67,7 +67,7 @@ SYSTEM_KIND = {
 #: Libraries whose lower levels dump what goes over the wire, kept one level above:
 #: kafka-python's DEBUG logs each record it sends, SQLAlchemy's INFO (``echo``) each
 #: statement's parameters. The gateway runs both at WARNING
-#: (``gateway.cli.common.configure_logging``; SQLAlchemy's own default).
+#: (``gateway.telemetry.logs.configure_logging``).
 LIBRARY_LEVELS = {"kafka": logging.INFO, "sqlalchemy": logging.WARNING}
 #: Shorter values (first names such as "Ryan") and bare years match too much by chance.
 MIN_LENGTH = 5
