@@ -22,8 +22,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from gateway.audit import Action, AuditEntry
 from gateway.linking.keys import sightings
 from gateway.store import Store
+from gateway.store.audit_log import append
 from gateway.store.db import as_utc
 from gateway.store.tables import (
     exchanges,
@@ -76,16 +78,33 @@ class CatchUp:
     merged: int  # persons that became part of another
 
 
-def catch_up(store: Store, key: bytes) -> CatchUp:
+def catch_up(store: Store, key: bytes, actor: str = "gateway") -> CatchUp:
     """Index every stored record not yet indexed; batch by batch, each batch in one
-    transaction (so two processes catching up at once cannot index a record twice)."""
+    transaction (so two processes catching up at once cannot index a record twice).
+    A catch-up that joined identifiers is audited as a combination, in figures."""
     total = CatchUp(0, 0, 0, 0)
     while True:
         with store.transaction() as conn:
             done = _index_batch(conn, key)
         total = CatchUp(*(a + b for a, b in zip(_as_tuple(total), _as_tuple(done), strict=True)))
         if done.records < BATCH:
-            return total
+            break
+    if total.links:
+        entry = AuditEntry(
+            action=Action.COMBINATION,
+            actor=actor,
+            details={
+                "operation": "index",
+                "justification": "the data custodian's linking index brought up to date",
+                "records": total.records,
+                "sightings": total.sightings,
+                "links": total.links,
+                "persons_merged": total.merged,
+            },
+        )
+        with store.transaction() as conn:
+            append(conn, [entry])
+    return total
 
 
 def _as_tuple(c: CatchUp) -> tuple[int, int, int, int]:
