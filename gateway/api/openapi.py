@@ -386,6 +386,81 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
             503: ("service-unavailable",),
         },
     ),
+    ("get", "/v1/audit/entries"): Operation(
+        "search_audit_entries",
+        "Search the audit trail (auditor, dpo): newest first, keyset pages, or CSV",
+        session=True,
+        answers={
+            "200": {
+                "description": "A page of entries and `next_cursor`; with `format=csv` (or "
+                "`Accept: text/csv`) every matching entry as CSV.",
+                "headers": _NO_STORE_ITEM,
+                "content": {
+                    "application/json": {"schema": {"type": "object"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            }
+        },
+        errors={
+            400: ("client-error",),
+            401: ("not-signed-in",),
+            403: ("role-required",),
+            404: ("sign-in-not-configured",),
+            422: ("invalid-request",),
+            503: ("service-unavailable",),
+        },
+    ),
+    ("post", "/v1/audit/subjects"): Operation(
+        "look_up_audit_subject",
+        "A person's audit pseudonym, from an identifier posted (never in a URL)",
+        session=True,
+        answers={"200": _object("The pseudonym, and how many exchanges are about the person.")},
+        errors={
+            400: ("malformed-body",),
+            401: ("not-signed-in",),
+            403: ("csrf-rejected", "role-required"),
+            404: ("sign-in-not-configured",),
+            422: ("invalid-request",),
+            503: ("service-unavailable",),
+        },
+    ),
+    ("get", "/v1/audit/subjects/{pseudonym}/report"): Operation(
+        "subject_access_report",
+        "Every disclosure about one person, exemptions marked for the DPO (audited)",
+        session=True,
+        answers={"200": _object("The subject access report (members in docs/auditor.md).")},
+        errors={
+            401: ("not-signed-in",),
+            403: ("role-required",),
+            404: ("not-found", "sign-in-not-configured"),
+            503: ("service-unavailable",),
+        },
+    ),
+    ("get", "/v1/audit/exchanges/{exchange_id}"): Operation(
+        "audit_exchange_timeline",
+        "An exchange's timeline from the audit trail (audited as a consultation)",
+        session=True,
+        answers={"200": _object("The steps, oldest first, and the entries they come from.")},
+        errors={
+            401: ("not-signed-in",),
+            403: ("role-required",),
+            404: ("not-found", "sign-in-not-configured"),
+            503: ("service-unavailable",),
+        },
+    ),
+    ("get", "/v1/audit/chain"): Operation(
+        "audit_chain_status",
+        "The audit chain verified, and its signed checkpoints",
+        session=True,
+        answers={"200": _object("`verified`, `broken` (the first bad entry) or `unchecked`.")},
+        errors={
+            401: ("not-signed-in",),
+            403: ("role-required",),
+            404: ("sign-in-not-configured",),
+            422: ("invalid-request",),
+            503: ("service-unavailable",),
+        },
+    ),
 }
 
 #: What each error status means, before the problem types it can be.
