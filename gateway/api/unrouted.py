@@ -28,9 +28,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from contracts import Exchange
 from contracts.ids import is_id_text
 from contracts.v1 import Address
+from gateway import jsontext
 from gateway.api.corrections import body_schema, json_body
 from gateway.api.sign_in import require_csrf
 from gateway.audit import Action, AuditEntry
+from gateway.audit.chain import seal_decisions
 from gateway.delivery.outbox import outbox_rows
 from gateway.errors import NotFound, RecipientNotPermitted
 from gateway.identity.caller import Caller
@@ -40,7 +42,7 @@ from gateway.pipeline.route import route
 from gateway.policy import decide
 from gateway.runtime import Runtime
 from gateway.store.audit_log import append
-from gateway.store.tables import INSERT_OUTBOX, exchanges, insert_rows, unrouted
+from gateway.store.tables import INSERT_OUTBOX, SerialisedJSON, exchanges, insert_rows, unrouted
 
 #: The subjects a routing place belongs to: the person whose risk is managed.
 PLACE_ROLES = frozenset({"perpetrator", "suspect", "offender"})
@@ -185,6 +187,9 @@ def route_by_hand(
     decisions = [recorded if d["recipient"] == request.recipient else d for d in row["decisions"]]
     if all(d["recipient"] != request.recipient for d in row["decisions"]):
         decisions.append(recorded)
+    # Written as this text, whose hash the disclosure entry states (docs/audit.md).
+    decisions_text = jsontext.dumps(decisions)
+    entries = seal_decisions(entries, decisions_text)
     with runtime.store.transaction() as conn:
         # The exchange's row first, as a correction or withdrawal takes it (no deadlock).
         conn.execute(
@@ -202,7 +207,8 @@ def route_by_hand(
         conn.execute(
             exchanges.update()
             .where(exchanges.c.exchange_id == exchange_id)
-            .values(decisions=decisions)
+            .values(decisions=sa.bindparam("decisions_text", type_=SerialisedJSON)),
+            {"decisions_text": decisions_text},
         )
         insert_rows(conn, INSERT_OUTBOX, outbox_rows(messages))
         append(conn, entries)

@@ -15,6 +15,7 @@ from typing import Any
 from contracts import Exchange
 from gateway import jsontext
 from gateway.audit import AuditEntry
+from gateway.audit.chain import seal_decisions
 from gateway.delivery.outbox import OutboxMessage, outbox_rows
 from gateway.pipeline.minimise import Disclosure
 from gateway.policy import Decision
@@ -36,6 +37,17 @@ def pending_commit(
     record the stages minimised)."""
     disclosed = {d.decision.recipient: d.minimised for d in disclosures}
     exchange_id = str(exchange.exchange_id)
+    decisions_text = jsontext.dumps(
+        [
+            {
+                **d.as_record(),
+                "disclosed": list(disclosed[d.recipient].disclosed)
+                if d.recipient in disclosed
+                else [],
+            }
+            for d in decisions
+        ]
+    )
     return PendingCommit(
         exchange=dict(
             exchange_id=exchange_id,
@@ -48,20 +60,11 @@ def pending_commit(
             submitted_at=exchange.submitted_at,
             policy_version=policy_version,
             envelope=jsontext.dumps(envelope),
-            decisions=jsontext.dumps(
-                [
-                    {
-                        **d.as_record(),
-                        "disclosed": list(disclosed[d.recipient].disclosed)
-                        if d.recipient in disclosed
-                        else [],
-                    }
-                    for d in decisions
-                ]
-            ),
+            decisions=decisions_text,
         ),
         outbox=outbox_rows(messages),
-        entries=entries,
+        # The last entry states the decisions column's hash: editing it later shows.
+        entries=seal_decisions(entries, decisions_text),
         clocks=clocks or [],
         unrouted=unrouted_rows(exchange_id, decisions),
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from gateway.audit.chain import AuditEntry, chain_rows
+from gateway.audit.chain import AuditEntry, Sealer, chain_rows
 from gateway.store import postgres
 from gateway.store.tables import audit_head, audit_log
 
@@ -24,6 +24,18 @@ _MOVE_HEAD = (
     .values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
 )
 _LOCK_HEAD_TEXT = postgres.as_text(_LOCK_HEAD)
+#: Seals each appended entry (``gateway.audit.signing``); set by whatever holds the key.
+_sealer: Sealer | None = None
+
+
+def use_sealer(sealer: Sealer | None) -> None:
+    """Seal every entry this process appends from now on with ``sealer`` (the signing
+    key's ``seal``): the gateway and the commands that append call it at start, so a
+    forged entry, unsealed, is told apart (``gateway.audit.checkpoints``)."""
+    global _sealer
+    _sealer = sealer
+
+
 _MOVE_HEAD_TEXT = postgres.as_text(_MOVE_HEAD)
 
 
@@ -41,12 +53,12 @@ def append(conn: Connection, entries: list[AuditEntry]) -> list[int]:
     if conn.dialect.name == "postgresql":
         with postgres.shared_round_trips(conn):
             seq, prev_hash = postgres.fetch_one(conn, _LOCK_HEAD_TEXT)
-            rows, new_head = chain_rows(entries, seq, prev_hash)
+            rows, new_head = chain_rows(entries, seq, prev_hash, _sealer)
             postgres.insert_rows(conn, audit_log, rows)
             postgres.execute(conn, _MOVE_HEAD_TEXT, **new_head)
     else:
         seq, prev_hash = conn.execute(_LOCK_HEAD).one()
-        rows, new_head = chain_rows(entries, seq, prev_hash)
+        rows, new_head = chain_rows(entries, seq, prev_hash, _sealer)
         conn.execute(_INSERT_ENTRIES, rows)
         conn.execute(_MOVE_HEAD, new_head)
     return [r["seq"] for r in rows]

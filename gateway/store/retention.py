@@ -10,7 +10,8 @@
 Each batch's deletion and its ``erasure`` audit entry (DPA 2018 s62 lists
 erasure among the operations to log) are one transaction, so the trail says
 exactly what was erased and when. The exchange and the audit trail are not
-touched here.
+touched here: the audit trail is pruned only by the operator
+(``prune_audit_trail``, ``gateway audit prune``), behind a signed anchor.
 
 Expired outbox rows are found by walking the primary key from its low end
 (the oldest rows) in pages, stopping at the first row created after the
@@ -31,6 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from gateway.audit import Action, AuditEntry
+from gateway.audit.signing import AuditKeys
 from gateway.settings import RetentionPolicy
 from gateway.store.audit_log import append
 from gateway.store.db import Store, as_utc
@@ -203,3 +205,104 @@ def keep_erasing(
                 erased.sent_copies,
                 erased.idempotency_keys,
             )
+
+
+# -- the audit trail ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AuditPruned:
+    """Entries pruned from the audit trail, and the anchor checkpoint that replaced them."""
+
+    entries: int
+    first_kept: int
+    anchor_id: int | None
+
+
+def prune_audit_trail(
+    store: Store,
+    keys: AuditKeys,
+    recorded_before: datetime,
+    *,
+    actor: str,
+) -> AuditPruned:
+    """Prune the audit entries recorded before ``recorded_before`` (never the newest),
+    keeping every checkpoint verifiable: a signed *anchor* checkpoint states where
+    the log now begins and the hash its first entry links to, and ``gateway audit
+    verify`` starts there. The whole store is verified first, so a pruning never
+    launders a tampered entry out of sight; the pruning is audited (an erasure).
+
+    On PostgreSQL the audit table refuses deletes (migration 0016) except through
+    ``isg_audit_prune``, which only the operator's role (the tables' owner) may run.
+    """
+    from gateway.audit.checkpoints import (
+        CheckpointRefused,
+        check_since,
+        insert_checkpoint,
+        latest_checkpoint,
+        statement_for,
+        verify_store,
+    )
+
+    key = keys.current
+    if key is None:
+        raise ValueError("no audit signing key is held: the anchor cannot be signed")
+    report = verify_store(store.engine, keys, check_decisions=False)
+    if report.finding is not None:
+        raise CheckpointRefused(report.finding)
+    cutoff = recorded_before.astimezone(UTC).isoformat(timespec="microseconds")
+    with store.transaction() as conn:
+        suffix = " FOR UPDATE" if conn.dialect.name == "postgresql" else ""
+        head_seq, head_hash = conn.execute(
+            sa.text(f"SELECT seq, hash FROM audit_head WHERE id = 1{suffix}")
+        ).one()
+        first_kept = conn.execute(
+            sa.text("SELECT min(seq) FROM audit_log WHERE recorded_at >= :cutoff"),
+            {"cutoff": cutoff},
+        ).scalar_one()
+        first_kept = min(int(first_kept) if first_kept is not None else head_seq, head_seq)
+        first_now = conn.execute(sa.text("SELECT min(seq) FROM audit_log")).scalar_one()
+        if first_now is None or first_kept <= int(first_now):
+            return AuditPruned(0, int(first_now or 1), None)
+        previous = latest_checkpoint(conn)
+        first_seq, first_prev = (
+            (previous.first_seq, str(previous.fields["first_prev_hash"]))
+            if previous is not None
+            else (1, "0" * 64)
+        )
+        check_since(conn, keys, previous, first_seq, first_prev, head_seq, head_hash)
+        anchor_prev = conn.execute(
+            sa.text("SELECT prev_hash FROM audit_log WHERE seq = :s"), {"s": first_kept}
+        ).scalar_one()
+        statement = statement_for(
+            key,
+            "anchor",
+            first_seq=first_kept,
+            first_prev_hash=anchor_prev,
+            upto_seq=head_seq,
+            head_hash=head_hash,
+            previous=previous,
+        )
+        anchor_id = insert_checkpoint(conn, key, "anchor", statement)
+        if conn.dialect.name == "postgresql":
+            gone = conn.execute(
+                sa.text("SELECT isg_audit_prune(:k)"), {"k": first_kept}
+            ).scalar_one()
+        else:
+            gone = conn.execute(
+                sa.text("DELETE FROM audit_log WHERE seq < :k"), {"k": first_kept}
+            ).rowcount
+        append(
+            conn,
+            [
+                erasure_entry(
+                    actor,
+                    "audit_log",
+                    int(gone),
+                    recorded_before=cutoff,
+                    first_kept=first_kept,
+                    anchor_checkpoint=anchor_id,
+                )
+            ],
+        )
+    return AuditPruned(int(gone), first_kept, anchor_id)

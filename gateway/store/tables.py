@@ -103,6 +103,25 @@ audit_log = sa.Table(
     sa.Column("hash_alg", sa.String(16), nullable=False),
     sa.Column("prev_hash", sa.String(128), nullable=False),
     sa.Column("hash", sa.String(128), nullable=False),
+    # The entry's RFC 8785 bytes, which jcs-sha256 hashes (null for older entries),
+    # and its seal (``key_id:HMAC``) by the gateway's key (gateway.audit.signing).
+    sa.Column("canonical", sa.LargeBinary),
+    sa.Column("seal", sa.String(96)),
+)
+
+#: Signed statements of the chain's state: ``statement`` (RFC 8785 bytes) names the
+#: last entry covered, its hash and the first entry kept; ``signature`` is Ed25519
+#: by ``key_id`` (gateway.audit.checkpoints).
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("upto_seq", sa.BigInteger, nullable=False),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("key_id", sa.String(16), nullable=False),
+    sa.Column("created_at", sa.String(40), nullable=False),
+    sa.Column("statement", sa.LargeBinary, nullable=False),
+    sa.Column("signature", sa.String(100), nullable=False),
 )
 
 # One row: the newest audit entry. Locking it serialises appends to the chain.

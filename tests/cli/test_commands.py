@@ -64,4 +64,4 @@ def test_audit_verify_names_the_algorithm_the_entries_record(tmp_path, monkeypat
     store.engine.dispose()
     result = runner.invoke(app, ["audit", "verify", "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == f"audit chain intact: 3 entries verified ({stored})"
+    assert f"\naudit chain intact: 3 entries verified ({stored})\n" in f"\n{result.output}"
