@@ -19,6 +19,8 @@ from pathlib import Path
 from adapters import AdapterRegistry, load_registry
 from gateway.alerts.escalator import keep_escalating
 from gateway.alerts.people import routed_steps, tell_the_next_desk
+from gateway.audit.checkpoints import keep_checkpointing, keys_from_settings
+from gateway.audit.signing import AuditKeys
 from gateway.delivery.channels import KafkaChannel, WebhookChannel
 from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
@@ -45,15 +47,28 @@ from gateway.routing import Routes
 from gateway.routing.live import RoutesBeside
 from gateway.settings import Settings
 from gateway.store import Store, audit_log
+from gateway.store.audit_log import use_sealer
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.retention import keep_erasing
-from gateway.telemetry.tracing import SERVICE, install_tracing
-from gateway.telemetry.tracing import flush as flush_traces
 
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
-#: The service name of a relay-only process's spans (``OTEL_SERVICE_NAME`` overrides).
-RELAY_SERVICE = f"{SERVICE}-relay"
+
+
+def install_tracer_provider(sample_ratio: float) -> None:
+    """Real span contexts for the W3C trace headers; exporters are configured later.
+
+    Spans not sampled still carry a trace id into message headers, at a
+    fraction of the cost of recorded ones; a caller's sampled ``traceparent``
+    is honoured (parent-based sampling).
+    """
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+    if not isinstance(trace.get_tracer_provider(), TracerProvider):
+        sampler = ParentBased(TraceIdRatioBased(sample_ratio))
+        trace.set_tracer_provider(TracerProvider(sampler=sampler))
 
 
 @dataclass
@@ -81,6 +96,9 @@ class Runtime:
     policy: LivePolicy = field(init=False)
     #: Issues partner systems' access tokens and checks every one presented.
     tokens: TokenService = field(init=False)
+    #: The audit trail's keys: entries appended here are sealed with the current one,
+    #: which signs checkpoints; the public ones are published (GET /v1/audit/keys).
+    audit_keys: AuditKeys = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
 
     @property
@@ -109,10 +127,12 @@ class Runtime:
         for recipient in renderers:
             if recipient not in self.bundle.parties:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
-        # From the standard OTEL_* variables (gateway.telemetry.tracing); once a process.
-        install_tracing(settings.trace_sample_ratio, SERVICE if self.run_api else RELAY_SERVICE)
+        install_tracer_provider(settings.trace_sample_ratio)
         self.store = Store.from_url(settings.store_url, busy_seconds=settings.store_busy_seconds)
         self.policy.on_change = self._audit_policy_change
+        self.audit_keys = keys_from_settings(settings)
+        current = self.audit_keys.current
+        use_sealer(current.seal if current is not None else None)
         if settings.database_url is None:
             # Made 0600 before SQLite makes it 0644 (its -wal and -shm files take its mode).
             create_private_file(Path(settings.store_url.removeprefix("sqlite:///")))
@@ -169,6 +189,12 @@ class Runtime:
                 target=keep_erasing,
                 args=(self.store, settings.retention, self._stop, settings.retention_check_seconds),
                 name="retention",
+                daemon=True,
+            ).start()
+            threading.Thread(
+                target=keep_checkpointing,
+                args=(self.store, self.audit_keys, self._stop, settings.audit_checkpoint_seconds),
+                name="audit-checkpoints",
                 daemon=True,
             ).start()
         # Changed policy files take effect only when they lint and their tests pass.
@@ -241,11 +267,6 @@ class Runtime:
             "policy": self.policy.status(),
         }
 
-    def broker_up(self) -> bool:
-        """Whether the broker answers now, as ``readiness`` checks it (a metric)."""
-        checks = self.readiness()["checks"]
-        return isinstance(checks, dict) and checks.get("broker") == "ok"
-
     def stop(self) -> None:
         """Idempotent: the API's shutdown and the CLI's ``finally`` may both call it."""
         if self._stop.is_set():
@@ -263,4 +284,3 @@ class Runtime:
         store = getattr(self, "store", None)
         if store is not None:
             store.engine.dispose()
-        flush_traces()  # the spans of the last deliveries, before the process exits

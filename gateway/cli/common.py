@@ -3,6 +3,7 @@ the runtime, and failing with a plain message instead of a traceback."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -45,7 +46,29 @@ def open_store(data_dir: Path | None) -> Store:
     settings = settings_for(data_dir)
     if settings.database_url is None and not (settings.data_dir / "gateway.db").exists():
         raise fail(f"no store in {settings.data_dir.resolve()} (run `gateway serve` first)")
+    _seal_entries(settings)
     return Store.from_url(settings.store_url)
+
+
+def _seal_entries(settings: Settings) -> None:
+    """Entries a command appends (an erasure, a redelivery) are sealed with the audit
+    trail's key, as the gateway's are: unsealed, the next checkpoint would refuse them
+    as forged (docs/audit.md)."""
+    from gateway.audit.checkpoints import keys_from_settings
+    from gateway.audit.signing import AuditKeyError
+    from gateway.store.audit_log import use_sealer
+
+    try:
+        current = keys_from_settings(settings, create=False).current
+    except (AuditKeyError, ValueError) as exc:
+        raise fail(f"cannot read the audit signing keys: {exc}") from None
+    use_sealer(current.seal if current is not None else None)
+
+
+def configure_logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    for noisy in ("kafka", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def start_runtime(settings: Settings, run_api: bool = True) -> Runtime:
