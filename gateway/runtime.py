@@ -50,25 +50,13 @@ from gateway.store import Store, audit_log
 from gateway.store.audit_log import use_sealer
 from gateway.store.group_commit import GroupCommitter
 from gateway.store.retention import keep_erasing
+from gateway.telemetry.tracing import SERVICE, install_tracing
+from gateway.telemetry.tracing import flush as flush_traces
 
 log = logging.getLogger(__name__)
 RUNTIME_FILE = "runtime.json"
-
-
-def install_tracer_provider(sample_ratio: float) -> None:
-    """Real span contexts for the W3C trace headers; exporters are configured later.
-
-    Spans not sampled still carry a trace id into message headers, at a
-    fraction of the cost of recorded ones; a caller's sampled ``traceparent``
-    is honoured (parent-based sampling).
-    """
-    from opentelemetry import trace
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-
-    if not isinstance(trace.get_tracer_provider(), TracerProvider):
-        sampler = ParentBased(TraceIdRatioBased(sample_ratio))
-        trace.set_tracer_provider(TracerProvider(sampler=sampler))
+#: The service name of a relay-only process's spans (``OTEL_SERVICE_NAME`` overrides).
+RELAY_SERVICE = f"{SERVICE}-relay"
 
 
 @dataclass
@@ -127,7 +115,8 @@ class Runtime:
         for recipient in renderers:
             if recipient not in self.bundle.parties:
                 log.warning("partners file names %s, not a party to the agreement", recipient)
-        install_tracer_provider(settings.trace_sample_ratio)
+        # From the standard OTEL_* variables (gateway.telemetry.tracing); once a process.
+        install_tracing(settings.trace_sample_ratio, SERVICE if self.run_api else RELAY_SERVICE)
         self.store = Store.from_url(settings.store_url, busy_seconds=settings.store_busy_seconds)
         self.policy.on_change = self._audit_policy_change
         self.audit_keys = keys_from_settings(settings)
@@ -267,6 +256,11 @@ class Runtime:
             "policy": self.policy.status(),
         }
 
+    def broker_up(self) -> bool:
+        """Whether the broker answers now, as ``readiness`` checks it (a metric)."""
+        checks = self.readiness()["checks"]
+        return isinstance(checks, dict) and checks.get("broker") == "ok"
+
     def stop(self) -> None:
         """Idempotent: the API's shutdown and the CLI's ``finally`` may both call it."""
         if self._stop.is_set():
@@ -284,3 +278,4 @@ class Runtime:
         store = getattr(self, "store", None)
         if store is not None:
             store.engine.dispose()
+        flush_traces()  # the spans of the last deliveries, before the process exits

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
@@ -13,21 +13,18 @@ import anyio.to_thread
 from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.ids import is_id_text
 from gateway import jsontext
 from gateway.alerts import clock
 from gateway.api import idempotency, inbox, limits, openapi, problems
 from gateway.api.audit_keys import install_audit_keys
+from gateway.api.auditor import install_auditor, record_consultation
 from gateway.api.auth import install_token_endpoints, operations_allowed, partner, refuse_format
 from gateway.api.corrections import corrected_by, install_corrections
 from gateway.api.rate_limits import RateLimits
 from gateway.api.unrouted import install_unrouted
-from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
 from gateway.errors import (
     GatewayError,
@@ -40,6 +37,8 @@ from gateway.identity.caller import ACKNOWLEDGE, READ_EXCHANGES, SUBMIT, Caller
 from gateway.pipeline import Accepted, Submission
 from gateway.runtime import Runtime
 from gateway.store.db import as_utc
+from gateway.telemetry import exposition
+from gateway.telemetry.asgi import Telemetry
 
 THREADS = 32
 #: Bodies up to this size run the pipeline's stages on the event loop (well under
@@ -133,20 +132,6 @@ def _submit_idempotently(
     return JSONResponse(answer, status_code=202)
 
 
-@contextlib.contextmanager
-def _partner_trace_context(request: Request) -> Iterator[None]:
-    """Make a partner's W3C ``traceparent`` the parent of the pipeline's spans (and so
-    of the trace context in every message); without one each exchange starts a trace."""
-    if "traceparent" not in request.headers:
-        yield
-        return
-    token = otel_context.attach(propagate.extract(request.headers))
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
-
-
 def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> FastAPI:
     """The API over a started runtime; ``serve`` lets the app stop it on shutdown."""
 
@@ -169,9 +154,8 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         title="Information-sharing gateway",
         version="0.1.0",
         description="Policy-checked, minimised, audited exchange between partner agencies.",
-        # No FastAPI server and operation spans, which would add two spans a request:
-        # ``inbound`` carries a partner's traceparent into the pipeline's spans
-        # itself. Metrics and logs wait for the exporters.
+        # Not FastAPI's own telemetry: its server span records the URL's path and query,
+        # which may name a person. gateway.telemetry.asgi makes the span and the metrics.
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     problems.install(app)
@@ -186,6 +170,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
     install_corrections(app, runtime, rate_limits)  # a sender corrects or withdraws
     install_unrouted(app, runtime)  # the coordinating team routes records by hand
     install_audit_keys(app, runtime)  # the audit checkpoints' public keys
+    install_auditor(app, runtime)  # auditors and the DPO read the audit trail
     max_body = runtime.settings.max_body_bytes
     submitter = Depends(partner(runtime, SUBMIT, rate_limits))
     exchange_reader = Depends(partner(runtime, READ_EXCHANGES, rate_limits))
@@ -216,8 +201,9 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             raise PayloadTooLarge(f"the body is over {max_body} bytes")
         media_type = request.headers.get("content-type")
         body = await limits.read_body(request.stream(), media_type, max_body)
-        with _partner_trace_context(request):
-            return await _submit(fmt, body, media_type, caller, idempotency_key)
+        # The server span (gateway.telemetry.asgi) carries a partner's traceparent: the
+        # pipeline's spans, and so every message's trace context, continue it.
+        return await _submit(fmt, body, media_type, caller, idempotency_key)
 
     batches_one_at_a_time = asyncio.Semaphore(1)
 
@@ -265,6 +251,10 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             copies = delivery_status.deliveries(conn, exchange_id, row["decisions"])
             acknowledgements = clock.trail(conn, exchange_id)
             later = corrected_by(conn, exchange_id)
+        # A read of an exchange is an s62 consultation, audited like any other.
+        record_consultation(
+            runtime, caller, exchange_id, "GET /v1/exchanges/{id}", row.get("envelope")
+        )
         withdrawn_at = row.get("withdrawn_at")
         return {
             "exchange_id": row["exchange_id"],
@@ -322,40 +312,13 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         }
 
     @app.get("/metrics", tags=["meta"], response_class=PlainTextResponse)
-    def metrics(request: Request) -> str:
-        """Counters in the Prometheus text format: for loopback callers, or all where
+    def metrics(request: Request) -> Response:
+        """Prometheus text (docs/telemetry.md): for loopback callers, or all where
         ``GATEWAY_PUBLIC_OPERATIONS`` says so."""
         if not operations_allowed(runtime, request):
             raise NotFound("no such resource")
-        relay, policy = runtime.relay, runtime.policy
-        counters = {
-            "isg_relay_delivered_total": ("Deliveries marked sent", relay.delivered),
-            "isg_relay_dead_lettered_total": ("Deliveries dead-lettered", relay.dead_lettered),
-            "isg_relay_refeeds_total": ("Broker re-feeds from the store", relay.refeeds),
-            "isg_policy_reloads_total": ("Policy bundles reloaded", policy.reloads),
-            "isg_safety_net_total": (
-                "Immediate records no named recipient could receive, sent to the safety net",
-                runtime.pipeline.safety_net_sends,
-            ),
-            "isg_policy_rejected_reloads_total": (
-                "Changed policy files refused (lint or tests failed)",
-                policy.rejected_reloads,
-            ),
-        }
-        lines = []
-        for name, (help_text, value) in counters.items():
-            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter", f"{name} {value}"]
-        # Read from the store, so it counts every relay's backlog, not this process's.
-        # A store that cannot answer leaves the gauge out rather than fail the scrape.
-        with contextlib.suppress(SQLAlchemyError):
-            with runtime.store.engine.connect() as conn:
-                pending = outbox.pending_count(conn)
-            lines += [
-                "# HELP isg_outbox_pending Deliveries waiting in the outbox",
-                "# TYPE isg_outbox_pending gauge",
-                f"isg_outbox_pending {pending}",
-            ]
-        return "\n".join(lines) + "\n"
+        state = exposition.State(runtime.store, runtime.policy, runtime.broker_up)
+        return Response(exposition.render(state), media_type=exposition.CONTENT_TYPE)
 
     @app.get("/healthz", tags=["meta"])
     def healthz() -> dict[str, str]:
@@ -380,4 +343,6 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         )
 
     openapi.install(app, runtime.registry, docs=docs)
+    # Added last, so outermost: its span and timing cover every other middleware.
+    app.add_middleware(Telemetry)
     return app

@@ -3,7 +3,6 @@ the runtime, and failing with a plain message instead of a traceback."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -63,12 +62,6 @@ def _seal_entries(settings: Settings) -> None:
     except (AuditKeyError, ValueError) as exc:
         raise fail(f"cannot read the audit signing keys: {exc}") from None
     use_sealer(current.seal if current is not None else None)
-
-
-def configure_logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    for noisy in ("kafka", "alembic"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def start_runtime(settings: Settings, run_api: bool = True) -> Runtime:
