@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -22,6 +23,7 @@ from gateway.alerts.people import routed_steps, tell_the_next_desk
 from gateway.audit.checkpoints import keep_checkpointing, keys_from_settings
 from gateway.audit.signing import AuditKeys
 from gateway.delivery.channels import KafkaChannel, WebhookChannel
+from gateway.delivery.kafka_config import KafkaConnection, kafka_connection
 from gateway.delivery.partners import PartnersConfig, load_partners
 from gateway.delivery.relay import PEEK_SECONDS, Channel, Relay
 from gateway.delivery.topics import recipient_topic, urgent_topic
@@ -78,6 +80,8 @@ class Runtime:
     store: Store = field(init=False)
     broker: EmbeddedBroker | None = field(init=False, default=None)
     bootstrap: str = field(init=False, default="")
+    #: How every Kafka client of this process connects (TLS and SASL as configured).
+    kafka: KafkaConnection = field(init=False)
     relay: Relay = field(init=False)
     partners: PartnersConfig = field(init=False)
     pipeline: Pipeline = field(init=False)
@@ -88,6 +92,8 @@ class Runtime:
     #: which signs checkpoints; the public ones are published (GET /v1/audit/keys).
     audit_keys: AuditKeys = field(init=False)
     _stop: threading.Event = field(init=False, default_factory=threading.Event)
+    #: When the broker was last asked (monotonic seconds) and whether it answered.
+    _broker_seen: tuple[float, bool] = field(init=False, default=(float("-inf"), False))
 
     @property
     def routes(self) -> Routes:
@@ -138,8 +144,9 @@ class Runtime:
             self.bootstrap = self.broker.bootstrap
         else:
             self.bootstrap = settings.kafka_bootstrap
+        self.kafka = kafka_connection(settings, self.bootstrap)
         webhooks = self.partners.webhooks()
-        channels: list[Channel] = [KafkaChannel(self.bootstrap)]
+        channels: list[Channel] = [KafkaChannel(self.kafka)]
         if webhooks:
             channels.append(WebhookChannel(webhooks))
         self.relay = Relay(
@@ -147,7 +154,7 @@ class Runtime:
             channels,
             workers=settings.relay_workers,
             poll_seconds=settings.relay_poll_seconds,
-            bootstrap=self.bootstrap,
+            bootstrap=self.kafka,
             topics=self.topics,
             # With the API in this process its commits wake the relay. A relay alone
             # (``serve --workers``' parent, ``gateway relay``) peeks for the rows
@@ -245,16 +252,32 @@ class Runtime:
         return self.policy.current
 
     def readiness(self) -> dict[str, object]:
+        """Ready means "can accept and keep records": the store answers. A broker
+        outage only degrades the gateway (what it accepts waits in the outbox, and
+        the relay delivers it when the broker is back), so it keeps its place in the
+        load balancer; the detail and the metric ``isg_broker_up`` show it."""
         store_ok = self.store.ping()
-        broker_ok = broker_answers(self.bootstrap, timeout=1.0)
+        broker_ok = self.broker_available(max_age=0.0)
+        status = "degraded" if store_ok and not broker_ok else "ready" if store_ok else "not-ready"
         return {
-            "ready": store_ok and broker_ok,
+            "ready": store_ok,
+            "status": status,
             "checks": {
                 "store": "ok" if store_ok else "unavailable",
                 "broker": "ok" if broker_ok else "unavailable",
             },
             "policy": self.policy.status(),
         }
+
+    def broker_available(self, max_age: float = 5.0) -> bool:
+        """Whether the broker answered a metadata request; an answer younger than
+        ``max_age`` seconds is reused (a metrics scrape need not wait on the broker)."""
+        now = time.monotonic()
+        checked_at, answered = self._broker_seen
+        if now - checked_at > max_age:
+            answered = broker_answers(self.kafka, timeout=1.0)
+            self._broker_seen = (time.monotonic(), answered)
+        return answered
 
     def broker_up(self) -> bool:
         """Whether the broker answers now, as ``readiness`` checks it (a metric)."""

@@ -14,9 +14,10 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.delivery.kafka_config import SaslMechanism, SecurityProtocol
 from gateway.notify.config import notify_variable_names
 
 PREFIX = "GATEWAY_"
@@ -48,6 +49,75 @@ class Settings(BaseSettings):
     )
     topic_prefix: str = Field(
         default="isg", pattern=r"^[A-Za-z0-9._-]+$", description="Prefix of every Kafka topic."
+    )
+
+    # -- Kafka over TLS and SASL (gateway/delivery/kafka_config.py) -----------------
+    kafka_security_protocol: SecurityProtocol = Field(
+        default="PLAINTEXT",
+        description="How the gateway talks to the Kafka cluster: PLAINTEXT, SSL, "
+        "SASL_PLAINTEXT or SASL_SSL (TLS with SASL, for production).",
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the brokers' certificates. Unset: "
+        "the system's trusted CAs.",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        default=None, description="The gateway's client certificate (PEM), for mutual TLS."
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        default=None, description="The client certificate's private key (PEM)."
+    )
+    kafka_ssl_key_password: SecretStr | None = Field(
+        default=None, description="The password of kafka_ssl_key_file, if it has one."
+    )
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Check that a broker's certificate names the broker."
+    )
+    kafka_sasl_mechanism: SaslMechanism | None = Field(
+        default=None,
+        description="SASL mechanism: SCRAM-SHA-512, SCRAM-SHA-256, PLAIN (only over TLS) "
+        "or OAUTHBEARER. Required with a SASL_* protocol.",
+    )
+    kafka_sasl_username: str | None = Field(
+        default=None, description="The gateway's Kafka user (PLAIN and SCRAM)."
+    )
+    kafka_sasl_password: SecretStr | None = Field(
+        default=None, description="Its password (PLAIN and SCRAM)."
+    )
+    kafka_oauth_token_url: str | None = Field(
+        default=None,
+        description="OAUTHBEARER: the identity provider's token endpoint (client "
+        "credentials grant).",
+    )
+    kafka_oauth_client_id: str | None = Field(
+        default=None, description="OAUTHBEARER: the gateway's client id there."
+    )
+    kafka_oauth_client_secret: SecretStr | None = Field(
+        default=None, description="OAUTHBEARER: the gateway's client secret there."
+    )
+    kafka_oauth_scope: str | None = Field(
+        default=None, description="OAUTHBEARER: the scope to ask for, if the provider needs one."
+    )
+
+    # -- PostgreSQL over TLS -----------------------------------------------------
+    database_ssl_mode: (
+        Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None
+    ) = Field(
+        default=None,
+        description="libpq's sslmode for PostgreSQL; verify-full in production. Unset: "
+        "as database_url says (libpq's default, prefer).",
+    )
+    database_ssl_root_cert_file: Path | None = Field(
+        default=None,
+        description="PEM file of the CA that signed the server's certificate (required "
+        "with verify-ca and verify-full).",
+    )
+    database_ssl_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) for certificate authentication."
+    )
+    database_ssl_key_file: Path | None = Field(
+        default=None, description="The client certificate's private key (PEM, mode 0600)."
     )
     policy_dir: Path = Field(
         default=Path("policies/cheshire-hru"), description="The policy bundle in force."
@@ -280,6 +350,57 @@ class Settings(BaseSettings):
             raise ValueError("database_url must be sqlite:///... or postgresql+psycopg://...")
         return value
 
+    @model_validator(mode="after")
+    def _connections_that_can_work(self) -> Settings:
+        from gateway.delivery.kafka_config import check_kafka_settings
+
+        check_kafka_settings(self)  # KafkaConfigError (a ValueError) names the settings
+        self._database_tls_options()
+        return self
+
+    def _database_tls_options(self) -> dict[str, str]:
+        """libpq's TLS parameters the settings add to the store's URL."""
+        wanted = {
+            "sslmode": self.database_ssl_mode,
+            "sslrootcert": self.database_ssl_root_cert_file,
+            "sslcert": self.database_ssl_cert_file,
+            "sslkey": self.database_ssl_key_file,
+        }
+        given = {k: str(v) for k, v in wanted.items() if v is not None}
+        if not given:
+            return {}
+        if self.database_url is None or not self.database_url.startswith("postgresql"):
+            raise ValueError(
+                "GATEWAY_DATABASE_SSL_* apply to PostgreSQL: set GATEWAY_DATABASE_URL to "
+                "postgresql+psycopg://..."
+            )
+        if (self.database_ssl_cert_file is None) != (self.database_ssl_key_file is None):
+            raise ValueError(
+                "a client certificate needs its key: set both GATEWAY_DATABASE_SSL_CERT_FILE "
+                "and GATEWAY_DATABASE_SSL_KEY_FILE, or neither"
+            )
+        if self.database_ssl_mode == "disable" and len(given) > 1:
+            raise ValueError("GATEWAY_DATABASE_SSL_MODE=disable with certificate files set")
+        if (
+            self.database_ssl_mode in ("verify-ca", "verify-full")
+            and self.database_ssl_root_cert_file is None
+        ):
+            raise ValueError(
+                f"GATEWAY_DATABASE_SSL_MODE={self.database_ssl_mode} needs "
+                "GATEWAY_DATABASE_SSL_ROOT_CERT_FILE (the CA that signed the server's "
+                "certificate)"
+            )
+        from sqlalchemy.engine import make_url
+
+        in_url = make_url(self.database_url).query
+        for key, value in given.items():
+            if key in in_url and in_url[key] != value:
+                raise ValueError(
+                    f"GATEWAY_DATABASE_URL says {key}={in_url[key]} but the "
+                    f"GATEWAY_DATABASE_SSL_* settings say {value}: keep one"
+                )
+        return given
+
     def require_production_secrets(self) -> None:
         """Refuse to run without a pseudonymisation key of its own anywhere but the
         embedded default (which makes one per data directory).
@@ -321,7 +442,16 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        return self.database_url or f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+        """The store's SQLAlchemy URL, with the PostgreSQL TLS settings in its query."""
+        if self.database_url is None:
+            return f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+        tls = self._database_tls_options()
+        if not tls:
+            return self.database_url
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url).update_query_dict(tls)
+        return url.render_as_string(hide_password=False)
 
 
 def unknown_gateway_variables() -> list[str]:

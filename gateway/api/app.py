@@ -14,6 +14,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
 
 from contracts.ids import is_id_text
 from gateway import jsontext
@@ -25,6 +26,7 @@ from gateway.api.auth import install_token_endpoints, operations_allowed, partne
 from gateway.api.corrections import corrected_by, install_corrections
 from gateway.api.rate_limits import RateLimits
 from gateway.api.unrouted import install_unrouted
+from gateway.delivery import outbox
 from gateway.delivery import status as delivery_status
 from gateway.errors import (
     GatewayError,
@@ -327,12 +329,19 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
 
     @app.get("/readyz", tags=["meta"])
     def readyz(request: Request) -> JSONResponse:
-        """Readiness: the store and the broker both answer. Which did not, and the
-        policy's state, only for loopback callers or where the settings say so."""
+        """Readiness: the store answers, so a record accepted is kept. A broker outage
+        answers 200 ``degraded`` (accepted records wait in the outbox). Each check,
+        the outbox's backlog and the policy's state only for loopback callers or where
+        the settings say so."""
         state = runtime.readiness()
-        detail: dict[str, Any] = state if operations_allowed(runtime, request) else {}
+        detail: dict[str, Any] = {}
+        if operations_allowed(runtime, request):
+            detail = {k: v for k, v in state.items() if k != "status"}
+            if state["ready"]:
+                with contextlib.suppress(SQLAlchemyError), runtime.store.engine.connect() as conn:
+                    detail["outbox"] = {"pending": outbox.pending_count(conn)}
         if state["ready"]:
-            return JSONResponse({"status": "ready", **detail})
+            return JSONResponse({"status": state["status"], **detail})
         return problems.problem(
             503,
             "not-ready",

@@ -296,7 +296,11 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
     ("get", "/readyz"): Operation(
         "readyz",
         "Readiness",
-        answers={"200": _json("Ready", "The store and the broker both answer.")},
+        answers={
+            "200": _json(
+                "Ready", "The store answers (degraded: the broker does not; records wait)."
+            )
+        },
         errors={503: ("not-ready",)},
     ),
     ("get", "/auth/login"): Operation(

@@ -64,11 +64,11 @@ def _seal_entries(settings: Settings) -> None:
     use_sealer(current.seal if current is not None else None)
 
 
-def start_runtime(settings: Settings, run_api: bool = True) -> Runtime:
+def start_runtime(settings: Settings, run_api: bool = True, run_relay: bool = True) -> Runtime:
     """Start a runtime, or exit with a plain message saying why it cannot start."""
     from gateway.runtime import Runtime
 
-    runtime = Runtime(settings, run_api=run_api)
+    runtime = Runtime(settings, run_api=run_api, run_relay=run_relay)
     try:
         return runtime.start()
     except (GatewayError, RuntimeError, ValueError) as exc:

@@ -23,18 +23,22 @@ def messages(
 
     from kafka.errors import KafkaError
 
+    from gateway.delivery.kafka_config import KafkaConnection, kafka_connection
     from gateway.delivery.reader import read_topic
     from gateway.delivery.topics import recipient_topic, urgent_topic
     from gateway.runtime import RUNTIME_FILE
 
     settings = settings_for(data_dir)
-    bootstrap, prefix = settings.kafka_bootstrap, settings.topic_prefix
+    prefix = settings.topic_prefix
     info_file = settings.data_dir / RUNTIME_FILE
-    if bootstrap is None:
+    bootstrap: KafkaConnection
+    if settings.kafka_bootstrap is not None:
+        bootstrap = kafka_connection(settings)  # over TLS and SASL as configured
+    else:
         if not info_file.exists():
             raise fail(f"no running gateway found in {settings.data_dir.resolve()}")
         info = json.loads(info_file.read_text(encoding="utf-8"))
-        bootstrap, prefix = info["kafka_bootstrap"], info["topic_prefix"]
+        bootstrap, prefix = KafkaConnection(info["kafka_bootstrap"]), info["topic_prefix"]
     topic = urgent_topic(prefix, recipient) if urgent else recipient_topic(prefix, recipient)
     try:
         found = read_topic(bootstrap, topic, timeout=wait)

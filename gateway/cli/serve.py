@@ -33,6 +33,14 @@ def serve(
             "this process then runs the relay.",
         ),
     ] = 1,
+    relay: Annotated[
+        bool,
+        typer.Option(
+            help="Relay the outbox in this process too. --no-relay beside separate "
+            "`gateway relay` processes (the Helm chart's relay Deployment); external "
+            "store and broker only.",
+        ),
+    ] = True,
 ) -> None:
     """Run the gateway's HTTP API (and, on the embedded default, its store and broker)."""
     import os
@@ -55,6 +63,11 @@ def serve(
             "--workers needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
             "the embedded store and broker belong to one process"
         )
+    if not relay and not settings.external:
+        raise fail(
+            "--no-relay needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
+            "a `gateway relay` elsewhere must be able to reach the same store and broker"
+        )
     if workers > 1:
         from gateway.telemetry.multiprocess import share_metrics
 
@@ -65,7 +78,7 @@ def serve(
     from gateway.api.slow_clients import uvicorn_options
 
     # With workers, this process only relays; the workers build their own pipelines.
-    runtime = start_runtime(settings, run_api=workers == 1)
+    runtime = start_runtime(settings, run_api=workers == 1, run_relay=relay)
     print_urls(runtime, host, port)
     try:
         if workers == 1:

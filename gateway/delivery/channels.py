@@ -26,6 +26,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from gateway.delivery.kafka_config import KafkaConnection, as_connection
 from gateway.delivery.partners import WebhookConfig
 from gateway.delivery.signing import sign_headers
 from gateway.telemetry.http_client import TracingTransport
@@ -44,17 +45,18 @@ class Outcome:
     retry_in: timedelta = timedelta(seconds=1)
 
 
-def make_producer(bootstrap: str) -> KafkaProducer:
+def make_producer(bootstrap: str | KafkaConnection) -> KafkaProducer:
     """An idempotent producer that waits for every in-sync replica."""
     return KafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=2,
-        retries=5,
-        request_timeout_ms=10_000,
-        max_block_ms=10_000,
-        client_id="isg-gateway-relay",
+        **as_connection(bootstrap).client_options(
+            acks="all",
+            enable_idempotence=True,
+            linger_ms=2,
+            retries=5,
+            request_timeout_ms=10_000,
+            max_block_ms=10_000,
+            client_id="isg-gateway-relay",
+        )
     )
 
 
@@ -71,8 +73,8 @@ class KafkaChannel:
     #: round trip whatever its size.
     workers = 1
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, bootstrap: str | KafkaConnection) -> None:
+        self.bootstrap = as_connection(bootstrap)
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 

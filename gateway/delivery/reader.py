@@ -8,11 +8,12 @@ from typing import Any
 
 from kafka import KafkaConsumer, TopicPartition
 
+from gateway.delivery.kafka_config import KafkaConnection, as_connection
 from gateway.errors import UnknownTopic
 
 
 def read_topic(
-    bootstrap: str,
+    bootstrap: str | KafkaConnection,
     topic: str,
     *,
     exchange_id: str | None = None,
@@ -26,7 +27,7 @@ def read_topic(
     caller expecting nothing must first let the relay drain; and in any case
     after ``timeout`` seconds. A topic that does not exist is ``UnknownTopic``.
     """
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = KafkaConsumer(**as_connection(bootstrap).client_options(enable_auto_commit=False))
     try:
         partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         if not partitions:

