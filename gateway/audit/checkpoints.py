@@ -42,6 +42,7 @@ from gateway.audit.verify import (
     JCS,
     Finding,
     VerifyReport,
+    _head_finding,
     head_row,
     verify_chain,
 )
@@ -54,6 +55,12 @@ STATEMENT_TYPE = "isg-gateway/audit-checkpoint/1"
 #: the anchor a pruning writes at the first entry it keeps.
 KINDS = ("interval", "on-demand", "anchor")
 DECISIONS_DIGEST = "decisions_sha256"
+
+
+def _streamed(conn: Connection, batch: int, statement: Any, *params: Any) -> Any:
+    """Rows read ``batch`` at a time (server-side on PostgreSQL), for this statement only:
+    ``Connection.execution_options`` would change the connection for every later one."""
+    return conn.execute(statement.execution_options(yield_per=batch), *params)
 
 
 class CheckpointRefused(RuntimeError):
@@ -235,55 +242,29 @@ def check_since(
     upto: int,
     head: str,
 ) -> None:
-    """The entries after ``previous`` hold together, reach ``head`` and are sealed."""
-    starts = {first_seq: first_prev}
-    after = previous.upto_seq if previous is not None else first_seq - 1
-    if previous is not None and after >= first_seq:
-        starts[after + 1] = str(previous.fields["head_hash"])
-    report = _verify_from(conn, after, starts, head={"seq": upto, "hash": head})
+    """The entries after ``previous`` hold together, reach ``head`` and are sealed
+    (streamed: the first checkpoint of a long trail reads it all)."""
+    at_head = {"seq": upto, "hash": head}
+    if previous is not None and previous.upto_seq >= previous.first_seq:
+        after = previous.upto_seq
+        report = verify_chain(conn, resume=(after, str(previous.fields["head_hash"])), head=at_head)
+    else:
+        after = first_seq - 1
+        report = verify_chain(conn, starts={first_seq: first_prev}, head=at_head)
     if report.finding is not None:
         raise CheckpointRefused(report.finding)
+    if report.entries == 0 and upto > after:
+        raise CheckpointRefused(_head_finding(after, at_head))
     unsealed = first_unsealed(conn, keys, after)
     if unsealed is not None:
         raise CheckpointRefused(unsealed)
 
 
-def _verify_from(
-    conn: Connection, after: int, starts: dict[int, str], head: dict[str, Any]
-) -> VerifyReport:
-    """The chain from entry ``after + 1`` (to the head), linking to ``starts[after+1]``."""
-    from gateway.audit.verify import verify_rows  # the plain pass: few rows
-
-    rows = [
-        dict(r)
-        for r in conn.execute(
-            sa.text(
-                "SELECT seq, entry_id, recorded_at, action, actor, recipient, exchange_id,"
-                " details, hash_alg, prev_hash, hash, canonical, seal FROM audit_log"
-                " WHERE seq > :a ORDER BY seq"
-            ),
-            {"a": after},
-        ).mappings()
-    ]
-    if not rows:
-        if head["seq"] != after:
-            return VerifyReport(
-                0,
-                Finding(
-                    after + 1,
-                    None,
-                    "removed",
-                    f"entries {after + 1} to {head['seq']} were removed",
-                ),
-            )
-        return VerifyReport(0, None)
-    prev = starts.get(after + 1, _GENESIS if after == 0 else "")
-    return verify_rows(rows, head, start_seq=after + 1, start_prev=prev)
-
-
 def first_unsealed(conn: Connection, keys: AuditKeys, after: int) -> Finding | None:
     """The first ``jcs-sha256`` entry after ``after`` without a valid seal by a key held."""
-    result = conn.execute(
+    result = _streamed(
+        conn,
+        5000,
         sa.text(
             "SELECT seq, entry_id, hash, seal FROM audit_log"
             " WHERE seq > :a AND hash_alg = :jcs ORDER BY seq"
@@ -501,7 +482,9 @@ def check_decisions_column(conn: Connection, first_seq: int) -> tuple[Finding | 
     entry (written before, or whose entries were pruned) are not checked."""
     column = "e.decisions::text" if conn.dialect.name == "postgresql" else "e.decisions"
     stating = f"details LIKE '%\"{DECISIONS_DIGEST}\"%'"
-    rows = conn.execution_options(yield_per=1000).execute(
+    rows = _streamed(
+        conn,
+        1000,
         sa.text(
             f"SELECT a.exchange_id, a.seq, a.entry_id, a.details, {column}"
             " FROM audit_log a JOIN exchanges e ON e.exchange_id = a.exchange_id"

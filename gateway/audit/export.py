@@ -26,12 +26,18 @@ from pathlib import Path
 from typing import IO, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from gateway.audit.checkpoints import CheckpointRefused, load_checkpoints, take_checkpoint
 from gateway.audit.signing import AuditKeys
 
 FORMAT = "isg-gateway/audit-export/1"
+
+
+def _streamed(conn: Connection, batch: int, statement: Any, *params: Any) -> Any:
+    """Rows read ``batch`` at a time (server-side on PostgreSQL), for this statement only:
+    ``Connection.execution_options`` would change the connection for every later one."""
+    return conn.execute(statement.execution_options(yield_per=batch), *params)
 
 
 class ExportError(RuntimeError):
@@ -72,11 +78,13 @@ def export_store(engine: Engine, keys: AuditKeys, out: Path) -> ExportSummary:
         with (out / "checkpoints.jsonl").open("w", encoding="utf-8") as file:
             for cp in checkpoints:
                 _line(file, cp.as_record())
-        rows = conn.execution_options(yield_per=5000).execute(
+        rows = _streamed(
+            conn,
+            5000,
             sa.text(
                 "SELECT seq, entry_id, recorded_at, action, actor, recipient, exchange_id,"
                 " details, hash_alg, prev_hash, hash, canonical FROM audit_log ORDER BY seq"
-            )
+            ),
         )
         with (out / "entries.jsonl").open("w", encoding="utf-8") as file:
             for row in rows.mappings():
@@ -88,8 +96,8 @@ def export_store(engine: Engine, keys: AuditKeys, out: Path) -> ExportSummary:
                 _line(file, record)
                 entries += 1
         column = "decisions::text" if conn.dialect.name == "postgresql" else "decisions"
-        exchanges = conn.execution_options(yield_per=5000).execute(
-            sa.text(f"SELECT exchange_id, {column} FROM exchanges ORDER BY exchange_id")
+        exchanges = _streamed(
+            conn, 5000, sa.text(f"SELECT exchange_id, {column} FROM exchanges ORDER BY exchange_id")
         )
         with (out / "decisions.jsonl").open("w", encoding="utf-8") as file:
             for exchange_id, decisions in exchanges:

@@ -413,16 +413,28 @@ def verify_chain(
     starts: dict[int, str] | None = None,
     wanted: set[int] | None = None,
     head: dict[str, Any] | None = None,
+    resume: tuple[int, str] | None = None,
 ) -> VerifyReport:
     """Verify the entries in the store from the first kept one.
 
     ``starts`` maps a first sequence number to the hash its entry must link to
     (entry 1 to the genesis hash; an anchor checkpoint adds where a pruned log
     begins). ``wanted``: sequence numbers whose computed hash to report (the
-    checkpoints'). ``head``: the head row, which the last entry must match."""
+    checkpoints'). ``head``: the head row, which the last entry must match.
+    ``resume``: (seq, hash) of an entry already verified: verify only after it."""
     starts = {1: _GENESIS, **(starts or {})}
     wanted = wanted or set()
-    bounds = conn.execute(sa.text("SELECT min(seq), max(seq) FROM audit_log")).one()
+    if resume is not None:
+        bounds = conn.execute(
+            sa.text("SELECT :a + 1, max(seq) FROM audit_log WHERE seq > :a"), {"a": resume[0]}
+        ).one()
+        if bounds[1] is None:
+            if head is not None and head["seq"] != resume[0]:
+                return VerifyReport(0, _head_finding(resume[0], head), first_seq=resume[0] + 1)
+            return VerifyReport(0, None, first_seq=resume[0] + 1, last_seq=resume[0])
+        starts = {resume[0] + 1: resume[1]}
+    else:
+        bounds = conn.execute(sa.text("SELECT min(seq), max(seq) FROM audit_log")).one()
     if bounds[0] is None:
         return VerifyReport(0, None, first_seq=min(starts), last_seq=0)
     first, last = int(bounds[0]), int(bounds[1])
