@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 
 from gateway.api.rate_limits import RateLimits
 from gateway.audit import Action, AuditEntry
+from gateway.audit.subjects import current_trace_id
 from gateway.embedded.hosts import is_loopback
 from gateway.errors import Forbidden, GatewayError, TokenRequestRefused, UnknownPartner
 from gateway.identity.caller import Caller
@@ -43,6 +44,8 @@ def audit_refusal(runtime: Runtime, request: Request, actor: str, error: Gateway
             "status": error.status,
             "reason": error.slug,
             "detail": error.detail[:300],
+            "justification": "a request refused for want of the credentials it needed",
+            **({"trace_id": trace_id} if (trace_id := current_trace_id()) else {}),
         },
     )
     try:

@@ -44,6 +44,7 @@ from gateway.api.auth import partner, refuse_format
 from gateway.api.rate_limits import RateLimits
 from gateway.audit import Action, AuditEntry
 from gateway.audit.chain import now_text
+from gateway.audit.subjects import subject_pseudonyms, traced
 from gateway.delivery.outbox import OutboxMessage, outbox_rows
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.errors import (
@@ -340,7 +341,9 @@ def _correct(
                 placed.get(decision.recipient, record), [decision], pipeline.pseudonym_key
             )
         ]
-        entries = audit_entries(exchange, fmt, decisions, disclosures, caller.client_id)
+        entries = audit_entries(
+            exchange, fmt, decisions, disclosures, caller.client_id, record, pipeline.pseudonym_key
+        )
         messages = route(
             exchange,
             disclosures,
@@ -356,6 +359,8 @@ def _correct(
     also = [d.recipient for d in policy_decisions if d.permitted and d.recipient not in earlier]
     at = now_text()
     old = Exchange.model_validate(original["envelope"])
+    # Whom the earlier version was about, and the trace: on its withdrawal and alteration.
+    about = traced({"subject_pseudonyms": subject_pseudonyms(pipeline.pseudonym_key, old.subjects)})
     clocks = clock_rows(exchange, decisions, datetime.now(UTC), pipeline.steps_for)
     pending = pending_commit(
         exchange, record, fmt, bundle.version, decisions, disclosures, entries, messages, clocks
@@ -400,6 +405,7 @@ def _correct(
                         "reason": "the policy in force does not permit this recipient "
                         "the correction",
                         **({"client": caller.client_id} if caller.client_id else {}),
+                        **about,
                     },
                 )
             )
@@ -416,7 +422,9 @@ def _correct(
                     "not_sent_to_new_recipients": also,
                     "placed_as_routed_by_hand": sorted(placed),
                     "policy_version": bundle.version,
+                    "justification": "the sender corrected the record it shared",
                     **({"client": caller.client_id} if caller.client_id else {}),
+                    **about,
                 },
             )
         )
@@ -467,6 +475,15 @@ def _withdraw(
         messages: list[OutboxMessage] = []
         entries: list[AuditEntry] = []
         client = {"client": caller.client_id} if caller.client_id else {}
+        # Whom the record was about, and the trace: on every withdrawal entry.
+        client = traced(
+            {
+                **client,
+                "subject_pseudonyms": subject_pseudonyms(
+                    runtime.pipeline.pseudonym_key, exchange.subjects
+                ),
+            }
+        )
         for recipient in recipients:
             ids = delivery_ids(conn, exchange_id, recipient)
             notices = withdrawal_messages(

@@ -39,6 +39,7 @@ from sqlalchemy.engine import Connection
 from gateway.alerts import clock
 from gateway.api import page_shell
 from gateway.audit import Action, AuditEntry
+from gateway.audit.subjects import envelope_pseudonyms, traced
 from gateway.errors import (
     GatewayError,
     NotFound,
@@ -335,6 +336,7 @@ class Inbox:
                             "via": via,
                             "desks": sorted(staff.desks),
                             "copy_held": copy is not None,
+                            **_consulted(conn, row, self.runtime.pipeline.pseudonym_key),
                         },
                     )
                 ],
@@ -411,6 +413,20 @@ def _copy(conn: Connection, exchange_id: str, recipient: str) -> dict[str, Any] 
             "decision": envelope.get("decision"),
         }
     return {"format": fmt, "media_type": headers.get("content-type"), "body": payload}
+
+
+def _consulted(conn: Connection, row: Mapping[Any, Any], key: bytes) -> dict[str, Any]:
+    """What the consultation entry says about whose record and why (s62): the
+    subjects' audit pseudonyms, the purpose it was shared for, the trace; no value."""
+    envelope = conn.execute(
+        sa.select(exchanges.c.envelope).where(exchanges.c.exchange_id == row["exchange_id"])
+    ).scalar()
+    found: dict[str, Any] = {
+        "purpose": row["purpose"],
+        "justification": "a person at a receiving desk reads a copy that must be acknowledged",
+        "subject_pseudonyms": envelope_pseudonyms(key, _loads(envelope)),
+    }
+    return traced(found)
 
 
 def _mark_read(conn: Connection, clock_id: str, person: str, now: datetime) -> None:

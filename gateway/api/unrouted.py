@@ -33,6 +33,7 @@ from gateway.api.corrections import body_schema, json_body
 from gateway.api.sign_in import require_csrf
 from gateway.audit import Action, AuditEntry
 from gateway.audit.chain import seal_decisions
+from gateway.audit.subjects import payload_sha256, subject_pseudonyms, traced
 from gateway.delivery.outbox import outbox_rows
 from gateway.errors import NotFound, RecipientNotPermitted
 from gateway.identity.caller import Caller
@@ -162,20 +163,31 @@ def route_by_hand(
     place = request.place.model_dump(exclude_none=True)
     details = decision.as_record()
     details.update(disclosures[0].minimised.as_audit())
+    # Whom the record is about, which bytes crossed, and the trace (s62).
+    about = traced(
+        {"subject_pseudonyms": subject_pseudonyms(pipeline.pseudonym_key, exchange.subjects)}
+    )
+    details["payload_sha256"] = payload_sha256(jsontext.dumps(disclosures[0].minimised.record))
     entries = [
         AuditEntry(
             action=Action.ALTERATION,
             actor=actor,
             recipient=request.recipient,
             exchange_id=exchange_id,
-            details={"routed_by_hand": True, "place": place, "flow": decision.rules[0]},
+            details={
+                "routed_by_hand": True,
+                "place": place,
+                "flow": decision.rules[0],
+                "justification": "the coordinating team supplied the place the flow routes by",
+                **about,
+            },
         ),
         AuditEntry(
             action=Action.DISCLOSURE,
             actor=actor,
             recipient=request.recipient,
             exchange_id=exchange_id,
-            details={**details, "routed_by": actor, "place": place},
+            details={**details, "routed_by": actor, "place": place, **about},
         ),
     ]
     recorded = {

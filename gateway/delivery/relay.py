@@ -20,6 +20,7 @@ delivered, so they leave in order.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -33,6 +34,7 @@ from typing import Any, Protocol
 from kafka.errors import KafkaError
 
 from gateway.audit import Action, AuditEntry
+from gateway.audit.subjects import payload_sha256, trace_id_of
 from gateway.delivery import outbox
 from gateway.delivery.channels import Outcome
 from gateway.delivery.kafka_config import KafkaConnection
@@ -104,7 +106,15 @@ def deliver_in_order(channel: Channel, rows: list[dict[str, Any]]) -> list[Outco
 
 def delivery_audit(action: str, actor: str, row: dict[str, Any], **details: Any) -> AuditEntry:
     """An audit entry about one delivery (an outbox or dead-letter row): what happened
-    to it, with the delivery id, channel and destination that identify it."""
+    to it, with the delivery id, channel and destination that identify it; for an
+    outbox row also the SHA-256 of the bytes sent and the exchange's trace id."""
+    payload, headers = row.get("payload"), row.get("headers")
+    if isinstance(headers, str):
+        headers = json.loads(headers)
+    sent = {"payload_sha256": payload_sha256(payload)} if isinstance(payload, str) else {}
+    trace_id = trace_id_of(headers if isinstance(headers, dict) else None)
+    if trace_id:
+        sent["trace_id"] = trace_id
     return AuditEntry(
         action=action,
         actor=actor,
@@ -114,6 +124,7 @@ def delivery_audit(action: str, actor: str, row: dict[str, Any], **details: Any)
             "delivery_id": row["delivery_id"],
             "channel": row["channel"],
             "destination": row["destination"],
+            **sent,
             **details,
         },
     )
