@@ -44,6 +44,7 @@ from gateway.audit.verify import (
     VerifyReport,
     _head_finding,
     head_row,
+    snapshot,
     verify_chain,
 )
 from gateway.settings import Settings
@@ -355,7 +356,7 @@ def verify_store(
     """The chain, its checkpoints, the seals of entries not yet covered and the
     exchanges' decisions. ``held``: checkpoints kept elsewhere (an earlier export),
     which the store must still extend."""
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         checkpoints = load_checkpoints(conn)
         head = head_row(conn)
         finding, notes = _check_checkpoints(checkpoints, keys)

@@ -30,6 +30,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from gateway.audit.checkpoints import CheckpointRefused, load_checkpoints, take_checkpoint
 from gateway.audit.signing import AuditKeys
+from gateway.audit.verify import snapshot
 
 FORMAT = "isg-gateway/audit-export/1"
 
@@ -73,7 +74,7 @@ def export_store(engine: Engine, keys: AuditKeys, out: Path) -> ExportSummary:
         json.dumps({"format": FORMAT, "keys": published}, indent=2) + "\n", encoding="utf-8"
     )
     entries = 0
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         checkpoints = load_checkpoints(conn)
         with (out / "checkpoints.jsonl").open("w", encoding="utf-8") as file:
             for cp in checkpoints:

@@ -518,6 +518,17 @@ def _name_break(conn: Connection, verified_seq: int, verified_hash: str) -> Find
     )
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one state of the store, so entries appended
+    while it reads (the gateway keeps running) do not look like a broken head. On
+    PostgreSQL a REPEATABLE READ transaction; SQLite's transactions are snapshots."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
 def head_row(conn: Connection) -> dict[str, Any] | None:
     row = conn.execute(sa.text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
     return {"seq": row[0], "hash": row[1]} if row else None
@@ -526,7 +537,7 @@ def head_row(conn: Connection) -> dict[str, Any] | None:
 def verify_engine(engine: Engine) -> VerifyReport:
     """The chain alone (no checkpoints): ``gateway.audit.checkpoints.verify_store`` adds
     them, with the keys."""
-    with engine.connect() as conn:
+    with snapshot(engine) as conn:
         head = head_row(conn)
         report = verify_chain(conn, head=head)
     if report.ok and report.entries == 0 and head is not None and head["seq"] > 0:
