@@ -47,7 +47,14 @@ from gateway.evaluation.measures import (
 )
 from gateway.evaluation.months import add_months, month_of
 from gateway.evaluation.suppression import DERIVED, Suppressed, suppress
-from gateway.linking.index import catch_up, chunks, person_rows, persons_of
+from gateway.linking.index import (
+    catch_up,
+    chunks,
+    envelope_text,
+    parse_envelope,
+    person_rows,
+    persons_of,
+)
 from gateway.linking.keys import sightings
 from gateway.policy import PolicyBundle, minimise_for
 from gateway.policy.engine import Decision, decide_for
@@ -160,9 +167,9 @@ class _Reader:
         roles = {str(r) for r in entry.roles}
         wanted: list[tuple[date, dict[str, Any], list[str]]] = []
         with self.store.engine.connect() as conn:
-            query = sa.select(exchanges.c.envelope).where(exchanges.c.category == "referral")
+            query = sa.select(envelope_text()).where(exchanges.c.category == "referral")
             for (envelope,) in conn.execute(query):
-                record = _json(envelope)
+                record = parse_envelope(envelope)
                 referral = (record.get("payload") or {}).get("referral") or {}
                 on = as_date(referral.get("referred_at"))
                 if (
@@ -201,11 +208,11 @@ class _Reader:
                 for exchange_id, ref in pairs:
                     about[exchange_id].append((person, ref))
             for part in chunks(sorted(about)):
-                query = sa.select(exchanges.c.exchange_id, exchanges.c.envelope).where(
+                query = sa.select(exchanges.c.exchange_id, envelope_text()).where(
                     exchanges.c.exchange_id.in_(part)
                 )
                 for exchange_id, envelope in conn.execute(query):
-                    self._read(_json(envelope), about[exchange_id], facts)
+                    self._read(parse_envelope(envelope), about[exchange_id], facts)
         return facts
 
     def _read(
@@ -223,10 +230,6 @@ class _Reader:
         agency = party.kind if party else sender
         for person, ref in about:
             add_facts(facts[person], minimised.record, ref, sender, agency)
-
-
-def _json(value: Any) -> dict[str, Any]:
-    return json.loads(value) if isinstance(value, str | bytes) else dict(value)
 
 
 def _rows(
