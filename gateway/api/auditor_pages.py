@@ -73,6 +73,14 @@ form.search input, form.search select { width: 100%; box-sizing: border-box; }
 .chart .value { font-weight: 700; font-variant-numeric: tabular-nums; }
 table.figures td.n, table.figures th.n { text-align: right; font-variant-numeric: tabular-nums; }
 details { margin: .4rem 0 1.2rem; }
+table.weekly td { padding: .3rem .4rem; vertical-align: bottom; }
+table.weekly th[scope=row] { vertical-align: bottom; }
+table.weekly .column { display: flex; align-items: flex-end; justify-content: flex-end;
+  height: 2.4rem; margin-bottom: .15rem; }
+table.weekly .column .bar { display: block; width: 1.1rem; background: #1d70b8;
+  background-image: repeating-linear-gradient(45deg, transparent 0 6px,
+  rgba(255,255,255,.35) 6px 9px); min-height: 2px; }
+table.weekly .column .bar.zero { min-height: 0; }
 summary { cursor: pointer; color: #1d70b8; text-decoration: underline; }
 summary:focus-visible { outline: 3px solid #fd0; box-shadow: 0 0 0 6px #0b0c0c; }
 ol.timeline { list-style: none; padding: 0; border-left: 4px solid #0b0c0c; margin-left: .4rem; }
@@ -121,23 +129,36 @@ def _paths(paths: list[Any]) -> str:
     return '<ul class="paths">' + "".join(f"<li>{e(p)}</li>" for p in paths) + "</ul>"
 
 
-def bar_chart(title: str, rows: list[tuple[str, int]], unit: str, *, heading: str = "h3") -> str:
+def counted(value: int, unit: tuple[str, str]) -> str:
+    """``1 copy``, ``2 copies``: ``unit`` is (one, many)."""
+    return f"{value} {unit[0] if value == 1 else unit[1]}"
+
+
+def bar_chart(
+    title: str,
+    rows: list[tuple[str, int]],
+    unit: tuple[str, str],
+    *,
+    column: str,
+    heading: str = "h3",
+    none: str = "None in this period.",
+) -> str:
     """A horizontal bar chart with each value written beside its bar, and the same
     figures as a table for anyone who would rather read one."""
-    if not rows:
-        return f"<{heading}>{e(title)}</{heading}><p>Nothing in this period.</p>"
+    if not any(value for _, value in rows):
+        return f"<{heading}>{e(title)}</{heading}><p>{e(none)}</p>"
     top = max(value for _, value in rows) or 1
     bars = "".join(
         f"<li><span>{e(label)}</span>"
         f'<span class="track" aria-hidden="true"><span class="bar{" zero" if not value else ""}"'
         f' style="width:{round(100 * value / top, 1)}%"></span></span>'
-        f'<span class="value">{value} {e(unit if value != 1 else unit.rstrip("s"))}</span></li>'
+        f'<span class="value">{e(counted(value, unit))}</span></li>'
         for label, value in rows
     )
     table = (
         f'<details><summary>{e(title)} as a table</summary><table class="figures">'
-        f'<thead><tr><th scope="col">{e(title.split(" by ")[-1].capitalize())}</th>'
-        f'<th scope="col" class="n">{e(unit.capitalize())}</th></tr></thead><tbody>'
+        f'<thead><tr><th scope="col">{e(column)}</th>'
+        f'<th scope="col" class="n">{e(unit[1].capitalize())}</th></tr></thead><tbody>'
         + "".join(
             f'<tr><th scope="row">{e(label)}</th><td class="n">{value}</td></tr>'
             for label, value in rows
@@ -157,48 +178,89 @@ def charts_html(stats: Mapping[str, Any]) -> str:
         f'<h2 id="charts">The last {len(weeks)} weeks</h2>',
         f'<p class="muted">Weeks start on Monday (UTC), from {e(_week_label(weeks[0]))}.</p>',
     ]
-    # Copies disclosed per flow per week: a chart per flow, and one table of all.
+    # Copies disclosed per flow per week: a column per week in each flow's row, its
+    # number written under it, so the chart is itself a table.
     volume: Mapping[str, Mapping[str, int]] = stats["volume_per_flow"]
     parts.append("<h3>Copies disclosed per flow per week</h3>")
     if not volume:
         parts.append("<p>No copies were disclosed in this period.</p>")
-    for flow, per_week in volume.items():
-        rows = [(_week_label(w), int(per_week.get(w, 0))) for w in weeks]
-        parts.append(
-            bar_chart(
-                f"Flow {flow}: {sum(v for _, v in rows)} copies", rows, "copies", heading="h4"
-            )
-        )
-    if volume:
+    else:
+        top = max((n for per_week in volume.values() for n in per_week.values()), default=1) or 1
         head = "".join(f'<th scope="col" class="n">{e(_week_label(w))}</th>' for w in weeks)
-        body = "".join(
+        body = []
+        for flow, per_week in volume.items():
+            cells = []
+            for w in weeks:
+                n = int(per_week.get(w, 0))
+                height = round(100 * n / top, 1)
+                cells.append(
+                    f'<td class="n"><span class="column" aria-hidden="true"><span class="bar'
+                    f'{" zero" if not n else ""}" style="height:{height}%"></span></span>{n}</td>'
+                )
+            total = sum(int(v) for v in per_week.values())
+            body.append(
+                f'<tr><th scope="row">{e(flow)}</th>{"".join(cells)}'
+                f'<td class="n"><strong>{total}</strong></td></tr>'
+            )
+        parts.append(
+            '<table class="figures weekly"><caption class="muted" style="text-align:left">'
+            "Copies disclosed, by the flow that permitted them: each week's number is "
+            "written under its column</caption>"
+            f'<thead><tr><th scope="col">Flow</th>{head}<th scope="col" class="n">Total</th>'
+            f"</tr></thead><tbody>{''.join(body)}</tbody></table>"
+        )
+        plain = "".join(
             f'<tr><th scope="row">{e(flow)}</th>'
             + "".join(f'<td class="n">{per_week.get(w, 0)}</td>' for w in weeks)
             + "</tr>"
             for flow, per_week in volume.items()
         )
         parts.append(
-            "<details><summary>Every flow and week as one table</summary>"
+            "<details><summary>Copies per flow per week as a plain table</summary>"
             f'<table class="figures"><thead><tr><th scope="col">Flow</th>{head}</tr></thead>'
-            f"<tbody>{body}</tbody></table></details>"
+            f"<tbody>{plain}</tbody></table></details>"
         )
     denials = list(stats["denials_by_rule"].items())
-    parts.append(bar_chart("Refusals by rule", denials, "refusals"))
+    parts.append(
+        bar_chart(
+            "Refusals by rule",
+            denials,
+            ("refusal", "refusals"),
+            column="Rule",
+            none="No recipient was refused in this period.",
+        )
+    )
     dead = [(_week_label(w), int(n)) for w, n in stats["dead_letters_per_week"].items()]
-    parts.append(bar_chart("Dead letters per week", dead, "dead letters"))
+    parts.append(
+        bar_chart(
+            "Dead letters per week",
+            dead,
+            ("dead letter", "dead letters"),
+            column="Week",
+            none="No copy was dead-lettered in this period.",
+        )
+    )
     parts.append(
         f"<p>Dead letters still open (not put back for delivery): "
         f"<strong>{int(stats['dead_letters_open'])}</strong>.</p>"
     )
     ack = stats["urgent_acknowledgement"]
     summary = (
-        f"{ack['alerts']} urgent alert copies; median {ack['median_minutes']} minutes, "
+        f"{counted(ack['alerts'], ('urgent alert copy', 'urgent alert copies'))}; "
+        f"median {ack['median_minutes']} minutes, "
         f"90th percentile {ack['p90_minutes']} minutes to acknowledgement."
         if ack["median_minutes"] is not None
-        else f"{ack['alerts']} urgent alert copies; none acknowledged yet."
+        else f"{counted(ack['alerts'], ('urgent alert copy', 'urgent alert copies'))}; "
+        "none acknowledged yet."
     )
     parts.append(
-        bar_chart("Urgent alerts by time to acknowledgement", list(ack["bands"].items()), "alerts")
+        bar_chart(
+            "Urgent alerts by time to acknowledgement",
+            list(ack["bands"].items()),
+            ("alert", "alerts"),
+            column="Time to acknowledgement",
+            none="No urgent alert in this period.",
+        )
     )
     parts.append(f"<p>{e(summary)}</p>")
     return "\n".join(parts)
@@ -207,13 +269,18 @@ def charts_html(stats: Mapping[str, Any]) -> str:
 def chain_html(status: Mapping[str, Any]) -> str:
     state = status.get("status", "unchecked")
     if state == "verified":
-        algorithms = ", ".join(f"{n} {alg}" for alg, n in (status.get("algorithms") or {}).items())
+        used = status.get("algorithms") or {}
+        algorithms = "hashed with " + (
+            ", ".join(f"{alg} ({n} entries)" for alg, n in used.items())
+            if len(used) > 1
+            else ", ".join(used)
+        )
         lines = [
             "<p><strong>Chain verified.</strong> "
             f"{status.get('entries')} entries re-hashed, none changed, removed, inserted or "
             "reordered.</p>",
             f'<p class="muted">Checked {e(_local(status.get("checked_at")))}'
-            + (f"; {e(algorithms)}" if algorithms else "")
+            + (f"; {e(algorithms)}" if used else "")
             + ".</p>",
         ]
     elif state == "broken":
@@ -325,9 +392,11 @@ def entries_table(auditor: Auditor, entries: Sequence[Mapping[str, Any]]) -> str
         rules = ", ".join(details.get("rules") or [])
         if entry["action"] == "refusal":
             refused = details.get("refused") or []
-            rules = "; ".join(
-                f"{r.get('recipient')}: {', '.join(r.get('rules') or [])}" for r in refused
-            )
+            by_rule: dict[str, list[str]] = {}
+            for r in refused:
+                key = ", ".join(r.get("rules") or []) or "no rule"
+                by_rule.setdefault(key, []).append(str(r.get("recipient")))
+            rules = "; ".join(f"{key} refused {', '.join(names)}" for key, names in by_rule.items())
         rows.append(
             "<tr>"
             f"<td>{e(entry['seq'])}</td>"
@@ -415,7 +484,8 @@ def report_html(found: Mapping[str, Any]) -> str:
         )
         parts.append(
             f'<section aria-labelledby="d{number}"><h3 id="d{number}">{number}. '
-            f"{e(item['recipient_name'])} received a {e(words(str(item['category'] or '')))} "
+            f"{e(item['recipient_name'])} received a "
+            f"{e(str(item['category'] or 'record').replace('_', ' '))} "
             f"from {e(item['sender_name'])}</h3>"
             + _facts(
                 {
