@@ -6,7 +6,7 @@ collector). The rest is read when scraped: the outbox's backlog and its
 oldest row's age and the open dead letters from the store (so they count
 every relay's work, not this process's), the policy bundle in force, and
 whether the broker answers. A store that cannot answer leaves its gauges out
-(``isg_store_up`` 0) rather than fail the scrape.
+(``isg_store_available`` 0) rather than fail the scrape.
 
 ``gateway relay`` serves the same on a port of its own (``serve_relay_metrics``).
 """
@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+STORE_AVAILABLE = "1 when the store answers, 0 when not"
 #: The media type of the text ``render`` writes.
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 
@@ -61,7 +62,9 @@ class State(Collector):
         yield from self._store_gauges()
         yield from self._policy()
         yield GaugeMetricFamily(
-            "isg_broker_up", "1 when the broker answers a metadata request", self.broker_up()
+            "isg_broker_available",
+            "1 when the broker answers a metadata request, 0 when not",
+            self.broker_up(),
         )
 
     def _store_gauges(self) -> Iterable[Metric]:
@@ -71,9 +74,9 @@ class State(Collector):
                 dead = outbox.open_dead_letters(conn)
         except (SQLAlchemyError, ServiceUnavailable) as exc:
             log.warning("metrics: the store did not answer (%s)", type(exc).__name__)
-            yield GaugeMetricFamily("isg_store_up", "1 when the store answers", 0)
+            yield GaugeMetricFamily("isg_store_available", STORE_AVAILABLE, 0)
             return
-        yield GaugeMetricFamily("isg_store_up", "1 when the store answers", 1)
+        yield GaugeMetricFamily("isg_store_available", STORE_AVAILABLE, 1)
         yield GaugeMetricFamily(
             "isg_outbox_pending", "Deliveries waiting in the outbox (every relay's)", pending
         )

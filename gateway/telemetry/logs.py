@@ -23,8 +23,9 @@ from opentelemetry import trace
 LogFormat = Literal["json", "text"]
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 #: Libraries whose lower levels write what goes over the wire (kafka-python's DEBUG
-#: logs each record it sends): kept at WARNING whatever the gateway's level.
-QUIET = ("kafka", "alembic", "sqlalchemy")
+#: logs each record it sends, httpx's INFO each URL with its query): kept at WARNING
+#: whatever the gateway's level. Outgoing requests are in the traces instead.
+QUIET = ("kafka", "alembic", "sqlalchemy", "httpx", "httpcore")
 UVICORN = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 #: A LogRecord's own attributes: anything else on a record came as ``extra``.
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {
@@ -110,16 +111,20 @@ def handler(log_format: LogFormat, stream: TextIO | None = None) -> logging.Hand
     return out
 
 
-def configure_logging(level: str = "INFO", log_format: LogFormat = "text") -> None:
-    """The process's logging: one handler on the root logger; uvicorn's loggers pass
-    through it too. Called again (a second runtime), it replaces its handler."""
+def configure_logging(
+    level: str = "INFO", log_format: LogFormat = "text", stream: TextIO | None = None
+) -> None:
+    """The process's logging: one handler on the root logger, writing to ``stream``
+    (standard error); uvicorn's loggers pass through it too. Called again (a second
+    runtime), it replaces its handler."""
     root = logging.getLogger()
     for previous in [h for h in root.handlers if getattr(h, "isg_gateway", False)]:
         root.removeHandler(previous)
-    out = handler(log_format)
+    out = handler(log_format, stream)
     out.isg_gateway = True  # type: ignore[attr-defined]
     root.addHandler(out)
     root.setLevel(level.upper())
+    logging.captureWarnings(True)  # a library's warning is a log line too, in its format
     for name in QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
     for name in UVICORN:

@@ -109,7 +109,7 @@ def _otlp_exporter(env: Mapping[str, str]) -> SpanExporter:
     )
 
 
-def _resource(env: Mapping[str, str], service: str) -> Resource:
+def resource(env: Mapping[str, str], service: str) -> Resource:
     """``OTEL_SERVICE_NAME`` wins over the gateway's own name; ``OTEL_RESOURCE_ATTRIBUTES``
     is read by the SDK."""
     try:
@@ -143,7 +143,7 @@ def install_tracing(
     sampler = (
         None if env.get("OTEL_TRACES_SAMPLER") else ParentBased(TraceIdRatioBased(sample_ratio))
     )
-    provider = TracerProvider(sampler=sampler, resource=_resource(env, service))
+    provider = TracerProvider(sampler=sampler, resource=resource(env, service))
     for processor in processors:
         provider.add_span_processor(processor)
     trace.set_tracer_provider(provider)
@@ -209,12 +209,13 @@ def stage(name: str, **attributes: AttributeValue) -> Iterator[Span]:
 
 
 def children(name: str, parents: Sequence[Span]) -> list[Span]:
-    """A span named ``name`` under each recorded span of ``parents``, started now and
-    not made current (the caller ends each, with ``settle``); None-like spans for
+    """A span named ``name`` under each sampled span of ``parents``, started now and
+    not made current (the caller ends each, with ``settle``); the invalid span for
     the others."""
+    # Sampled, not recording: the exchange's span has ended by the time it commits.
     return [
         tracer.start_span(name, context=trace.set_span_in_context(parent))
-        if parent.is_recording()
+        if parent.get_span_context().trace_flags.sampled
         else trace.INVALID_SPAN
         for parent in parents
     ]
