@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
@@ -37,7 +38,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from gateway.audit import Action, AuditEntry, verify_engine
+from gateway.audit import Action, AuditEntry
+from gateway.audit.checkpoints import keys_from_settings, verify_store
 from gateway.audit.query import AuditQuery, BadCursor, Filters, moment
 from gateway.audit.subject_access import PartyInfo, report, report_entries
 from gateway.audit.subjects import current_trace_id, envelope_pseudonyms, is_pseudonym
@@ -48,6 +50,7 @@ from gateway.runtime import Runtime
 from gateway.store.audit_log import append
 from gateway.store.tables import alert_clocks, dead_letters, exchanges
 
+log = logging.getLogger(__name__)
 #: The roles that may read the audit trail.
 AUDIT_ROLES = (AUDITOR, DPO)
 ACTIONS = tuple(sorted(v for k, v in vars(Action).items() if k.isupper() and isinstance(v, str)))
@@ -254,8 +257,8 @@ class Auditor:
         }
 
     def chain_status(self, *, fresh: bool = False) -> dict[str, Any]:
-        """The chain verified (``gateway.audit.verify``), at most ``CHAIN_FRESH_SECONDS``
-        old unless ``fresh``; and the signed checkpoints where the gateway keeps them."""
+        """The audit trail verified, at most ``CHAIN_FRESH_SECONDS`` old unless
+        ``fresh``: the chain and its signed checkpoints."""
         with self._chain_lock:
             age = time.monotonic() - self._chain.checked_at
             if fresh or self._chain.status is None or age > CHAIN_FRESH_SECONDS:
@@ -264,27 +267,47 @@ class Auditor:
             return dict(self._chain.status)
 
     def _verify(self) -> dict[str, Any]:
+        """The store verified as ``gateway audit verify`` does: the chain, its signed
+        checkpoints, the seals of entries since the newest and the exchanges' decisions
+        (``gateway.audit.checkpoints.verify_store``)."""
         started = time.perf_counter()
         checked_at = datetime.now(UTC).isoformat(timespec="seconds")
         try:
-            verified = verify_engine(self.runtime.store.engine)
-        except Exception as failed:
+            keys = keys_from_settings(self.runtime.settings, create=False)
+            verified = verify_store(self.runtime.store.engine, keys)
+        except Exception as failed:  # shown to the auditor as unchecked, and logged
+            log.exception("the audit trail could not be verified for the dashboard")
             return {
                 "status": "unchecked",
                 "verified": False,
                 "checked_at": checked_at,
-                "detail": f"the chain could not be checked: {type(failed).__name__}",
-                "checkpoints": checkpoint_status(self.runtime),
+                "detail": f"the audit trail could not be checked: {type(failed).__name__}",
+                "checkpoints": None,
             }
         finding = verified.finding
+        latest = verified.latest
         status: dict[str, Any] = {
             "status": "verified" if finding is None else "broken",
             "verified": finding is None,
-            "entries": verified.entries,
-            "algorithms": dict(verified.algorithms),
+            "entries": verified.chain.entries,
+            "algorithms": dict(verified.chain.algorithms),
             "checked_at": checked_at,
             "seconds": round(time.perf_counter() - started, 3),
-            "checkpoints": checkpoint_status(self.runtime),
+            "checkpoints": {
+                "count": verified.checkpoints,
+                "latest": None
+                if latest is None
+                else {
+                    "id": latest.id,
+                    "key_id": latest.key_id,
+                    "upto_seq": latest.upto_seq,
+                    "created_at": latest.fields.get("created_at"),
+                    "kind": latest.fields.get("kind"),
+                },
+                "entries_since": verified.uncovered,
+            },
+            "exchanges_checked": verified.exchanges,
+            "notes": list(verified.notes),
         }
         if finding is not None:
             status["first_bad_entry"] = {
@@ -368,24 +391,6 @@ def record_consultation(
     )
     with runtime.store.transaction() as conn:
         append(conn, [entry])
-
-
-def checkpoint_status(runtime: Runtime) -> dict[str, Any] | None:
-    """HOOK for the signed checkpoints (issue 18, tamper evidence): their status once
-    ``gateway.audit.checkpoints`` offers ``checkpoint_status(engine)``; None until then,
-    and the dashboard says checkpoints are not kept yet."""
-    try:
-        from gateway.audit import checkpoints
-    except ImportError:
-        return None
-    status = getattr(checkpoints, "checkpoint_status", None)
-    if status is None:
-        return None
-    try:
-        found = status(runtime.store.engine)
-    except Exception as failed:
-        return {"status": "unchecked", "detail": type(failed).__name__}
-    return dict(found) if isinstance(found, Mapping) else {"status": str(found)}
 
 
 def _week_of(recorded_at: str) -> str:
@@ -684,7 +689,6 @@ __all__ = [
     "Auditor",
     "SubjectLookup",
     "acknowledgement_times",
-    "checkpoint_status",
     "csv_rows",
     "filters_from",
     "install_auditor",

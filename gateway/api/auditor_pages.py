@@ -16,7 +16,7 @@ consultation.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 from uuid import UUID
@@ -114,7 +114,12 @@ class _Person:
 def _local(moment: str | None) -> str:
     if not moment:
         return ""
-    when = datetime.fromisoformat(moment)
+    try:
+        when = datetime.fromisoformat(moment)
+    except ValueError:
+        return moment
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
     return when.strftime("%d %b %Y %H:%M:%S UTC")
 
 
@@ -278,7 +283,13 @@ def chain_html(status: Mapping[str, Any]) -> str:
         lines = [
             "<p><strong>Chain verified.</strong> "
             f"{status.get('entries')} entries re-hashed, none changed, removed, inserted or "
-            "reordered.</p>",
+            "reordered"
+            + (
+                f"; the decisions of {status['exchanges_checked']} exchanges match their entries"
+                if status.get("exchanges_checked")
+                else ""
+            )
+            + ".</p>",
             f'<p class="muted">Checked {e(_local(status.get("checked_at")))}'
             + (f"; {e(algorithms)}" if used else "")
             + ".</p>",
@@ -294,16 +305,23 @@ def chain_html(status: Mapping[str, Any]) -> str:
         lines = [f"<p><strong>Chain not checked.</strong> {e(status.get('detail'))}</p>"]
     checkpoints = status.get("checkpoints")
     if checkpoints is None:
+        lines.append('<p class="muted">Signed checkpoints: not checked.</p>')
+    elif not checkpoints.get("count"):
         lines.append(
-            '<p class="muted">Signed checkpoints: not kept by this gateway yet, so only '
-            "the chain itself is checked.</p>"
+            "<p>Signed checkpoints: <strong>none yet</strong>; the gateway signs one at its "
+            "interval, or when an operator runs <code>gateway audit checkpoint</code>.</p>"
         )
     else:
+        latest = checkpoints.get("latest") or {}
         lines.append(
-            f"<p>Signed checkpoints: <strong>{e(checkpoints.get('status'))}</strong>"
-            + (f" — {e(checkpoints.get('detail'))}" if checkpoints.get("detail") else "")
-            + "</p>"
+            f"<p>Signed checkpoints: <strong>{e(checkpoints['count'])} checked</strong>; the "
+            f"newest covers entries up to number {e(latest.get('upto_seq'))}, signed "
+            f"{e(_local(latest.get('created_at')))} with key {e(latest.get('key_id'))}. "
+            f"{e(counted(int(checkpoints.get('entries_since') or 0), ('entry', 'entries')))} "
+            "since, each sealed.</p>"
         )
+    for note in status.get("notes") or []:
+        lines.append(f'<p class="muted">{e(note)}</p>')
     return (
         f'<div class="panel {e(state)}" role="status" id="chain-status">'
         + "".join(lines)

@@ -12,6 +12,7 @@ import json
 import pytest
 import sqlalchemy as sa
 
+from gateway.audit.checkpoints import keys_from_settings, take_checkpoint
 from gateway.audit.subjects import subject_pseudonym
 from gateway.store.tables import audit_log
 from tests.auditor.helpers import (
@@ -228,13 +229,24 @@ def test_an_exchanges_timeline_tells_its_story(audited, submitted):
     problem(gone, 404, "not-found")
 
 
-def test_the_chain_is_reported_verified(audited, submitted):
+def test_the_chain_and_its_checkpoints_are_reported_verified(audited, submitted):
+    settings = audited.gateway.runtime.settings
+    signed = take_checkpoint(audited.gateway.store.engine, keys_from_settings(settings))
+    assert signed is not None
     client, _ = audited.person(AUDITOR)
     answer = client.get("/v1/audit/chain", params={"fresh": "true"})
     assert answer.status_code == 200, answer.text
     status = answer.json()
     assert status["status"] == "verified" and status["verified"] is True
-    assert status["entries"] > 0
+    assert status["entries"] >= signed.upto_seq
+    checkpoints = status["checkpoints"]
+    assert checkpoints["count"] >= 1
+    assert checkpoints["latest"]["upto_seq"] >= signed.upto_seq
+    assert checkpoints["latest"]["key_id"] == signed.key_id
+    page = client.get("/auditor")
+    assert page.status_code == 200
+    assert "Chain verified." in page.text and "Signed checkpoints:" in page.text
+    assert f"with key {signed.key_id}" in page.text
 
 
 def test_only_auditors_and_the_dpo_may_read(audited, submitted):
