@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Page, Request, sync_playwright
 
+from gateway.audit.checkpoints import keys_from_settings, take_checkpoint
 from tests.auditor.helpers import AUDITOR, SUSPECT_PNC, add_auditors, submit_police
 from tests.inbox.helpers import InboxGateway, inbox_gateway
 from tests.web.test_api_docs_in_browser import ARGS, CHROMIUM, SCREENSHOTS
@@ -76,6 +77,8 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     police = submit_police(audited)
     audited.submit_alert()
     audited.gateway.wait_drained()
+    keys = keys_from_settings(audited.gateway.runtime.settings)
+    assert take_checkpoint(audited.gateway.store.engine, keys) is not None
 
     gateway_host = urlsplit(audited.base_url).netloc
     provider_host = urlsplit(audited.issuer).netloc
@@ -102,6 +105,7 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     assert page.locator("h1").inner_text() == "Audit trail"
     status = page.locator("#chain-status")
     assert "Chain verified." in status.inner_text()
+    assert "Signed checkpoints: 1 checked" in status.inner_text()
     assert status.get_attribute("role") == "status"
     charts = page.locator("main").inner_text()
     assert "Copies disclosed per flow per week" in charts
