@@ -195,9 +195,12 @@ class _Reader:
                     if ref not in seen:
                         self.result.unlinkable_subjects += 1
                         continue
-                    known = persons_of(conn, [k.digest for k in seen[ref].keys])
-                    for person in set(known.values()):
-                        entered[person] = min(on, entered.get(person, on))
+                    persons = set(persons_of(conn, [k.digest for k in seen[ref].keys]).values())
+                    if len(persons) != 1:  # the custodian unlinked it: whose it is, is unknown
+                        self.result.unlinkable_subjects += 1
+                        continue
+                    person = persons.pop()
+                    entered[person] = min(on, entered.get(person, on))
         return entered
 
     def facts(self, entered: dict[str, date]) -> dict[str, Facts]:

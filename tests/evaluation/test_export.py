@@ -19,9 +19,9 @@ from adapters import load_registry
 from contracts import SubjectRole
 from gateway.evaluation import EvaluationError, export_cohort, pseudonym
 from gateway.evaluation.synthetic import Record, submit
-from gateway.linking import keyed_hash, persons_of
+from gateway.linking import keyed_hash, persons_of, relink, unlink
 from gateway.pipeline import Pipeline
-from gateway.store.tables import audit_log
+from gateway.store.tables import audit_log, exchanges
 from tests.evaluation.conftest import AS_OF, KEY, World
 
 GROUPS = ("completed", "not completed", "no intervention recorded")
@@ -277,3 +277,46 @@ def test_an_unknown_cohort_or_a_used_directory_is_refused(world: World, tmp_path
     (tmp_path / "used" / "notes.txt").write_text("mine")
     with pytest.raises(EvaluationError, match="not an empty directory"):
         export_cohort(world.store, world.bundle, "easi-2024", KEY, tmp_path / "used", "c")
+
+
+def test_an_unlinked_referral_enters_nobody_and_a_relink_restores_the_person(
+    world: World, tmp_path: Path
+):
+    person = world.truth.people[150]
+    with world.store.engine.connect() as conn:
+        [exchange_id] = (
+            conn.execute(
+                sa.select(exchanges.c.exchange_id).where(
+                    exchanges.c.case_reference == person.case_reference,
+                    exchanges.c.source_partner == "easi-triage-clinic",
+                )
+            )
+            .scalars()
+            .all()
+        )
+    unlink(world.store, exchange_id, "P1", "the NHS number is another man's", "custodian:test")
+    try:
+        done = export_cohort(
+            world.store,
+            world.bundle,
+            "easi-2024",
+            KEY,
+            tmp_path / "unlinked",
+            "custodian:test",
+            as_of=AS_OF,
+        )
+        assert done.unlinkable_subjects == 1
+        assert done.people == world.exported.people - 1
+    finally:
+        relink(world.store, exchange_id, "P1", "checked: it is him", "custodian:test")
+    again = export_cohort(
+        world.store,
+        world.bundle,
+        "easi-2024",
+        KEY,
+        tmp_path / "relinked",
+        "custodian:test",
+        as_of=AS_OF,
+    )
+    assert again.people == world.exported.people
+    assert rows(tmp_path / "relinked", "people") == rows(world.out, "people")
