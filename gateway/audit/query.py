@@ -356,7 +356,7 @@ class AuditQuery:
         found: list[dict[str, Any]] = []
         scanned = 0
         last_seq: int | None = after
-        batch = max(limit * 2, 200)
+        batch = min(max(limit * 2, 200), MAX_SCAN)
         with self.engine.connect() as conn:
             while True:
                 query = sa.select(*ENTRY_COLUMNS).where(*where).order_by(order).limit(batch)
