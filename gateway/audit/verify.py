@@ -39,7 +39,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from operator import itemgetter, methodcaller
+from operator import methodcaller
 from typing import Any
 
 import sqlalchemy as sa
@@ -51,7 +51,7 @@ JCS = "jcs-sha256"
 _GENESIS = "0" * 64
 #: Rows read and hashed at a time: big enough that the per-batch work vanishes,
 #: small enough that memory does not grow with the log.
-BATCH = 20_000
+BATCH = 5_000
 
 _COLUMNS = (
     "seq, entry_id, recorded_at, action, actor, recipient, exchange_id, details,"
@@ -284,15 +284,9 @@ def _cursor(conn: Connection, sql: str, params: tuple[Any, ...]) -> Iterator[Any
             cursor.close()
 
 
-def _hash_input_sql(dialect: str) -> str:
-    if dialect == "postgresql":
-        return "convert_to(prev_hash, 'UTF8') || canonical"
-    return "CAST(prev_hash || canonical AS BLOB)"
-
-
 _hex = methodcaller("hexdigest")
 _encode = methodcaller("encode", "ascii")
-_link = itemgetter(slice(0, 64))
+_join = bytes.__add__
 
 
 def _stream_jcs(
@@ -300,33 +294,52 @@ def _stream_jcs(
 ) -> tuple[int, str, int | None]:
     """Hash every entry after ``after`` (all ``jcs-sha256``), batch by batch.
 
-    Each row is read as one value, ``prev_hash || canonical``, which is exactly
-    what its hash covers: so the hashes of a batch are one ``map``, and the links
-    are checked by comparing each computed hash with the next row's first 64 bytes.
+    Rows are read as (canonical, hash), nothing else. Each entry's hash must be
+    SHA-256 of the previous entry's stored hash and its own canonical bytes; as
+    that uses only stored values, a batch's hashes are one ``map`` in C and the
+    check one list comparison, with no Python-level loop over entries. The caller
+    has checked the sequence numbers are contiguous (``_contiguous``).
     Returns (last seq, its hash, the seq where a batch first went wrong or None)."""
     sha256 = hashlib.sha256
-    sql = (
-        f"SELECT seq, {_hash_input_sql(conn.dialect.name)} FROM audit_log"
-        " WHERE seq > ? ORDER BY seq"
-    )
+    sql = "SELECT canonical, hash FROM audit_log WHERE seq > ? ORDER BY seq"
     last_seq, last = after, prev.encode("ascii")
     with _cursor(conn, sql, (after,)) as cursor:
         while batch := cursor.fetchmany(BATCH):
-            seqs, inputs = zip(*batch, strict=True)
             first = last_seq + 1
-            if seqs[0] != first or seqs[-1] != first + len(seqs) - 1:
+            canonicals, stored = zip(*batch, strict=True)
+            stored_bytes = list(map(_encode, stored))
+            links = [last]
+            links += stored_bytes[:-1]
+            try:
+                computed = list(map(_hex, map(sha256, map(_join, links, canonicals))))
+            except TypeError:  # a row without canonical bytes where only jcs may be
                 return last_seq, last.decode(), first
-            if None in inputs:  # a row without canonical bytes where only jcs may be
+            if computed != list(stored):
                 return last_seq, last.decode(), first
-            computed = list(map(_encode, map(_hex, map(sha256, inputs))))
-            links = list(map(_link, inputs))
-            if links[0] != last or links[1:] != computed[:-1]:
-                return last_seq, last.decode(), first
+            end = first + len(batch) - 1
             for seq in wanted:
-                if first <= seq <= seqs[-1]:
-                    hashes[seq] = computed[seq - first].decode()
-            last_seq, last = seqs[-1], computed[-1]
+                if first <= seq <= end:
+                    hashes[seq] = computed[seq - first]
+            last_seq, last = end, stored_bytes[-1]
     return last_seq, last.decode(), None
+
+
+def _contiguous(conn: Connection, after: int) -> int | None:
+    """The first sequence number missing after ``after`` (entries are numbered without
+    gaps up to the last), or None."""
+    count, top = conn.execute(
+        sa.text("SELECT count(*), max(seq) FROM audit_log WHERE seq > :a"), {"a": after}
+    ).one()
+    if top is None or int(count) == int(top) - after:
+        return None
+    gap = conn.execute(
+        sa.text(
+            "SELECT min(seq) + 1 FROM audit_log a WHERE seq >= :a AND seq < :top"
+            " AND NOT EXISTS (SELECT 1 FROM audit_log b WHERE b.seq = a.seq + 1)"
+        ),
+        {"a": after, "top": top},
+    ).scalar_one()
+    return int(gap) if gap is not None else after + 1
 
 
 def _rows(conn: Connection, where: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -454,9 +467,17 @@ def verify_chain(
         )
     hashes: dict[int, str] = {}
     algorithms: dict[str, int] = {}
-    older = conn.execute(
-        sa.text("SELECT max(seq) FROM audit_log WHERE canonical IS NULL")
-    ).scalar_one()
+    # Older entries come first: up to the first jcs-sha256 one (found walking the
+    # key from the start, not scanning the log). Every entry after it must be one too.
+    first_jcs = conn.execute(
+        sa.text(
+            "SELECT seq FROM audit_log WHERE seq >= :f AND hash_alg = :jcs ORDER BY seq LIMIT 1"
+        ),
+        {"f": first, "jcs": JCS},
+    ).scalar()
+    older = (last if first_jcs is None else int(first_jcs) - 1) if first <= last else None
+    if older is not None and older < first:
+        older = None
     prev, done, count = start_prev, first - 1, 0
     if older is not None:
         for rows in _stream_rows(conn, first, int(older)):
@@ -474,6 +495,14 @@ def verify_chain(
     if broke is not None:
         return VerifyReport(
             count + last_seq - done, _name_break(conn, last_seq, last_hash), algorithms, first
+        )
+    gap = _contiguous(conn, done)
+    if gap is not None:  # the rest re-hashed over the hole: the numbers still show it
+        return VerifyReport(
+            count,
+            Finding(gap, None, "removed", f"entry {gap} was removed: the numbering skips it"),
+            algorithms,
+            first,
         )
     if last_seq > done:
         algorithms[JCS] = algorithms.get(JCS, 0) + last_seq - done
