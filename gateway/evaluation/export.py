@@ -185,7 +185,7 @@ class _Reader:
                 refs = [s["ref"] for s in record["subjects"] if s.get("role") in roles]
                 if refs:
                     wanted.append((on, record, refs))
-            entered: dict[str, date] = {}
+            subjects: list[tuple[date, list[str]]] = []
             for on, record, refs in wanted:
                 if not self.decide(record).permitted:
                     self.result.entry_referrals_refused += 1
@@ -195,12 +195,16 @@ class _Reader:
                     if ref not in seen:
                         self.result.unlinkable_subjects += 1
                         continue
-                    persons = set(persons_of(conn, [k.digest for k in seen[ref].keys]).values())
-                    if len(persons) != 1:  # the custodian unlinked it: whose it is, is unknown
-                        self.result.unlinkable_subjects += 1
-                        continue
-                    person = persons.pop()
-                    entered[person] = min(on, entered.get(person, on))
+                    subjects.append((on, [k.digest for k in seen[ref].keys]))
+            whose = persons_of(conn, [d for _, digests in subjects for d in digests])
+            entered: dict[str, date] = {}
+            for on, digests in subjects:
+                persons = {whose[d] for d in digests if d in whose}
+                if len(persons) != 1:  # the custodian unlinked it: whose it is, is unknown
+                    self.result.unlinkable_subjects += 1
+                    continue
+                person = persons.pop()
+                entered[person] = min(on, entered.get(person, on))
         return entered
 
     def facts(self, entered: dict[str, date]) -> dict[str, Facts]:
