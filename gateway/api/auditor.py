@@ -329,22 +329,16 @@ class Auditor:
         since = moment(first)
         week_starts = [first + timedelta(days=7 * i) for i in range(weeks)]
         volume: dict[str, dict[str, int]] = {}
-        denials: dict[str, int] = {}
+        for day, flow, copies in self.query.disclosures_by_day_and_flow(since):
+            week = _week_of(day)
+            volume.setdefault(flow, {})
+            volume[flow][week] = volume[flow].get(week, 0) + copies
+        denials = self.query.refusals_by_rule(since)
         dead: dict[str, int] = {w.isoformat(): 0 for w in week_starts}
-        actions = (Action.DISCLOSURE, Action.REFUSAL, Action.UNDELIVERED)
-        for entry in self.query.entries_since(since, actions):
-            week = _week_of(entry["recorded_at"])
-            details = entry["details"]
-            if entry["action"] == Action.DISCLOSURE:
-                rules = details.get("rules") or ["(no rule)"]
-                flow = volume.setdefault(str(rules[0]), {})
-                flow[week] = flow.get(week, 0) + 1
-            elif entry["action"] == Action.REFUSAL:
-                for refused in details.get("refused") or []:
-                    for rule in refused.get("rules") or ["(no rule)"]:
-                        denials[str(rule)] = denials.get(str(rule), 0) + 1
-            elif week in dead:
-                dead[week] += 1
+        for day, count in self.query.count_by_day(Action.UNDELIVERED, since).items():
+            week = _week_of(day)
+            if week in dead:
+                dead[week] += count
         with self.runtime.store.engine.connect() as conn:
             still_open = conn.execute(
                 sa.select(sa.func.count()).where(dead_letters.c.replayed_at.is_(None))

@@ -112,3 +112,38 @@ def test_cursors_are_checked():
     for bad in ("", "%%%", "YTI6NQ", encode_cursor(1)[:-2] + "!!"):
         with pytest.raises(BadCursor):
             decode_cursor(bad)
+
+
+def test_the_dashboards_figures_are_counted_by_each_database(fresh_store):
+    exchange_id = _exchange(fresh_store, {"subjects": []})
+
+    def entry(action: str, details: dict, recipient: str | None = None) -> AuditEntry:
+        return AuditEntry(
+            action=action, actor="p", exchange_id=exchange_id, details=details, recipient=recipient
+        )
+
+    refused = [
+        {"recipient": "a", "rules": ["default-deny"]},
+        {"recipient": "b", "rules": ["no-health-to-police", "default-deny"]},
+    ]
+    with fresh_store.transaction() as conn:
+        append(
+            conn,
+            [
+                entry(Action.DISCLOSURE, {"rules": ["flow-a"]}, "r1"),
+                entry(Action.DISCLOSURE, {"rules": ["flow-a"]}, "r2"),
+                entry(Action.DISCLOSURE, {"rules": ["flow-b"]}, "r1"),
+                entry(Action.REFUSAL, {"refused": refused}),
+                entry(Action.REFUSAL, {"refused": refused[:1]}),
+                entry(Action.UNDELIVERED, {"reason": "x"}, "r1"),
+            ],
+        )
+    query = AuditQuery(fresh_store.engine, KEY)
+    since = "2000-01-01T00:00:00.000000+00:00"
+    by_flow: dict[str, int] = {}
+    for _, flow, copies in query.disclosures_by_day_and_flow(since):
+        by_flow[flow] = by_flow.get(flow, 0) + copies
+    assert by_flow == {"flow-a": 2, "flow-b": 1}
+    assert query.refusals_by_rule(since) == {"default-deny": 3, "no-health-to-police": 1}
+    assert sum(query.count_by_day(Action.UNDELIVERED, since).values()) == 1
+    assert query.refusals_by_rule("2999-01-01") == {}
