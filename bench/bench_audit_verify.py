@@ -156,7 +156,7 @@ def build(url: str, entries: int, data_dir: Path) -> None:
 def measure(url: str, data_dir: Path) -> dict[str, float]:
     """In a fresh process: verify, the hash pass alone, bare SHA-256, memory."""
     from gateway.audit.checkpoints import verify_store
-    from gateway.audit.verify import BATCH, _cursor, verify_chain
+    from gateway.audit.verify import BATCH, batched_cursor, verify_chain
 
     store = Store.from_url(url)
     keys = load_keys(None, [], data_dir, create=False)
@@ -176,7 +176,7 @@ def measure(url: str, data_dir: Path) -> dict[str, float]:
         hashing = 0.0
         sha256 = hashlib.sha256
         sql = "SELECT prev_hash, canonical FROM audit_log ORDER BY seq"
-        with _cursor(conn, sql, ()) as cursor:
+        with batched_cursor(conn, sql, ()) as cursor:
             while batch := cursor.fetchmany(BATCH):
                 inputs = [p.encode() + c for p, c in batch]
                 t = time.perf_counter()

@@ -38,11 +38,11 @@ from sqlalchemy.engine import Connection, Engine
 from gateway.audit.jcs import canonical
 from gateway.audit.signing import AuditKeys, SigningKey, load_keys
 from gateway.audit.verify import (
-    _GENESIS,
+    GENESIS,
     JCS,
     Finding,
     VerifyReport,
-    _head_finding,
+    head_finding,
     head_row,
     snapshot,
     verify_chain,
@@ -230,7 +230,7 @@ def take_checkpoint(
 
 def _log_start(previous: Checkpoint | None) -> tuple[int, str]:
     if previous is None:
-        return 1, _GENESIS
+        return 1, GENESIS
     return previous.first_seq, str(previous.fields["first_prev_hash"])
 
 
@@ -255,7 +255,7 @@ def check_since(
     if report.finding is not None:
         raise CheckpointRefused(report.finding)
     if report.entries == 0 and upto > after:
-        raise CheckpointRefused(_head_finding(after, at_head))
+        raise CheckpointRefused(head_finding(after, at_head))
     unsealed = first_unsealed(conn, keys, after)
     if unsealed is not None:
         raise CheckpointRefused(unsealed)

@@ -48,7 +48,7 @@ from sqlalchemy.engine import Connection, Engine
 #: hash_alg -> (hash function, whether ``details`` is hashed as its stored text)
 _ALGORITHMS = {"sha256": (hashlib.sha256, False), "sha256-text": (hashlib.sha256, True)}
 JCS = "jcs-sha256"
-_GENESIS = "0" * 64
+GENESIS = "0" * 64
 #: Rows read and hashed at a time: big enough that the per-batch work vanishes,
 #: small enough that memory does not grow with the log.
 BATCH = 5_000
@@ -154,7 +154,7 @@ def verify_rows(
     head: dict[str, Any] | None = None,
     *,
     start_seq: int = 1,
-    start_prev: str = _GENESIS,
+    start_prev: str = GENESIS,
 ) -> VerifyReport:
     """Verify ``rows`` (whole rows, in seq order) row by row: the plain way, used for
     older entries and to name what broke where the fast pass found a break."""
@@ -224,7 +224,7 @@ def verify_rows(
         and rows
         and (head["seq"], head["hash"]) != (rows[-1]["seq"], rows[-1]["hash"])
     ):
-        return VerifyReport(len(rows), _head_finding(rows[-1]["seq"], head))
+        return VerifyReport(len(rows), head_finding(rows[-1]["seq"], head))
     algorithms: dict[str, int] = {}
     for row in rows:
         algorithms[row["hash_alg"]] = algorithms.get(row["hash_alg"], 0) + 1
@@ -237,7 +237,7 @@ def verify_rows(
     )
 
 
-def _head_finding(last_seq: int, head: dict[str, Any]) -> Finding:
+def head_finding(last_seq: int, head: dict[str, Any]) -> Finding:
     return Finding(
         last_seq + 1,
         None,
@@ -265,7 +265,7 @@ def _diagnose_first(rows: list[dict[str, Any]], start_seq: int) -> Finding:
 
 
 @contextmanager
-def _cursor(conn: Connection, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
+def batched_cursor(conn: Connection, sql: str, params: tuple[Any, ...]) -> Iterator[Any]:
     """A DB-API cursor over ``sql`` that fetches in batches: on PostgreSQL a server-side
     cursor with binary results (bytea arrives as bytes, not hex text)."""
     raw = conn.connection.driver_connection
@@ -303,7 +303,7 @@ def _stream_jcs(
     sha256 = hashlib.sha256
     sql = "SELECT canonical, hash FROM audit_log WHERE seq > ? ORDER BY seq"
     last_seq, last = after, prev.encode("ascii")
-    with _cursor(conn, sql, (after,)) as cursor:
+    with batched_cursor(conn, sql, (after,)) as cursor:
         while batch := cursor.fetchmany(BATCH):
             first = last_seq + 1
             canonicals, stored = zip(*batch, strict=True)
@@ -435,7 +435,7 @@ def verify_chain(
     begins). ``wanted``: sequence numbers whose computed hash to report (the
     checkpoints'). ``head``: the head row, which the last entry must match.
     ``resume``: (seq, hash) of an entry already verified: verify only after it."""
-    starts = {1: _GENESIS, **(starts or {})}
+    starts = {1: GENESIS, **(starts or {})}
     wanted = wanted or set()
     if resume is not None:
         bounds = conn.execute(
@@ -443,7 +443,7 @@ def verify_chain(
         ).one()
         if bounds[1] is None:
             if head is not None and head["seq"] != resume[0]:
-                return VerifyReport(0, _head_finding(resume[0], head), first_seq=resume[0] + 1)
+                return VerifyReport(0, head_finding(resume[0], head), first_seq=resume[0] + 1)
             return VerifyReport(0, None, first_seq=resume[0] + 1, last_seq=resume[0])
         starts = {resume[0] + 1: resume[1]}
     else:
@@ -523,9 +523,9 @@ def verify_chain(
             first,
         )
     if last_seq != last:  # cannot be: contiguous from first, read to the end
-        return VerifyReport(count, _head_finding(last_seq, {"seq": last}), algorithms, first)
+        return VerifyReport(count, head_finding(last_seq, {"seq": last}), algorithms, first)
     if head is not None and (head["seq"], head["hash"]) != (last_seq, last_hash):
-        return VerifyReport(count, _head_finding(last_seq, head), algorithms, first)
+        return VerifyReport(count, head_finding(last_seq, head), algorithms, first)
     return VerifyReport(count, None, algorithms, first, last_seq, hashes)
 
 
