@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
@@ -29,7 +28,6 @@ AUDIT_CONTEXT = b"isg-gateway/audit-subject-pseudonym/v1"
 PREFIX = "sp-"
 #: The identifier systems a subject can be looked up by (``contracts.IdentifierSystem``).
 SYSTEMS = ("nhs_number", "pnc_id", "crn", "noms_number", "local")
-_SPACES = re.compile(r"\s+")
 
 
 @lru_cache(maxsize=8)
@@ -42,7 +40,7 @@ def normalise(system: str, value: str, issuer: str | None = None) -> str:
     """The identifier as it is hashed: spaces dropped and letters upper-cased, so
     ``943 476 5919`` and ``9434765919``, ``x123456`` and ``X123456`` are one person;
     a local identifier is scoped by who issued it."""
-    text = _SPACES.sub("", value).upper()
+    text = "".join(value.split()).upper()
     if system == "local":
         return f"local:{(issuer or '').strip().lower()}:{text}"
     return f"{system}:{text}"
@@ -52,10 +50,10 @@ def subject_pseudonym(
     pseudonym_key: bytes, system: str, value: str, issuer: str | None = None
 ) -> str:
     """The audit pseudonym of one identifier (``sp-`` and 32 hex digits)."""
-    digest = hmac.new(
-        audit_key(pseudonym_key), normalise(system, value, issuer).encode(), hashlib.sha256
+    digest = hmac.digest(
+        audit_key(pseudonym_key), normalise(system, value, issuer).encode(), "sha256"
     )
-    return PREFIX + digest.hexdigest()[:32]
+    return PREFIX + digest[:16].hex()
 
 
 def is_pseudonym(text: str) -> bool:
@@ -71,14 +69,14 @@ def subject_pseudonyms(pseudonym_key: bytes, subjects: Iterable[Any]) -> dict[st
     form); a subject with no identifier cannot be looked up, and has none."""
     out: dict[str, str] = {}
     for subject in subjects:
-        if isinstance(subject, Mapping):
+        if isinstance(subject, dict):
             role = str(subject.get("role") or "")
             identifiers = subject.get("identifiers") or []
         else:
             role = str(getattr(subject, "role", "") or "")
             identifiers = getattr(subject, "identifiers", None) or []
         for identifier in identifiers:
-            if isinstance(identifier, Mapping):
+            if isinstance(identifier, dict):
                 system, value = identifier.get("system"), identifier.get("value")
                 issuer = identifier.get("issuer")
             else:
