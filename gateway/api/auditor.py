@@ -245,7 +245,8 @@ class Auditor:
                 .mappings()
                 .first()
             )
-        steps = [step for entry in entries for step in timeline_steps(entry)]
+        names = {pid: party.name for pid, party in self.parties().items()}
+        steps = [step for entry in entries for step in timeline_steps(entry, names)]
         return {
             "exchange_id": exchange_id,
             "held": row is not None,
@@ -428,11 +429,17 @@ def acknowledgement_times(clocks: Sequence[Any]) -> dict[str, Any]:
     }
 
 
-def timeline_steps(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """What one audit entry says happened to an exchange, as timeline steps."""
+def timeline_steps(
+    entry: Mapping[str, Any], names: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """What one audit entry says happened to an exchange, as timeline steps; parties
+    by their ``names`` where known (the steps' ``recipient`` stays the id)."""
     action, details = entry["action"], entry["details"]
     base = {"at": entry["recorded_at"], "seq": entry["seq"], "action": action}
-    who, to = entry["actor"], entry["recipient"]
+    named = names or {}
+    who = named.get(entry["actor"], entry["actor"])
+    to_id = entry["recipient"]
+    to = named.get(to_id, to_id) if to_id else to_id
     if action == Action.COLLECTION:
         return [
             {
@@ -449,7 +456,7 @@ def timeline_steps(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
             {
                 **base,
                 "stage": "decided",
-                "recipient": to,
+                "recipient": to_id,
                 "effect": "permit",
                 "rules": details.get("rules") or [],
                 "summary": f"Permitted for {to} by {', '.join(details.get('rules') or [])} "
@@ -458,7 +465,7 @@ def timeline_steps(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
             {
                 **base,
                 "stage": "minimised",
-                "recipient": to,
+                "recipient": to_id,
                 "kept": details.get("disclosed") or [],
                 "removed": details.get("removed") or [],
                 "transformed": details.get("transformed") or [],
@@ -467,19 +474,23 @@ def timeline_steps(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
             },
         ]
     if action == Action.REFUSAL:
-        return [
-            {
-                **base,
-                "stage": "decided",
-                "recipient": refused.get("recipient"),
-                "effect": "deny",
-                "rules": refused.get("rules") or [],
-                "summary": f"Refused for {refused.get('recipient')} by "
-                f"{', '.join(refused.get('rules') or []) or 'default deny'}: "
-                f"{refused.get('reason') or ''}".rstrip(": "),
-            }
-            for refused in details.get("refused") or []
-        ]
+        steps = []
+        for refused in details.get("refused") or []:
+            party = str(refused.get("recipient"))
+            rules = ", ".join(refused.get("rules") or []) or "default deny"
+            reason = refused.get("reason") or ""
+            steps.append(
+                {
+                    **base,
+                    "stage": "decided",
+                    "recipient": party,
+                    "effect": "deny",
+                    "rules": refused.get("rules") or [],
+                    "summary": f"Refused for {named.get(party, party)} by {rules}"
+                    + (f": {reason}" if reason else ""),
+                }
+            )
+        return steps
     stages = {
         Action.TRANSMISSION: ("delivered", f"Delivered to {to} by {details.get('channel')}"),
         Action.UNDELIVERED: ("dead-lettered", f"Not delivered to {to}: dead-lettered"),
@@ -496,7 +507,7 @@ def timeline_steps(entry: Mapping[str, Any]) -> list[dict[str, Any]]:
         Action.COMBINATION: ("combined", f"Combined by {who}"),
     }
     stage, summary = stages.get(action, (action, f"{action} by {who}"))
-    return [{**base, "stage": stage, "recipient": to, "summary": summary}]
+    return [{**base, "stage": stage, "recipient": to_id, "summary": summary}]
 
 
 def csv_rows(entries: Iterator[dict[str, Any]]) -> Iterator[str]:
