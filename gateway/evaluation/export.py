@@ -120,7 +120,7 @@ def export_cohort(
     if limit < 1:
         raise EvaluationError("the suppression threshold is at least 1")
     result = Exported(cohort.id, out)
-    catch_up(store, key)
+    catch_up(store, key, actor=by)
     reader = _Reader(store, bundle, cohort, key, as_of, result)
     entered = reader.entries()
     facts = reader.facts(entered)
