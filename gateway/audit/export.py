@@ -59,6 +59,11 @@ def _line(out: IO[str], record: dict[str, Any]) -> None:
 def export_store(engine: Engine, keys: AuditKeys, out: Path) -> ExportSummary:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ExportError(f"{out} exists and is not an empty directory")
+    if keys.current is None:
+        raise ExportError(
+            "no audit signing key is held: an export needs a checkpoint over its entries "
+            "(set GATEWAY_AUDIT_SIGNING_KEYS, or run where the data directory's key is)"
+        )
     if keys.current is not None:
         try:
             take_checkpoint(engine, keys, "on-demand", only_if_new=True)
