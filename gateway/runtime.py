@@ -127,7 +127,7 @@ class Runtime:
         self.policy.on_change = self._audit_policy_change
         self.audit_keys = keys_from_settings(settings)
         current = self.audit_keys.current
-        use_sealer(current.seal if current is not None else None)
+        use_sealer(current.seal if current is not None else None, self.store.engine)
         if settings.database_url is None:
             # Made 0600 before SQLite makes it 0644 (its -wal and -shm files take its mode).
             create_private_file(Path(settings.store_url.removeprefix("sqlite:///")))
