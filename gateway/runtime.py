@@ -255,7 +255,7 @@ class Runtime:
         """Ready means "can accept and keep records": the store answers. A broker
         outage only degrades the gateway (what it accepts waits in the outbox, and
         the relay delivers it when the broker is back), so it keeps its place in the
-        load balancer; the detail and the metric ``isg_broker_up`` show it."""
+        load balancer; the detail and the metric ``isg_broker_available`` show it."""
         store_ok = self.store.ping()
         broker_ok = self.broker_available(max_age=0.0)
         status = "degraded" if store_ok and not broker_ok else "ready" if store_ok else "not-ready"
@@ -280,9 +280,9 @@ class Runtime:
         return answered
 
     def broker_up(self) -> bool:
-        """Whether the broker answers now, as ``readiness`` checks it (a metric)."""
-        checks = self.readiness()["checks"]
-        return isinstance(checks, dict) and checks.get("broker") == "ok"
+        """Whether the broker answers, for the metrics: as readiness last saw it when
+        that was moments ago (a scrape need not ask the broker, nor ping the store)."""
+        return self.broker_available()
 
     def stop(self) -> None:
         """Idempotent: the API's shutdown and the CLI's ``finally`` may both call it."""

@@ -256,6 +256,11 @@ class Settings(BaseSettings):
     token_key_rotation_days: float = Field(
         default=30.0, gt=0, description="A new token-signing key after this many days."
     )
+    token_signing_keys_read_only: bool = Field(
+        default=False,
+        description="The token-signing keys file is kept outside the gateway (a Kubernetes "
+        "Secret shared by every pod): read it, follow its changes, never write or rotate it.",
+    )
     external_token_jwks_url: str | None = Field(
         default=None,
         description="Accept access tokens from the partnership's identity provider instead, "

@@ -33,6 +33,7 @@ CHART_MANAGED = {
     "partners_file": "`partners.delivery`",
     "clients_file": "`partners.registrations`",
     "token_signing_keys_file": "`tokenSigningKeys`",
+    "token_signing_keys_read_only": "`tokenSigningKeys` (true with a Secret)",
     "kafka_ssl_ca_file": "`kafka.tls.caSecret`",
     "kafka_ssl_cert_file": "`kafka.tls.clientSecret`",
     "kafka_ssl_key_file": "`kafka.tls.clientSecret`",
@@ -385,6 +386,9 @@ def build_schema() -> dict[str, Any]:
             "migrations": _obj(
                 {
                     "enabled": _bool("gateway db upgrade as a pre-install/pre-upgrade hook."),
+                    "databaseUrlSecret": _secret_key(
+                        "The operator's database URL, for the migrations only.", "key"
+                    ),
                     "backoffLimit": _int(minimum=0),
                     "activeDeadlineSeconds": _int(minimum=30),
                     "ttlSecondsAfterFinished": _int(minimum=0),

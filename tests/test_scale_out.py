@@ -1,5 +1,5 @@
 """Scaling out: several API processes (`serve --workers`) and relay-only processes
-(`gateway relay`) on one external store and broker."""
+(`gateway relay`) on one external store and broker, migrated as the Helm chart does."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from gateway.cli import app
 from gateway.delivery.reader import read_topic
 from gateway.store import Store
 from tests.conftest import EXAMPLES, TEST_KEY, api_port, wait_until_ready
+from tests.deploy.chart import migrations_command
 from tests.partner_clients import PARTNER_CLIENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,14 +63,26 @@ def test_workers_need_an_external_store_and_broker(tmp_path, monkeypatch):
     assert "--workers needs GATEWAY_DATABASE_URL" in result.output
 
 
-def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp_path):
+def _migrate_as_the_chart_does(env: dict[str, str]) -> None:
+    """The Helm chart's migrations Job's command, taken from the rendered Job (so the two
+    cannot drift), run against the store before any gateway process starts."""
+    args = migrations_command()
+    assert args == ["db", "upgrade"]
+    done = subprocess.run([str(GATEWAY), *args], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("store at migration ")
+
+
+def test_two_api_workers_and_two_relays_deliver_once(broker, postgres, tmp_path):
+    """As the Helm chart runs it: the migrations first, then API processes that do not
+    relay (serve --no-relay) and two relay processes, on one store and one broker."""
     url = postgres.new()
-    Store.from_url(url).upgrade()
     prefix = f"s{uuid.uuid4().hex[:8]}"
     env = _env(url, broker.bootstrap, prefix, tmp_path)
+    _migrate_as_the_chart_does(env)
     port = api_port()
-    api = _gateway(env, "serve", "--port", str(port), "--workers", "2")
-    relay = _gateway(env, "relay")
+    api = _gateway(env, "serve", "--port", str(port), "--workers", "2", "--no-relay")
+    relays = [_gateway(env, "relay"), _gateway(env, "relay")]
     try:
         base = f"http://127.0.0.1:{port}"
         wait_until_ready(base, api)
@@ -92,11 +105,12 @@ def test_two_api_workers_and_a_separate_relay_deliver_once(broker, postgres, tmp
         assert sorted(m["headers"]["exchange-id"] for m in seen) == sorted(ids)
         assert len({m["headers"]["delivery-id"] for m in seen}) == len(ids)
     finally:
-        for process in (api, relay):
+        for process in (api, *relays):
             process.send_signal(signal.SIGTERM)
-        for process in (api, relay):
+        for process in (api, *relays):
             process.wait(timeout=30)
-    assert relay.returncode == 0
+    assert [relay.returncode for relay in relays] == [0, 0]
+    assert api.returncode == 0
 
 
 def _pids_serving(port: int) -> dict[int, int]:

@@ -23,7 +23,7 @@ from gateway.cli.policy import policy_app
 from gateway.cli.relay import relay
 from gateway.cli.routes import routes_app
 from gateway.cli.serve import serve
-from gateway.cli.token import token
+from gateway.cli.token import token, token_keys_app
 
 DISTRIBUTION = "isg-gateway"
 
@@ -58,6 +58,7 @@ app.command()(serve)
 app.command()(relay)
 app.command()(messages)
 app.command()(token)
+app.add_typer(token_keys_app, name="token-keys")
 app.add_typer(audit_app, name="audit")
 app.add_typer(db_app, name="db")
 app.add_typer(dlq_app, name="dlq")

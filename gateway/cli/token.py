@@ -64,3 +64,28 @@ def token(
     except GatewayError as refused:
         raise fail(str(refused)) from None
     typer.echo(answer["access_token"])
+
+
+token_keys_app = typer.Typer(
+    no_args_is_help=True,
+    help="The token-signing keys file, where it is kept outside the gateway (a Kubernetes "
+    "Secret with GATEWAY_TOKEN_SIGNING_KEYS_READ_ONLY=true).",
+)
+
+
+@token_keys_app.command("rotate")
+def rotate_token_keys(
+    keys_file: Annotated[Path, typer.Argument(help="A writable copy of the keys file.")],
+    token_seconds: Annotated[
+        int, typer.Option(help="How long an access token lives (GATEWAY_ACCESS_TOKEN_SECONDS).")
+    ] = 300,
+) -> None:
+    """Make the keys file, or add its next key and drop the ones no token still needs;
+    then put the file in the Secret. The new key signs five minutes later, once every pod
+    has read it (docs/operations.md#keys-and-their-rotation)."""
+    from gateway.identity.keys import SigningKeys
+
+    existed = keys_file.exists()
+    keys = SigningKeys(keys_file, rotate_after=float("inf"), token_lifetime=token_seconds)
+    kept = keys.rotate_now() if existed else [str(k["kid"]) for k in keys.public_jwks()["keys"]]
+    typer.echo(f"{keys_file}: keys {', '.join(kept)} (the last is new)")

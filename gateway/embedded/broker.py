@@ -70,12 +70,13 @@ def broker_answers(bootstrap: str | KafkaConnection, timeout: float = 2.0) -> bo
     TLS and SASL where its connection says so)."""
     if not reachable(bootstrap, timeout):
         return False
+    bounded = {"request_timeout_ms": int(timeout * 1000), "client_id": "isg-gateway-probe"}
+    if "bootstrap_timeout_ms" in KafkaAdminClient.DEFAULT_CONFIG:  # kafka-python 3
+        # A broker that accepts connections but never answers must not hold a readiness
+        # probe for the client's default 30 s.
+        bounded["bootstrap_timeout_ms"] = int(timeout * 1000)
     try:
-        admin = KafkaAdminClient(
-            **as_connection(bootstrap).client_options(
-                request_timeout_ms=int(timeout * 1000), client_id="isg-gateway-probe"
-            )
-        )
+        admin = KafkaAdminClient(**as_connection(bootstrap).client_options(**bounded))
     except (KafkaError, OSError, ValueError):
         return False
     try:

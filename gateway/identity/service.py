@@ -35,6 +35,7 @@ def token_service(settings: Settings, bundle: PolicyBundle, store: Store) -> Tok
         settings.token_signing_keys_file or settings.data_dir / SIGNING_KEYS_FILE,
         rotate_after=settings.token_key_rotation_days * 86_400,
         token_lifetime=settings.access_token_seconds,
+        read_only=settings.token_signing_keys_read_only,
     )
     external = None
     if settings.external_token_jwks_url is not None:

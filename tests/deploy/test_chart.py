@@ -227,6 +227,21 @@ def test_the_migrations_run_as_a_hook_before_install_and_upgrade(production):
     assert container["args"] == ["db", "upgrade"]
     pod = _pod(job)
     assert pod["restartPolicy"] == "Never"
+    # The operator's role migrates; the pods run as the role that may only insert audit rows.
+    urls = {
+        component: [e for e in c["env"] if e["name"] == "GATEWAY_DATABASE_URL"]
+        for component, c in (
+            ("migrations", container),
+            ("api", _containers(one(production, "Deployment", "api"), "gateway")[0]),
+        )
+    }
+    assert urls["migrations"] == [
+        {
+            "name": "GATEWAY_DATABASE_URL",
+            "valueFrom": {"secretKeyRef": {"name": "isg-db-superuser", "key": "uri"}},
+        }
+    ]
+    assert urls["api"][0]["valueFrom"]["secretKeyRef"]["name"] == "isg-db-app"
     # Made before the release's other objects: it reads no ConfigMap and no account of theirs.
     assert "serviceAccountName" not in pod
     assert not [v for v in pod["volumes"] if "configMap" in v]

@@ -58,6 +58,7 @@ def test_a_broker_outage_degrades_readiness_and_a_store_outage_fails_it(
             assert body["outbox"]["pending"] >= 1  # kept, waiting for the broker
             metrics = client.get("/metrics").text
             assert _gauge(metrics, "isg_outbox_pending") >= 1
+            assert _gauge(metrics, "isg_broker_available") == 0
             assert client.get("/healthz").status_code == 200
 
             proxy.cut()

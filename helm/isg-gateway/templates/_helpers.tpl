@@ -132,6 +132,8 @@ mounts, and the secrets.
 {{- if .Values.tokenSigningKeys.existingSecret }}
 - name: GATEWAY_TOKEN_SIGNING_KEYS_FILE
   value: /etc/isg/token-signing/token-signing.json
+- name: GATEWAY_TOKEN_SIGNING_KEYS_READ_ONLY
+  value: "true"
 {{- end }}
 {{- with .Values.kafka.tls.caSecret }}{{ if .name }}
 - name: GATEWAY_KAFKA_SSL_CA_FILE
@@ -153,12 +155,23 @@ mounts, and the secrets.
 - name: GATEWAY_DATABASE_SSL_KEY_FILE
   value: /etc/isg/postgresql-client/{{ .keyKey }}
 {{- end }}{{ end }}
+{{- $ownUrl := and .forMigrations .Values.migrations.databaseUrlSecret.name }}
 {{- range $name, $ref := .Values.secrets.fromSecrets }}
+{{- if not (and $ownUrl (eq $name "GATEWAY_DATABASE_URL")) }}
 - name: {{ $name }}
   valueFrom:
     secretKeyRef:
       name: {{ $ref.name }}
       key: {{ $ref.key }}
+{{- end }}
+{{- end }}
+{{- if $ownUrl }}
+# The operator's role, which owns the tables (the pods' role may only insert into the audit trail).
+- name: GATEWAY_DATABASE_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.migrations.databaseUrlSecret.name }}
+      key: {{ .Values.migrations.databaseUrlSecret.key }}
 {{- end }}
 {{- end }}
 
