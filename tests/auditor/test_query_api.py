@@ -156,8 +156,16 @@ def test_a_person_is_looked_up_by_identifier_and_shown_by_pseudonym(audited, sub
         for e in about
         if e["action"] in ("collection", "disclosure")
     )
-    # The alert is about someone else.
+    # The alert is about someone else, found by their NHS number however it is spaced.
     assert submitted["alert"] not in {e["exchange_id"] for e in about}
+    by_nhs = client.post(
+        "/v1/audit/subjects",
+        json={"system": "nhs_number", "value": "999 000 1006"},
+        headers=csrf_headers(token),
+    ).json()
+    assert by_nhs["exchanges"] == 1
+    alert_entries = entries(client, subject=by_nhs["subject"], limit=500)["entries"]
+    assert {e["exchange_id"] for e in alert_entries} == {submitted["alert"]}
 
     # The lookup was audited by pseudonym and identifier system, never the value.
     with audited.gateway.store.engine.connect() as conn:
@@ -173,9 +181,11 @@ def test_a_person_is_looked_up_by_identifier_and_shown_by_pseudonym(audited, sub
             .all()
         )
     lookups = [json.loads(d) for d in details if '"subject lookup"' in d]
-    assert lookups and lookups[-1]["subject_pseudonyms"] == {expected: ""}
-    assert lookups[-1]["identifier_system"] == "pnc_id"
+    by_pnc = [d for d in lookups if d["subject_pseudonyms"] == {expected: ""}]
+    assert by_pnc and by_pnc[-1]["identifier_system"] == "pnc_id"
+    assert {d["identifier_system"] for d in lookups} >= {"pnc_id", "nhs_number"}
     assert not any(SUSPECT_PNC.lower() in d or SUSPECT_PNC in d for d in details)
+    assert not any("9990001006" in d or "999 000 1006" in d for d in details)
 
 
 def test_the_subject_access_report_marks_exemptions_for_the_dpo(audited, submitted):
