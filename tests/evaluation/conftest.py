@@ -1,5 +1,5 @@
 """A partnership's worth of synthetic records, sent through the real adapters and
-pipeline into a real store once for the module, and exported."""
+pipeline into a real store once for these tests, and exported."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ class World:
     exported: Exported
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="package")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     base = tmp_path_factory.mktemp("evaluation")
     url = f"sqlite:///{base / 'gateway.db'}"

@@ -90,6 +90,12 @@ def test_without_a_linking_key_outside_the_embedded_default_nothing_is_exported(
     assert not (tmp_path / "x").exists()
 
 
+def test_the_index_is_up_to_date_after_an_export(custodian: World):
+    result = run("linking", "index")
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("indexed 0 record(s)")
+
+
 def test_the_custodian_lists_shows_unlinks_and_relinks(custodian: World):
     listed = run("linking", "list", "--json", "--limit", "3")
     assert listed.exit_code == 0, listed.output
