@@ -36,7 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+import threading
+import weakref
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import methodcaller
@@ -366,7 +369,7 @@ def _stream_rows(conn: Connection, first: int, last: int) -> Iterator[list[dict[
         start = rows[-1]["seq"] + 1
 
 
-def _projection_mismatch(conn: Connection, after: int) -> int | None:
+def _projection_mismatch(conn: Connection, after: int, upto: int) -> int | None:
     """The first ``jcs-sha256`` entry after ``after`` whose readable columns differ from
     its canonical bytes. The database rebuilds each row's JCS text from the columns
     (strings quoted by its JSON functions) and compares; a row it flags is looked at
@@ -391,10 +394,10 @@ def _projection_mismatch(conn: Connection, after: int) -> int | None:
         + " || ',\"recorded_at\":' || " + q("recorded_at") + " || '}'"
     )  # fmt: skip
     sql = (
-        f"SELECT {_COLUMNS} FROM audit_log WHERE seq > :after AND"
+        f"SELECT {_COLUMNS} FROM audit_log WHERE seq > :after AND seq <= :upto AND"
         f" (canonical IS NULL OR canonical <> {rebuilt.format(text)}) ORDER BY seq"
     )
-    for row in conn.execute(sa.text(sql), {"after": after}).mappings():
+    for row in conn.execute(sa.text(sql), {"after": after, "upto": upto}).mappings():
         if not _columns_match(dict(row)):
             return int(row["seq"])
     return None
@@ -491,8 +494,16 @@ def verify_chain(
                 algorithms[alg] = algorithms.get(alg, 0) + n
             count += len(rows)
             done, prev = rows[-1]["seq"], rows[-1]["hash"]
-    last_seq, last_hash, broke = _stream_jcs(conn, done, prev, wanted, hashes)
+    # The columns-against-bytes check runs in the database meanwhile, on a connection
+    # of its own (the GIL is released while it does): on two cores the two overlap.
+    columns = _in_background(conn, _projection_mismatch, done, last)
+    try:
+        last_seq, last_hash, broke = _stream_jcs(conn, done, prev, wanted, hashes)
+    except BaseException:
+        columns.exception()  # let it finish before the connection goes
+        raise
     if broke is not None:
+        columns.exception()
         return VerifyReport(
             count + last_seq - done, _name_break(conn, last_seq, last_hash), algorithms, first
         )
@@ -507,7 +518,7 @@ def verify_chain(
     if last_seq > done:
         algorithms[JCS] = algorithms.get(JCS, 0) + last_seq - done
     count += last_seq - done
-    mismatch = _projection_mismatch(conn, done)
+    mismatch = columns.result()
     if mismatch is not None:
         row = _rows(conn, "seq = :s", {"s": mismatch})[0]
         return VerifyReport(
@@ -547,11 +558,69 @@ def _name_break(conn: Connection, verified_seq: int, verified_hash: str) -> Find
     )
 
 
+_readers: weakref.WeakKeyDictionary[Engine, Engine] = weakref.WeakKeyDictionary()
+_reading: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _on_disk_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
+def _in_background(
+    conn: Connection, check: Callable[[Connection, int, int], int | None], after: int, upto: int
+) -> Future[int | None]:
+    """``check(connection, after, upto)`` on a connection of its own, in a thread; on a
+    store only one connection can see (SQLite in memory), here and now."""
+    done: Future[int | None] = Future()
+    if conn.dialect.name == "sqlite" and not _on_disk_sqlite(conn.engine):
+        done.set_result(check(conn, after, upto))
+        return done
+    # On SQLite a reading connection: one taking the store's write lock would wait for
+    # the caller's own transaction (a checkpoint holds it while it checks).
+    engine = _reader(conn.engine) if _on_disk_sqlite(conn.engine) else conn.engine
+
+    def run() -> None:
+        try:
+            with engine.connect() as own:
+                done.set_result(check(own, after, upto))
+        except BaseException as exc:
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="audit-verify-columns", daemon=True).start()
+    return done
+
+
+def _reader(engine: Engine) -> Engine:
+    """For SQLite, an engine whose transactions only read: ``BEGIN`` (deferred), a
+    snapshot without the write lock the store's own transactions take up front, so
+    verifying a large trail never holds the gateway's writers back."""
+    if engine in _reading:
+        return engine
+    reader = _readers.get(engine)
+    if reader is None:
+        reader = sa.create_engine(engine.url, poolclass=sa.pool.NullPool)
+
+        @sa.event.listens_for(reader, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @sa.event.listens_for(reader, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        _readers[engine] = reader
+        _reading.add(reader)
+    return reader
+
+
 @contextmanager
 def snapshot(engine: Engine) -> Iterator[Connection]:
     """A connection whose reads all see one state of the store, so entries appended
-    while it reads (the gateway keeps running) do not look like a broken head. On
-    PostgreSQL a REPEATABLE READ transaction; SQLite's transactions are snapshots."""
+    while it reads (the gateway keeps running) do not look like a broken head, and
+    which never blocks the gateway's writers: on PostgreSQL a REPEATABLE READ
+    transaction, on SQLite a deferred one (``_reader``)."""
+    if _on_disk_sqlite(engine):
+        engine = _reader(engine)
     with engine.connect() as conn:
         if conn.dialect.name == "postgresql":
             conn.execution_options(isolation_level="REPEATABLE READ")
