@@ -329,3 +329,20 @@ def test_a_partner_reading_its_exchange_is_a_consultation(audited, submitted):
     assert row.actor.startswith("client:") and details["via"] == "GET /v1/exchanges/{id}"
     pseudonym = subject_pseudonym(TEST_KEY.encode(), "pnc_id", SUSPECT_PNC)
     assert details["subject_pseudonyms"][pseudonym] == "suspect"
+
+
+def test_without_sign_in_configured_the_audit_pages_are_not_there(gateway):
+    """The shared gateway has no identity provider: every auditor endpoint and page is
+    a 404, as /auth is, and a partner's token is no way in."""
+    with gateway.client("cheshire-police") as partner:
+        problem(partner.get("/v1/audit/entries"), 404, "sign-in-not-configured")
+        problem(partner.get("/v1/audit/chain"), 404, "sign-in-not-configured")
+        problem(
+            partner.post("/v1/audit/subjects", json={"system": "crn", "value": "X123456"}),
+            404,
+            "sign-in-not-configured",
+        )
+        for path in ("/auditor", "/auditor/search", "/auditor/subjects/sp-x/report"):
+            page = partner.get(path)
+            assert page.status_code == 404, path
+            assert page.headers["content-type"].startswith("text/html")
