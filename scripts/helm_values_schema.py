@@ -189,6 +189,66 @@ def _required_when(flag: list[str], required: dict[str, Any]) -> dict[str, Any]:
     return {"if": condition, "then": required}
 
 
+#: What the chart's values mean, where the schema above leaves it unsaid.
+DESCRIPTIONS = {
+    "nameOverride": "Instead of the chart's name in the objects' names.",
+    "fullnameOverride": "Instead of <release>-<chart> (cut to 63 characters).",
+    "image.repository": "The image built from the Dockerfile.",
+    "image.pullPolicy": "When the kubelet pulls the image.",
+    "serviceAccount": "The pods' service account (no token is mounted: the gateway never "
+    "calls the Kubernetes API).",
+    "serviceAccount.create": "Make one for the release.",
+    "serviceAccount.name": "Its name; empty: the release's full name.",
+    "serviceAccount.annotations": "E.g. a cloud identity for the pods.",
+    "policies.source": "configMap (policies.files), existingConfigMap, or gitSync.",
+    "policies.existingConfigMap": "The ConfigMap with the bundle (source existingConfigMap).",
+    "policies.items": "Key -> path in the bundle (existingConfigMap); empty: every key at the top.",
+    "policies.gitSync.ref": "The branch, tag or commit to follow.",
+    "policies.gitSync.periodSeconds": "How often git-sync fetches.",
+    "partners.registrations": "Who may call: clients.yaml and its JWKS files "
+    "(GATEWAY_CLIENTS_FILE), from a Secret.",
+    "partners.registrations.jwks": "File name -> JWKS document, beside clients.yaml.",
+    "kafka.tls": "Kafka's certificates, mounted; the protocol and SASL are settings.",
+    "postgresql.tls": "PostgreSQL's certificates, mounted; settings.database_ssl_mode says how.",
+    "api.port": "The container's port (the Service's targetPort).",
+    "api.podDisruptionBudget": "At least minAvailable API pods through a drain.",
+    "api.autoscaling": "A HorizontalPodAutoscaler on CPU (it then owns the replica count).",
+    "relay.metricsPort": "Where a relay serves /metrics (its liveness probe's port too).",
+    "relay.podDisruptionBudget": "At least minAvailable relays through a drain.",
+    "relay.readinessProbe": "",
+    "migrations.backoffLimit": "Retries of a failed migration before the release fails.",
+    "migrations.activeDeadlineSeconds": "The longest a migration may run.",
+    "migrations.ttlSecondsAfterFinished": "When a finished Job is removed.",
+    "service": "The API's Service.",
+    "service.port": "The Service's port (to the pods' http port).",
+    "ingress.enabled": "An Ingress for the API.",
+    "ingress.className": "The IngressClass (nginx for mutual TLS).",
+    "ingress.host": "The gateway's address for partners and people.",
+    "ingress.annotations": "E.g. cert-manager's issuer.",
+    "ingress.mutualTls.verifyDepth": "How long a certificate chain may be.",
+    "networkPolicy.enabled": "NetworkPolicies for the API, the relays and the migrations.",
+    "networkPolicy.ingressFrom": "Who may reach the API (the ingress controller); empty: any.",
+    "networkPolicy.metricsFrom": "Who may scrape /metrics (the API's and the relays').",
+    "serviceMonitor.enabled": "Prometheus Operator ServiceMonitors for the API and relays.",
+    "serviceMonitor.interval": "How often they are scraped.",
+    "serviceMonitor.labels": "Labels your Prometheus selects ServiceMonitors by.",
+    "kafkaTopics.enabled": "Strimzi KafkaTopics: a deliveries and an urgent topic per recipient.",
+    "kafkaTopics.recipients": "The parties that receive copies (the agreement's parties).",
+    "kafkaTopics.partitions": "Partitions per topic (a subject's records stay on one).",
+    "kafkaTopics.replicas": "Replicas per topic (three in production).",
+    "kafkaTopics.config": "Topic configuration (min.insync.replicas, retention.ms ...).",
+}
+
+
+def _describe(schema: dict[str, Any]) -> None:
+    for path, text in DESCRIPTIONS.items():
+        node = schema
+        for key in path.split("."):
+            node = node.get("properties", {}).get(key, {})
+        if node and text and not node.get("description"):
+            node["description"] = text
+
+
 def build_schema() -> dict[str, Any]:
     from gateway.notify.config import NotifySettings
     from gateway.settings import Settings
@@ -530,6 +590,7 @@ def build_schema() -> dict[str, Any]:
             "networkPolicy",
         ],
     )
+    _describe(values)
     return {"$schema": "http://json-schema.org/draft-07/schema#", **values}
 
 
@@ -553,7 +614,7 @@ def _default(value: Any) -> str:
     if value in ({}, [], "", None):
         return "" if value is None else f"`{json.dumps(value)}`"
     text = json.dumps(value) if not isinstance(value, str) else value
-    return f"`{_cell(text)}`" if len(text) <= 60 else "(see values.yaml)"
+    return f"`{_cell(text)}`" if len(text) <= 80 else "(see values.yaml)"
 
 
 def _chart_rows(schema: dict[str, Any], values: Any, path: str) -> list[str]:
@@ -563,7 +624,12 @@ def _chart_rows(schema: dict[str, Any], values: Any, path: str) -> list[str]:
             continue
         here = f"{path}.{key}" if path else key
         value = values.get(key) if isinstance(values, dict) else None
-        nested = sub.get("properties") and sub.get("additionalProperties") is False
+        # An object is opened up only where its members say more than the object does.
+        nested = (
+            sub.get("properties")
+            and sub.get("additionalProperties") is False
+            and any(child.get("description") for child in sub["properties"].values())
+        )
         if nested and isinstance(value, dict) and not set(value) - set(sub["properties"]):
             rows += _chart_rows(sub, value, here)
         else:
