@@ -519,6 +519,9 @@ def build_schema() -> dict[str, Any]:
                             "kafka": _egress("The Kafka brokers (every one, not only bootstrap)."),
                             "postgresql": _egress("PostgreSQL."),
                             "identityProvider": _egress("The identity provider."),
+                            "partnerKeys": _egress(
+                                "Partner systems' JWKS URLs (jwks_url registrations; API)."
+                            ),
                             "webhooks": _egress("The partners' webhook hosts (relays)."),
                             "notify": _egress("The mail relay or GOV.UK Notify (relays)."),
                             "git": _egress("The policy repository (git-sync)."),

@@ -289,7 +289,7 @@ def test_every_variable_the_chart_sets_is_a_setting(production):
 def test_the_network_policy_allows_only_the_named_peers(production):
     values = merged(production_values())["networkPolicy"]["egress"]
     expected = {
-        "api": ["dns", "kafka", "postgresql", "identityProvider", "git"],
+        "api": ["dns", "kafka", "postgresql", "identityProvider", "partnerKeys", "git"],
         "relay": ["dns", "kafka", "postgresql", "identityProvider", "webhooks", "notify", "git"],
         "migrations": ["dns", "postgresql"],
     }
