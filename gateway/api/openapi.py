@@ -72,6 +72,11 @@ TAGS = [
     {"name": "meta", "description": "Formats, health and metrics."},
     {"name": "people", "description": "People's sign-in (OpenID Connect); a browser's session."},
     {"name": "inbox", "description": "A person's inbox: the copies their desks must acknowledge."},
+    {
+        "name": "audit",
+        "description": "The audit trail for auditors and the DPO: search, subject access, "
+        "timelines, verification.",
+    },
 ]
 
 
