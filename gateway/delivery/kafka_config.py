@@ -18,8 +18,6 @@ client-credentials grant at the identity provider's token endpoint).
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,8 +29,6 @@ if TYPE_CHECKING:
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"]
 PASSWORD_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-#: A token is fetched again this long before it expires.
-TOKEN_REFRESH_MARGIN_SECONDS = 60.0
 
 
 class KafkaConfigError(ValueError):
@@ -195,6 +191,10 @@ def _security_options(settings: Settings) -> dict[str, Any]:
         )
     assert s.kafka_oauth_token_url is not None and s.kafka_oauth_client_id is not None
     assert s.kafka_oauth_client_secret is not None
+    # Imported here: it subclasses kafka-python's provider, and reading the settings must
+    # not import kafka-python (every CLI command reads them).
+    from gateway.delivery.kafka_oauth import ClientCredentialsTokenProvider
+
     options["sasl_oauth_token_provider"] = ClientCredentialsTokenProvider(
         s.kafka_oauth_token_url,
         s.kafka_oauth_client_id,
@@ -202,62 +202,3 @@ def _security_options(settings: Settings) -> dict[str, Any]:
         s.kafka_oauth_scope,
     )
     return options
-
-
-def _token_provider_base() -> type:
-    try:  # kafka-python 3
-        from kafka.net.sasl.oauth import AbstractTokenProvider
-    except ImportError:  # kafka-python 2
-        from kafka.sasl.oauth import AbstractTokenProvider
-    return AbstractTokenProvider  # type: ignore[no-any-return]
-
-
-class ClientCredentialsTokenProvider(_token_provider_base()):  # type: ignore[misc]
-    """OAUTHBEARER tokens from the identity provider's token endpoint (OAuth 2.0
-    client credentials), kept until shortly before they expire. Shared by every
-    client a process builds; safe across threads."""
-
-    def __init__(
-        self,
-        token_url: str,
-        client_id: str,
-        client_secret: str,
-        scope: str | None = None,
-        timeout: float = 10.0,
-    ) -> None:
-        self.token_url = token_url
-        self.client_id = client_id
-        self._client_secret = client_secret
-        self.scope = scope
-        self.timeout = timeout
-        self._token: str | None = None
-        self._expires_at = 0.0
-        self._lock = threading.Lock()
-
-    def __repr__(self) -> str:
-        return f"ClientCredentialsTokenProvider({self.token_url!r}, {self.client_id!r})"
-
-    def token(self) -> str:
-        with self._lock:
-            if self._token is None or time.monotonic() >= self._expires_at:
-                self._fetch()
-            assert self._token is not None
-            return self._token
-
-    def _fetch(self) -> None:
-        import httpx
-
-        form = {"grant_type": "client_credentials"}
-        if self.scope:
-            form["scope"] = self.scope
-        response = httpx.post(
-            self.token_url,
-            data=form,
-            auth=(self.client_id, self._client_secret),
-            timeout=self.timeout,
-        )
-        response.raise_for_status()
-        body = response.json()
-        self._token = str(body["access_token"])
-        lifetime = float(body.get("expires_in", 300))
-        self._expires_at = time.monotonic() + max(lifetime - TOKEN_REFRESH_MARGIN_SECONDS, 0.0)

@@ -26,11 +26,8 @@ from typer.testing import CliRunner
 
 from gateway.cli import app
 from gateway.delivery.channels import make_producer
-from gateway.delivery.kafka_config import (
-    ClientCredentialsTokenProvider,
-    KafkaConnection,
-    kafka_connection,
-)
+from gateway.delivery.kafka_config import KafkaConnection, kafka_connection
+from gateway.delivery.kafka_oauth import ClientCredentialsTokenProvider
 from gateway.delivery.reader import read_topic
 from gateway.delivery.topics import ensure_topics
 from gateway.embedded.broker import broker_answers
