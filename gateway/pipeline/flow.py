@@ -284,8 +284,9 @@ class Pipeline:
         record = exchange.model_dump(mode="json")
         with stage("decide", **{"isg.policy_version": bundle.version}) as step:
             decisions = decide(exchange, bundle)
-            step.set_attribute("isg.permits", sum(d.permitted for d in decisions))
-            step.set_attribute("isg.denials", sum(not d.permitted for d in decisions))
+            permits = sum(d.permitted for d in decisions)
+            step.set_attribute("isg.permits", permits)
+            step.set_attribute("isg.denials", len(decisions) - permits)
         with stage("minimise") as step:
             disclosures = minimise(record, decisions, self.pseudonym_key)
             step.set_attribute("isg.disclosures", len(disclosures))
@@ -308,7 +309,7 @@ class Pipeline:
                 self.renderers,
             )
             step.set_attribute("isg.messages", len(messages))
-        span.set_attribute("isg.recipients", sum(d.permitted for d in decisions))
+        span.set_attribute("isg.recipients", permits)
         accepted = Accepted(str(exchange.exchange_id), decisions)
         if any(d.rules == (SAFETY_NET,) for d in decisions):
             self.safety_net_sends += 1
