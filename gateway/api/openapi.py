@@ -277,6 +277,16 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "The keys the gateway signs access tokens with",
         answers={"200": _json("Jwks", "The public keys (JWKS).")},
     ),
+    ("get", "/v1/audit/keys"): Operation(
+        "audit_keys",
+        "The public keys the audit trail's checkpoints are signed with",
+        answers={
+            "200": _object(
+                "Every trusted Ed25519 public key (raw, base64) by key id, the current "
+                "one first (docs/audit.md)."
+            )
+        },
+    ),
     ("get", "/v1/adapters"): Operation(
         "list_adapters",
         "The partner formats and the media types each reads",

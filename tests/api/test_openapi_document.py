@@ -25,6 +25,7 @@ PUBLIC = {
     ("post", TOKEN_PATH),
     ("get", "/v1/adapters"),
     ("get", "/metrics"),
+    ("get", "/v1/audit/keys"),
 }
 
 
