@@ -120,13 +120,19 @@ def escalated(exhausted: bool) -> None:
 
 
 def delivered(rows: Sequence[Mapping[str, Any]], now: datetime) -> None:
-    """Count deliveries marked sent, and time each from its commit."""
+    """Count deliveries marked sent, and time each from its commit (a relay's batch
+    is one channel's: the labelled children are looked up once a batch)."""
+    by_channel: dict[str, list[Mapping[str, Any]]] = {}
     for row in rows:
-        DELIVERED.labels(row["channel"]).inc()
-        created = row.get("created_at")
-        if isinstance(created, datetime):
-            at = created if created.tzinfo is not None else created.replace(tzinfo=UTC)
-            DELIVERY_SECONDS.labels(row["channel"]).observe(max(0.0, (now - at).total_seconds()))
+        by_channel.setdefault(row["channel"], []).append(row)
+    for channel, sent in by_channel.items():
+        DELIVERED.labels(channel).inc(len(sent))
+        timing = DELIVERY_SECONDS.labels(channel)
+        for row in sent:
+            created = row.get("created_at")
+            if isinstance(created, datetime):
+                at = created if created.tzinfo is not None else created.replace(tzinfo=UTC)
+                timing.observe(max(0.0, (now - at).total_seconds()))
 
 
 def dead_lettered(channels: Sequence[str]) -> None:
