@@ -40,6 +40,7 @@ from gateway.gc_tuning import tune_for_serving
 from gateway.identity.service import token_service
 from gateway.identity.tokens import TokenService
 from gateway.linking.custody import custodian_key
+from gateway.linking.index import keep_indexing
 from gateway.notify import Notifier
 from gateway.notify.config import load_notify_settings
 from gateway.pipeline import Pipeline
@@ -187,6 +188,14 @@ class Runtime:
                 name="retention",
                 daemon=True,
             ).start()
+            linking = custodian_key(settings)
+            if linking:  # the custodian's index kept up to date as records arrive
+                threading.Thread(
+                    target=keep_indexing,
+                    args=(self.store, linking, self._stop),
+                    name="linking-index",
+                    daemon=True,
+                ).start()
             threading.Thread(
                 target=keep_checkpointing,
                 args=(self.store, self.audit_keys, self._stop, settings.audit_checkpoint_seconds),

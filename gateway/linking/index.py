@@ -13,6 +13,8 @@ A custodian may *unlink* a sighting (its identifiers no longer join) and
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,6 +23,7 @@ from typing import Any
 import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import IntegrityError
 
 from gateway.audit import Action, AuditEntry
 from gateway.linking.keys import sightings
@@ -34,8 +37,18 @@ from gateway.store.tables import (
     linking_sightings,
 )
 
+log = logging.getLogger(__name__)
+
 #: Records read per transaction while catching up.
 BATCH = 2000
+#: In the background: a smaller transaction holds SQLite's one writer for less.
+BACKGROUND_BATCH = 200
+#: How often a relaying process brings the index up to date.
+BACKGROUND_SECONDS = 30.0
+#: Batches another process indexed first, before a catch-up gives up.
+MAX_CLASHES = 5
+#: The PostgreSQL advisory lock of the linking index ("link" in ASCII).
+INDEX_LOCK = 0x6C696E6B
 #: A catch-up of this many records refreshes PostgreSQL's statistics of the linking
 #: tables at once, rather than waiting for autovacuum: an export planned on stale
 #: statistics took twice as long.
@@ -95,16 +108,24 @@ class CatchUp:
     merged: int  # persons that became part of another
 
 
-def catch_up(store: Store, key: bytes, actor: str = "gateway") -> CatchUp:
+def catch_up(store: Store, key: bytes, actor: str = "gateway", batch: int = BATCH) -> CatchUp:
     """Index every stored record not yet indexed; batch by batch, each batch in one
-    transaction (so two processes catching up at once cannot index a record twice).
+    transaction. Processes catching up at once take turns (``lock_index``); should
+    two still pick the same records, the second's batch is simply read again.
     A catch-up that joined identifiers is audited as a combination, in figures."""
     total = CatchUp(0, 0, 0, 0)
+    clashes = 0
     while True:
-        with store.transaction() as conn:
-            done = _index_batch(conn, key)
+        try:
+            with store.transaction() as conn:
+                done = _index_batch(conn, key, batch)
+        except IntegrityError:
+            clashes += 1
+            if clashes > MAX_CLASHES:
+                raise
+            continue
         total = CatchUp(*(a + b for a, b in zip(_as_tuple(total), _as_tuple(done), strict=True)))
-        if done.records < BATCH:
+        if done.records < batch:
             break
     if total.records >= ANALYZE_AFTER and store.dialect == "postgresql":
         with store.transaction() as conn:  # plans for the next queries fit the new rows
@@ -127,11 +148,32 @@ def catch_up(store: Store, key: bytes, actor: str = "gateway") -> CatchUp:
     return total
 
 
+def keep_indexing(
+    store: Store, key: bytes, stop: threading.Event, interval: float = BACKGROUND_SECONDS
+) -> None:
+    """Bring the index up to date every ``interval`` seconds until ``stop`` is set, so
+    the first command or export that consults it has little left to read. A pass that
+    fails (the store down) is logged and tried again at the next interval."""
+    while not stop.wait(interval):
+        try:
+            catch_up(store, key, batch=BACKGROUND_BATCH)
+        except Exception as exc:
+            log.warning("linking index pass failed, will try again: %s", exc)
+
+
 def _as_tuple(c: CatchUp) -> tuple[int, int, int, int]:
     return (c.records, c.sightings, c.links, c.merged)
 
 
-def _index_batch(conn: Connection, key: bytes) -> CatchUp:
+def lock_index(conn: Connection) -> None:
+    """Hold the linking index for this transaction: on PostgreSQL, catch-ups and reviews
+    of several processes take turns (SQLite has one writer anyway)."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": INDEX_LOCK})
+
+
+def _index_batch(conn: Connection, key: bytes, batch: int) -> CatchUp:
+    lock_index(conn)
     indexed = sa.select(linking_indexed.c.exchange_id).where(
         linking_indexed.c.exchange_id == exchanges.c.exchange_id
     )
@@ -145,7 +187,7 @@ def _index_batch(conn: Connection, key: bytes) -> CatchUp:
         )
         .where(~indexed.exists())
         .order_by(exchanges.c.exchange_id)
-        .limit(BATCH)
+        .limit(batch)
     ).all()
     if not rows:
         return CatchUp(0, 0, 0, 0)

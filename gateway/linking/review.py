@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection
 
 from contracts.ids import new_id_text
 from gateway.audit import Action, AuditEntry
-from gateway.linking.index import members, persons_of, rederive
+from gateway.linking.index import lock_index, members, persons_of, rederive
 from gateway.linking.keys import SINGLE_VALUED
 from gateway.store import Store
 from gateway.store.audit_log import append
@@ -209,6 +209,7 @@ def _review(
     s = linking_sightings
     excluded = operation == "unlink"
     with store.transaction() as conn:
+        lock_index(conn)
         which = sa.and_(s.c.exchange_id == exchange_id, s.c.subject_ref == subject_ref)
         rows = conn.execute(sa.select(s.c.id_hash, s.c.excluded).where(which)).all()
         if not rows:

@@ -4,6 +4,8 @@ custodian's unlink and relink, and the combination the pipeline audits."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +15,7 @@ import sqlalchemy as sa
 
 from adapters import load_registry
 from gateway.linking import (
+    CatchUp,
     ReviewError,
     catch_up,
     combination_entries,
@@ -24,6 +27,7 @@ from gateway.linking import (
     sightings,
     unlink,
 )
+from gateway.linking.index import keep_indexing
 from gateway.pipeline import Pipeline
 from gateway.policy import load_bundle
 from gateway.store.tables import audit_log, exchanges, linking_identities, linking_reviews
@@ -248,3 +252,51 @@ def test_without_a_key_nothing_is_combined():
     single = record([subject("P1", "suspect", ("pnc_id", PNC))])
     assert combination_entries(single, "gateway", KEY) == []
     assert len(combination_entries(linked, "gateway", KEY, datetime.now(UTC).isoformat())) == 1
+
+
+def test_two_catch_ups_at_once_index_each_record_once(fresh_store):
+    people = [
+        record([subject("P1", "suspect", ("pnc_id", f"10/{i:06d}A"), ("crn", f"X{i:06d}"))])
+        for i in range(600)
+    ]
+    keep(fresh_store, *people)
+    results: list[object] = []
+
+    def run() -> None:
+        try:
+            results.append(catch_up(fresh_store, KEY, batch=50))
+        except Exception as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert all(isinstance(r, CatchUp) for r in results), results
+    assert sum(r.records for r in results) == 600  # type: ignore[attr-defined]
+    with fresh_store.engine.connect() as conn:
+        assert person_of(conn, "pnc_id", "10/000007A") == person_of(conn, "crn", "X000007")
+        assert (
+            conn.execute(sa.select(sa.func.count()).select_from(linking_identities)).scalar()
+            == 1200
+        )
+
+
+def test_the_index_keeps_itself_up_to_date_in_the_background(fresh_store):
+    stop = threading.Event()
+    worker = threading.Thread(target=keep_indexing, args=(fresh_store, KEY, stop, 0.05))
+    worker.start()
+    try:
+        keep(fresh_store, record([subject("P1", "suspect", ("pnc_id", PNC), ("crn", CRN))]))
+        deadline = time.monotonic() + 10
+        found: dict[str, str] = {}
+        while not found and time.monotonic() < deadline:
+            with fresh_store.engine.connect() as conn:
+                found = persons_of(conn, [keyed_hash(KEY, "crn", CRN)])
+            time.sleep(0.05)
+        assert found
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+    assert not worker.is_alive()
