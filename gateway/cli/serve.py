@@ -68,11 +68,12 @@ def serve(
             "--no-relay needs GATEWAY_DATABASE_URL and GATEWAY_KAFKA_BOOTSTRAP: "
             "a `gateway relay` elsewhere must be able to reach the same store and broker"
         )
-    if workers > 1:
-        from gateway.telemetry.multiprocess import share_metrics
+    from gateway.telemetry.multiprocess import multiprocess_dir, share_metrics
 
+    if workers > 1 or multiprocess_dir() is not None:
         # Before anything counts: each process writes its metrics to files there, and
-        # any worker's /metrics sums them all (this process's relay included).
+        # any worker's /metrics sums them all (this process's relay included); a
+        # configured directory is emptied of an earlier run's files.
         share_metrics()
     from gateway.api import create_app
     from gateway.api.slow_clients import uvicorn_options
