@@ -154,12 +154,19 @@ class _Reader:
     ) -> None:
         self.store, self.bundle, self.cohort, self.key = store, bundle, cohort, key
         self.as_of, self.result = as_of, result
+        #: A record decided once (an entry referral is read again for its facts).
+        self.decided: dict[str, Decision] = {}
 
     def decide(self, envelope: dict[str, Any]) -> Decision:
+        known = self.decided.get(envelope["exchange_id"])
+        if known is not None:
+            return known
         exchange = Exchange.model_validate(envelope)
         exchange.declare_purposes([self.cohort.purpose])
         restricted = any(s.access is not None for s in exchange.subjects)
-        return decide_for(self.bundle, exchange, self.cohort.recipient, self.as_of, restricted)
+        decision = decide_for(self.bundle, exchange, self.cohort.recipient, self.as_of, restricted)
+        self.decided[envelope["exchange_id"]] = decision
+        return decision
 
     def entries(self) -> dict[str, date]:
         """person -> the date they entered the cohort (their first referral in it)."""
