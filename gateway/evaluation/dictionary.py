@@ -218,7 +218,7 @@ def tables(follow_up: int) -> tuple[Table, ...]:
                 _c(
                     "reason",
                     S,
-                    "primary (under the threshold, or its complement is), secondary "
+                    "primary (1 to under the threshold, or its complement under it), secondary "
                     "(a total that would reveal a primary cell), or derived from a "
                     "suppressed count",
                 ),

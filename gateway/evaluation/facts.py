@@ -74,7 +74,9 @@ class Facts:
 
 
 def _day(value: Any, fallback: date) -> date:
-    return as_date(value) or fallback if value else fallback
+    """The date a record gives, else ``fallback`` (the date the record was sent)."""
+    found = as_date(value) if value else None
+    return found or fallback
 
 
 def add_facts(

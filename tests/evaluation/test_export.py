@@ -61,7 +61,10 @@ def test_small_numbers_are_suppressed_and_a_total_cannot_reveal_them(world: Worl
     assert 0 < small < 5
     measures = {r["group"]: r for r in rows(world.out, "measures")}
     hidden = measures["no intervention recorded"]
-    assert all(hidden[c] == "" for c in hidden if c != "group")  # every cell under 5
+    assert hidden["people"] == "" and hidden["followed_12m"] == ""
+    counts = [c for c in hidden if c not in ("group", "rate_6m", "rate_12m")]
+    assert all(hidden[c] in ("", "0") for c in counts)  # 1-4 never shown; a zero may be
+    assert hidden["rate_12m"] == ""  # derived from a suppressed denominator
     assert measures["all"]["people"] == ""  # else all - completed - not completed = it
     assert measures["all"]["reoffended_12m"] == ""
     notes = rows(world.out, "suppression")

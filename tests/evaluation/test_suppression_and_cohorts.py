@@ -108,3 +108,17 @@ def test_a_cohort_period_runs_forward(tmp_path: Path):
     )
     with pytest.raises(PolicyLoadError, match="cohorts"):
         load_cohorts(load_bundle(wrong))
+
+
+def test_a_zero_is_shown_but_a_group_that_all_reoffended_is_not():
+    rows = {
+        "a": {"people": 12, "reoffended": 0},  # nobody: says nothing about anyone
+        "b": {"people": 9, "reoffended": 9},  # everyone: says it of each of them
+        "c": {"people": 30, "reoffended": 10},
+        "d": {"people": 0, "reoffended": 0},  # an empty group hides nothing
+        "all": {"people": 51, "reoffended": 19},
+    }
+    assert cells(suppress(rows, COLUMNS, "all", 5)) == {
+        ("b", "reoffended"): "primary",
+        ("all", "reoffended"): "secondary",
+    }
