@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import sqlite3
+import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,18 +71,57 @@ def write_trail(store: Store) -> None:
         append(conn, [_entry(i) for i in range(3, 7)])
 
 
+@pytest.fixture(scope="session")
+def trail_templates(tmp_path_factory, postgres):
+    """The trail built once per store kind; each test gets a copy (a database made from
+    it as a template, or the SQLite file copied), not a store migrated anew."""
+    made: dict[str, tuple[str, Path]] = {}
+
+    def template(kind: str) -> tuple[str, Path]:
+        if kind not in made:
+            tmp = tmp_path_factory.mktemp(f"trail-{kind}")
+            url = f"sqlite:///{tmp / 'gateway.db'}" if kind == "sqlite" else postgres.new()
+            store = Store.from_url(url)
+            store.upgrade()
+            keys = load_keys(None, [], tmp / "data")
+            use_sealer(keys.current.seal)
+            try:
+                write_trail(store)
+                take_checkpoint(store, keys)
+                with store.transaction() as conn:
+                    append(conn, [_entry(7), _entry(8)])
+            finally:
+                use_sealer(None)
+                store.engine.dispose()
+            made[kind] = (url, tmp / "data")
+        return made[kind]
+
+    return template
+
+
 @pytest.fixture(params=STORES)
-def trail(request, store_url_factory, tmp_path) -> Iterator[Trail]:
-    url = store_url_factory(request.param)
-    store = Store.from_url(url)
-    store.upgrade()
+def trail(request, trail_templates, postgres, tmp_path) -> Iterator[Trail]:
+    template_url, template_data = trail_templates(request.param)
     data_dir = tmp_path / "data"
-    keys = load_keys(None, [], data_dir)
+    shutil.copytree(template_data, data_dir)
+    if request.param == "sqlite":
+        # SQLite's backup: a consistent copy, whatever the template's WAL still holds
+        with (
+            closing(sqlite3.connect(sa.make_url(template_url).database)) as source,
+            closing(sqlite3.connect(tmp_path / "gateway.db")) as copy,
+        ):
+            source.backup(copy)
+        url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    else:
+        name = f"gw_test_{uuid.uuid4().hex[:12]}"
+        template = sa.make_url(template_url).database
+        with postgres.admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'))
+        postgres.created.append(name)
+        url = postgres.admin.url.set(database=name).render_as_string(hide_password=False)
+    store = Store.from_url(url)
+    keys = load_keys(None, [], data_dir, create=False)
     use_sealer(keys.current.seal)
-    write_trail(store)
-    take_checkpoint(store, keys)
-    with store.transaction() as conn:
-        append(conn, [_entry(7), _entry(8)])
     yield Trail(store, url, data_dir, keys)
     use_sealer(None)
     store.engine.dispose()
