@@ -25,6 +25,7 @@ import os
 import sys
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
+from contextvars import Token
 from importlib.metadata import PackageNotFoundError, version
 from types import TracebackType
 
@@ -181,6 +182,7 @@ class Started:
     generator-based context manager costs the pipeline measurable CPU."""
 
     __slots__ = ("_span", "_token")
+    _token: Token[Context]
 
     def __init__(
         self,
@@ -191,7 +193,6 @@ class Started:
         attributes: Mapping[str, AttributeValue] | None = None,
     ) -> None:
         self._span = tracer.start_span(name, context=context, kind=kind, attributes=attributes)
-        self._token: object = None
 
     def __enter__(self) -> Span:
         self._token = otel_context.attach(trace.set_span_in_context(self._span))
@@ -200,7 +201,7 @@ class Started:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        otel_context.detach(self._token)  # type: ignore[arg-type]
+        otel_context.detach(self._token)
         if exc is not None:
             failed(self._span, exc)
         self._span.end()
