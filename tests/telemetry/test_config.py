@@ -28,7 +28,7 @@ GATEWAY = Path(sys.executable).parent / "gateway"
 
 
 def _exporters(env: dict[str, str]) -> list[object]:
-    return [p.span_exporter for p in span_processors(env)]  # type: ignore[attr-defined]
+    return [p.span_exporter for p in span_processors(env)]
 
 
 def test_nothing_is_exported_unless_asked():
@@ -60,7 +60,7 @@ def test_the_exporters_the_variables_name(env, kinds):
     assert [type(e) for e in exporters] == kinds
     for processor in span_processors(env):
         # The console's lines appear as spans end; OTLP's go in batches.
-        console = isinstance(processor.span_exporter, ConsoleSpanExporter)  # type: ignore[attr-defined]
+        console = isinstance(processor.span_exporter, ConsoleSpanExporter)
         assert isinstance(processor, SimpleSpanProcessor if console else BatchSpanProcessor)
 
 
