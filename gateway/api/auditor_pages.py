@@ -173,6 +173,11 @@ def bar_chart(
     return f'<{heading}>{e(title)}</{heading}><ul class="chart">{bars}</ul>{table}'
 
 
+def _search_link(**filters: str) -> str:
+    """The search page for ``filters`` (a chart's row leads to its entries)."""
+    return "/auditor/search?" + urlencode(filters)
+
+
 def _week_label(week: str) -> str:
     return "w/c " + datetime.fromisoformat(week).strftime("%d %b")
 
@@ -204,7 +209,8 @@ def charts_html(stats: Mapping[str, Any]) -> str:
                 )
             total = sum(int(v) for v in per_week.values())
             body.append(
-                f'<tr><th scope="row">{e(flow)}</th>{"".join(cells)}'
+                f'<tr><th scope="row"><a href="{e(_search_link(rule=flow, decision="permit"))}">'
+                f"{e(flow)}</a></th>{''.join(cells)}"
                 f'<td class="n"><strong>{total}</strong></td></tr>'
             )
         parts.append(

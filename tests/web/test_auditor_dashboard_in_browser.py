@@ -113,6 +113,8 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     assert "Urgent alerts by time to acknowledgement" in charts
     # Each chart's figures are written out, and offered as a table; an empty one says so.
     assert page.locator("table.weekly tbody tr").count() >= 2  # police and alert flows
+    flow = page.locator("table.weekly tbody th a").first
+    assert "decision=permit" in (flow.get_attribute("href") or "")
     assert page.locator("details summary").count() >= 3
     assert page.locator(".chart .value").count() > 0
     assert "No copy was dead-lettered in this period." in charts
