@@ -69,6 +69,7 @@ from gateway.runtime import Runtime
 from gateway.store.audit_log import append
 from gateway.store.commit import write_group
 from gateway.store.tables import INSERT_OUTBOX, exchanges, insert_rows, outbox, unrouted
+from gateway.telemetry import metrics
 
 #: The rule of a refusal only because a correction goes to earlier recipients only.
 EARLIER_RECIPIENTS_ONLY = "correction:earlier-recipients-only"
@@ -430,6 +431,7 @@ def _correct(
         )
 
     write_group(runtime.store, [pending], also=link)
+    metrics.exchange_kept(fmt, decisions)  # a correction is an exchange too
     pipeline.on_commit()
     answer = Accepted(exchange_id, decisions).as_dict()
     answer.update(
