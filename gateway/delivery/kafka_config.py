@@ -41,7 +41,8 @@ class KafkaConnection:
     embedded broker and the tests)."""
 
     bootstrap: str
-    options: Mapping[str, Any] = field(default_factory=dict)
+    #: Never in a repr: it holds the SASL password (a Runtime's repr shows its connection).
+    options: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
     def client_options(self, **extra: Any) -> dict[str, Any]:
         """Keyword arguments for any kafka-python client: the bootstrap servers, the

@@ -74,7 +74,7 @@ def test_sasl_ssl_with_a_password_mechanism(mechanism, tmp_path):
     }
     for keys in CLIENT_KEYS:  # every option is one the producer, consumer and admin know
         assert set(options) <= keys
-    assert "s3cret" not in str(connection) and "s3cret" not in repr(_settings())
+    assert "s3cret" not in str(connection) and "s3cret" not in repr(connection)
 
 
 def test_mutual_tls_with_a_client_certificate(tmp_path):
