@@ -319,12 +319,16 @@ def chain_html(status: Mapping[str, Any]) -> str:
         )
     else:
         latest = checkpoints.get("latest") or {}
+        since = int(checkpoints.get("entries_since") or 0)
         lines.append(
             f"<p>Signed checkpoints: <strong>{e(checkpoints['count'])} checked</strong>; the "
             f"newest covers entries up to number {e(latest.get('upto_seq'))}, signed "
             f"{e(_local(latest.get('created_at')))} with key {e(latest.get('key_id'))}. "
-            f"{e(counted(int(checkpoints.get('entries_since') or 0), ('entry', 'entries')))} "
-            "since, each sealed.</p>"
+            + (
+                f"{e(counted(since, ('entry', 'entries')))} since, each sealed.</p>"
+                if since
+                else "No entry since.</p>"
+            )
         )
     for note in status.get("notes") or []:
         lines.append(f'<p class="muted">{e(note)}</p>')
