@@ -147,3 +147,18 @@ def test_the_dashboards_figures_are_counted_by_each_database(fresh_store):
     assert query.refusals_by_rule(since) == {"default-deny": 3, "no-health-to-police": 1}
     assert sum(query.count_by_day(Action.UNDELIVERED, since).values()) == 1
     assert query.refusals_by_rule("2999-01-01") == {}
+
+
+def test_an_export_reads_every_page(fresh_store):
+    import csv
+    import io
+
+    from gateway.api.auditor import csv_rows
+
+    exchange_id = _exchange(fresh_store, {"subjects": []})
+    with fresh_store.transaction() as conn:
+        append(conn, [_collection(exchange_id, {"n": i, "rules": ["=cmd"]}) for i in range(1_200)])
+    query = AuditQuery(fresh_store.engine, KEY)
+    rows = list(csv.DictReader(io.StringIO("".join(csv_rows(query.all(Filters()))))))
+    assert [int(r["seq"]) for r in rows] == list(range(1_200, 0, -1))
+    assert {r["rules"] for r in rows} == {"'=cmd"}  # never a formula in a spreadsheet
