@@ -67,8 +67,8 @@ def _plain(value: Any) -> bool:
 def representable(value: Any) -> Any:
     """``value`` with what JCS cannot write replaced: integers beyond 2**53 and
     non-finite floats by their text, a lone surrogate by its escape, non-string
-    keys by their ``str``, tuples by lists. Other types are refused (TypeError),
-    as the JSON column would."""
+    keys by their ``str``, tuples by lists; a datetime, UUID or dataclass as orjson
+    writes it (as the details column always took them). Others: TypeError."""
     if isinstance(value, bool) or value is None:
         return value
     if isinstance(value, str):
@@ -85,4 +85,7 @@ def representable(value: Any) -> Any:
         return {str(k) if not isinstance(k, str) else k: representable(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [representable(v) for v in value]
-    raise TypeError(f"an audit entry cannot hold a {type(value).__name__}")
+    try:  # what orjson writes for it (a datetime, a UUID, an enum, a dataclass), as before
+        return representable(orjson.loads(orjson.dumps(value)))
+    except (orjson.JSONEncodeError, TypeError):
+        raise TypeError(f"an audit entry cannot hold a {type(value).__name__}") from None

@@ -194,3 +194,19 @@ def test_a_chain_begun_under_the_first_algorithm_verifies_across_the_change(
     with fresh_store.engine.connect() as conn:
         algorithms = conn.execute(sa.text("SELECT hash_alg FROM audit_log ORDER BY seq")).scalars()
         assert list(algorithms) == ["sha256", "sha256"] + ["jcs-sha256"] * len(ENTRIES)
+
+
+def test_details_orjson_could_write_are_written_as_it_did() -> None:
+    """Call sites may put a datetime or a UUID in details, as orjson took them."""
+    from datetime import UTC, datetime
+    from uuid import UUID
+
+    entry = AuditEntry(
+        action="erasure",
+        actor="gateway",
+        details={"at": datetime(2026, 1, 1, tzinfo=UTC), "id": UUID(int=5)},
+    )
+    assert json.loads(entry.details_json) == {
+        "at": "2026-01-01T00:00:00+00:00",
+        "id": "00000000-0000-0000-0000-000000000005",
+    }

@@ -140,3 +140,15 @@ def test_even_the_owner_cannot_edit_an_entry_by_mistake(trail):
             trail.store.transaction() as conn,
         ):
             conn.execute(sa.text(statement))
+
+
+def test_the_prune_command_keeps_recent_entries_and_refuses_a_tampered_trail(trail, monkeypatch):
+    result = cli(trail, monkeypatch, "prune", "--older-than-days", "30")
+    assert result.exit_code == 0, result.output
+    assert "nothing to prune: the log begins at entry 1" in result.output
+    with tampering(trail.store) as conn:  # entries 1-5 recorded 40 days ago
+        old = (datetime.now(UTC) - timedelta(days=40)).isoformat(timespec="microseconds")
+        conn.execute(sa.text("UPDATE audit_log SET recorded_at = :t WHERE seq <= 5"), {"t": old})
+    # the column no longer says what the bytes say: a pruning over it is refused
+    refused = cli(trail, monkeypatch, "prune", "--older-than-days", "30")
+    assert refused.exit_code != 0 and "does not verify" in refused.output
