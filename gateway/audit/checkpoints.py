@@ -205,6 +205,16 @@ def take_checkpoint(
     key = keys.current
     if key is None:
         raise ValueError("no audit signing key is held: checkpoints cannot be signed")
+    # Check what is there now in a snapshot, without the head's lock, so appends go on
+    # meanwhile; under the lock only what was appended since is left to check.
+    engine = getattr(engine_or_store, "engine", engine_or_store)
+    with snapshot(engine) as conn:
+        seen = latest_checkpoint(conn)
+        at = head_row(conn) or {"seq": 0, "hash": GENESIS}
+        if only_if_new and seen is not None and seen.upto_seq == at["seq"]:
+            return None
+        first_seq, first_prev = _log_start(seen)
+        check_since(conn, keys, seen, first_seq, first_prev, at["seq"], at["hash"])
     transaction = getattr(engine_or_store, "transaction", None)
     context = transaction() if transaction is not None else engine_or_store.begin()
     with context as conn:
@@ -213,7 +223,10 @@ def take_checkpoint(
         if only_if_new and previous is not None and previous.upto_seq == upto:
             return None
         first_seq, first_prev = _log_start(previous)
-        check_since(conn, keys, previous, first_seq, first_prev, upto, head)
+        checked: tuple[int, str] | None = (int(at["seq"]), str(at["hash"]))
+        if (previous is not None and previous.upto_seq > at["seq"]) or first_seq > at["seq"]:
+            checked = None  # another process signed (or pruned) past it meanwhile
+        check_since(conn, keys, previous, first_seq, first_prev, upto, head, resume=checked)
         statement = statement_for(
             key,
             kind,
@@ -242,11 +255,17 @@ def check_since(
     first_prev: str,
     upto: int,
     head: str,
+    *,
+    resume: tuple[int, str] | None = None,
 ) -> None:
-    """The entries after ``previous`` hold together, reach ``head`` and are sealed
-    (streamed: the first checkpoint of a long trail reads it all)."""
+    """The entries after ``previous`` (or after ``resume``, an entry already checked
+    so) hold together, reach ``head`` and are sealed (streamed: the first checkpoint
+    of a long trail reads it all)."""
     at_head = {"seq": upto, "hash": head}
-    if previous is not None and previous.upto_seq >= previous.first_seq:
+    if resume is not None:
+        after = resume[0]
+        report = verify_chain(conn, resume=resume, head=at_head)
+    elif previous is not None and previous.upto_seq >= previous.first_seq:
         after = previous.upto_seq
         report = verify_chain(conn, resume=(after, str(previous.fields["head_hash"])), head=at_head)
     else:
