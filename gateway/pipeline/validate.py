@@ -3,7 +3,8 @@
 Shape and types were checked by the adapter and the contract; here the
 sender's registration fills in what the record left unsaid (its purposes, a
 patient's role), then we check what only the gateway knows (is each purpose
-one the agreement names?) and what spans fields (identifier check digits).
+one the agreement names, and not one kept for the gateway's own exports?) and
+what spans fields (identifier check digits).
 """
 
 from __future__ import annotations
@@ -32,6 +33,15 @@ def validate(exchange: Exchange, bundle: PolicyBundle, record: int | None = None
             problems.append(
                 FieldProblem(
                     f"purposes[{i}]", f"unknown purpose {purpose!r}; known: {known}", record
+                )
+            )
+        elif bundle.purposes[purpose].export_only:
+            problems.append(
+                FieldProblem(
+                    f"purposes[{i}]",
+                    f"purpose {purpose!r} is for the gateway's own exports (the evaluation "
+                    "export), never a partner's record",
+                    record,
                 )
             )
     for i, subject in enumerate(exchange.subjects):

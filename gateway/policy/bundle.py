@@ -234,7 +234,17 @@ def _check_names(c: _Collector) -> None:
         party: Party = located.item
         for category, purposes in party.registration.purposes.items():
             for i, purpose in enumerate(purposes):
-                need(located, ("registration", "purposes", str(category), i), purpose, "purposes")
+                where: tuple[int | str, ...] = ("registration", "purposes", str(category), i)
+                need(located, where, purpose, "purposes")
+                declared = c.tables["purposes"].get(purpose)
+                if declared is not None and declared.item.export_only:
+                    c.problems.append(
+                        located.source.problem(
+                            located.loc + where,
+                            f"purpose {purpose!r} is for the gateway's exports only: "
+                            "no sender's records may default to it",
+                        )
+                    )
     for located in c.tables["prohibitions"].values():
         prohibition: Prohibition = located.item
         for i, path in enumerate(prohibition.fields):

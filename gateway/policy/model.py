@@ -167,6 +167,12 @@ class Party(PolicyModel):
 class Purpose(PolicyModel):
     id: str = Field(pattern=ID_PATTERN)
     description: str
+    export_only: bool = Field(
+        default=False,
+        description="Only the gateway's own exports (gateway evaluation export) decide under "
+        "this purpose: a partner's record declaring it is refused, and no registration may "
+        "give it as a default, so nothing reaches its recipients record by record.",
+    )
 
 
 class LawfulBasis(PolicyModel):

@@ -15,7 +15,7 @@ from gateway.policy.tools.suite import run_suites
 from tests.policy.conftest import CHESHIRE, WEST_MIDLANDS
 
 AGREEMENTS = {"cheshire-hru": CHESHIRE, "west-midlands-easi": WEST_MIDLANDS}
-VERSIONS = {"cheshire-hru": "2026.5", "west-midlands-easi": "2026.5"}
+VERSIONS = {"cheshire-hru": "2026.6", "west-midlands-easi": "2026.6"}
 
 
 @pytest.fixture(scope="module", params=sorted(AGREEMENTS))
