@@ -290,7 +290,7 @@ _encode = methodcaller("encode", "ascii")
 _join = bytes.__add__
 
 
-def _stream_jcs(
+def hash_pass(
     conn: Connection, after: int, prev: str, wanted: set[int], hashes: dict[int, str]
 ) -> tuple[int, str, int | None]:
     """Hash every entry after ``after`` (all ``jcs-sha256``), batch by batch.
@@ -367,7 +367,7 @@ def _stream_rows(conn: Connection, first: int, last: int) -> Iterator[list[dict[
         start = rows[-1]["seq"] + 1
 
 
-def _projection_mismatch(conn: Connection, after: int, upto: int) -> int | None:
+def columns_mismatch(conn: Connection, after: int, upto: int) -> int | None:
     """The first ``jcs-sha256`` entry after ``after`` whose readable columns differ from
     its canonical bytes. The database rebuilds each row's JCS text from the columns
     (strings quoted by its JSON functions) and compares; a row it flags is looked at
@@ -492,7 +492,7 @@ def verify_chain(
                 algorithms[alg] = algorithms.get(alg, 0) + n
             count += len(rows)
             done, prev = rows[-1]["seq"], rows[-1]["hash"]
-    last_seq, last_hash, broke = _stream_jcs(conn, done, prev, wanted, hashes)
+    last_seq, last_hash, broke = hash_pass(conn, done, prev, wanted, hashes)
     if broke is not None:
         return VerifyReport(
             count + last_seq - done, _name_break(conn, last_seq, last_hash), algorithms, first
@@ -508,7 +508,7 @@ def verify_chain(
     if last_seq > done:
         algorithms[JCS] = algorithms.get(JCS, 0) + last_seq - done
     count += last_seq - done
-    mismatch = _projection_mismatch(conn, done, last)
+    mismatch = columns_mismatch(conn, done, last)
     if mismatch is not None:
         row = _rows(conn, "seq = :s", {"s": mismatch})[0]
         return VerifyReport(
