@@ -93,11 +93,13 @@ def test_checkpoints_are_signed_at_an_interval(trail):
     assert {cp.fields["kind"] for cp in signed[1:]} == {"interval"}
 
 
+#: Roles and the append-only triggers are PostgreSQL's.
+ON_POSTGRESQL = pytest.mark.parametrize("trail", ["postgresql"], indirect=True)
+
+
 @pytest.fixture
 def gateway_role(trail):
     """A login granted isg_gateway, as docs/operations.md says to run the gateway."""
-    if trail.store.dialect != "postgresql":
-        pytest.skip("roles are PostgreSQL's")
     name = f"gw_app_{uuid.uuid4().hex[:8]}"
     with trail.store.engine.connect() as conn:
         conn.execute(sa.text(f"CREATE ROLE {name} LOGIN"))
@@ -113,6 +115,7 @@ def gateway_role(trail):
         conn.commit()
 
 
+@ON_POSTGRESQL
 def test_the_gateways_role_may_only_insert_into_the_audit_tables(trail, gateway_role):
     with gateway_role.transaction() as conn:  # what the gateway does: append
         append(conn, [_entry(9)])
@@ -131,9 +134,8 @@ def test_the_gateways_role_may_only_insert_into_the_audit_tables(trail, gateway_
     assert verify_store(trail.store.engine, trail.keys).ok
 
 
+@ON_POSTGRESQL
 def test_even_the_owner_cannot_edit_an_entry_by_mistake(trail):
-    if trail.store.dialect != "postgresql":
-        pytest.skip("the triggers are PostgreSQL's")
     for statement in ("UPDATE audit_log SET actor = 'x' WHERE seq = 1", "DELETE FROM audit_log"):
         with (
             pytest.raises(sa.exc.DBAPIError, match="append-only"),
