@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -220,3 +221,12 @@ def test_the_migrations_build_the_tables_the_code_declares(kind, store_url_facto
         ]
     store.engine.dispose()
     assert differences == []
+
+
+def test_the_migrations_end_in_one_head():
+    """Work on separate tables may branch from one revision meanwhile, but what lands
+    joins them (a merge revision), so the next migration has a single parent."""
+    from alembic.script import ScriptDirectory
+
+    versions = Path(__file__).resolve().parents[2] / "gateway" / "store" / "migrations"
+    assert len(ScriptDirectory(str(versions)).get_heads()) == 1
