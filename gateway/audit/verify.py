@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import chain
 from operator import methodcaller
 from typing import Any
 
@@ -54,7 +55,7 @@ JCS = "jcs-sha256"
 GENESIS = "0" * 64
 #: Rows read and hashed at a time: big enough that the per-batch work vanishes,
 #: small enough that memory does not grow with the log.
-BATCH = 5_000
+BATCH = 2_000
 
 _COLUMNS = (
     "seq, entry_id, recorded_at, action, actor, recipient, exchange_id, details,"
@@ -288,7 +289,6 @@ def batched_cursor(conn: Connection, sql: str, params: tuple[Any, ...]) -> Itera
 
 
 _hex = methodcaller("hexdigest")
-_encode = methodcaller("encode", "ascii")
 _join = bytes.__add__
 
 
@@ -310,14 +310,13 @@ def hash_pass(
         while batch := cursor.fetchmany(BATCH):
             first = last_seq + 1
             canonicals, stored = zip(*batch, strict=True)
-            stored_bytes = list(map(_encode, stored))
-            links = [last]
-            links += stored_bytes[:-1]
+            stored_bytes = list(map(str.encode, stored))
+            links = chain((last,), stored_bytes)  # each entry's: the one before's hash
             try:
-                computed = list(map(_hex, map(sha256, map(_join, links, canonicals))))
+                computed = tuple(map(_hex, map(sha256, map(_join, links, canonicals))))
             except TypeError:  # a row without canonical bytes where only jcs may be
                 return last_seq, last.decode(), first
-            if computed != list(stored):
+            if computed != stored:
                 return last_seq, last.decode(), first
             end = first + len(batch) - 1
             for seq in wanted:
