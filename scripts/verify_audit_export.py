@@ -82,11 +82,27 @@ def load_checkpoints(folder: Path, trusted: dict[str, Ed25519PublicKey]) -> list
         expected = hashlib.sha256(previous).hexdigest() if previous is not None else None
         if fields.get("previous") != expected:
             raise Broken(where, "checkpoint", f"checkpoint {record.get('id')}: one before removed")
+        span = base64.b64decode(record.get("span") or "")
+        if record.get("span") and hashlib.sha256(span).hexdigest() == fields.get("span_sha256"):
+            fields["recorded_hashes"] = span  # the hashes it covered, as signed
         checkpoints.append(fields)
         previous = statement
     if not checkpoints:
         raise Broken(1, "removed", "the export holds no checkpoint: nothing vouches for it")
     return checkpoints
+
+
+def first_unlike_recorded(folder: Path, checkpoint: dict[str, Any]) -> int | None:
+    """The first entry of the checkpoint's span whose hash is not the one it recorded."""
+    span, start = checkpoint.get("recorded_hashes"), checkpoint.get("span_from")
+    if span is None or start is None:
+        return None
+    for e in lines(folder / "entries.jsonl"):
+        if start <= e["seq"] <= checkpoint["upto_seq"]:
+            i = (e["seq"] - start) * 32
+            if span[i : i + 32].hex() != e["hash"]:
+                return int(e["seq"])
+    return None
 
 
 def find_later(folder: Path, after: int, wanted: str) -> int | None:
@@ -134,6 +150,15 @@ def verify(folder: Path, pins: list[str]) -> str:
         if entry_hash(e) != e["hash"]:
             raise Broken(seq, "changed", f"entry {seq} was changed: its hash does not match")
         if seq in signed and signed[seq] != e["hash"]:
+            at = next(c for c in checkpoints if c["upto_seq"] == seq)
+            named = first_unlike_recorded(folder, at)
+            if named is not None:
+                raise Broken(
+                    named,
+                    "changed",
+                    f"entry {named} was changed and the chain after it re-hashed: its hash is "
+                    "not the one the checkpoint recorded and signed",
+                )
             raise Broken(
                 matched + 1,
                 "changed",

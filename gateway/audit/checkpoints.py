@@ -23,6 +23,7 @@ verify``): what it guarantees is documented in docs/audit.md.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import logging
@@ -101,14 +102,16 @@ class Checkpoint:
     def digest(self) -> str:
         return hashlib.sha256(self.statement).hexdigest()
 
-    def as_record(self) -> dict[str, Any]:
+    def as_record(self, span: bytes | None = None) -> dict[str, Any]:
         """How a checkpoint is exported and published: the statement's fields, the
-        exact bytes signed (as text: RFC 8785 is UTF-8) and the signature."""
+        exact bytes signed (as text: RFC 8785 is UTF-8), the signature, and the span
+        (the hashes it recorded, base64) when given."""
         return {
             "id": self.id,
             **self.fields,
             "statement": self.statement.decode("utf-8"),
             "signature": self.signature,
+            **({"span": base64.b64encode(span).decode("ascii")} if span is not None else {}),
         }
 
 
@@ -158,9 +161,17 @@ def statement_for(
     upto_seq: int,
     head_hash: str,
     previous: Checkpoint | None,
+    span: bytes | None = None,
+    span_from: int | None = None,
 ) -> bytes:
+    covered = (
+        {"span_from": span_from, "span_sha256": hashlib.sha256(span).hexdigest()}
+        if span is not None
+        else {}
+    )
     return canonical(
         {
+            **covered,
             "type": STATEMENT_TYPE,
             "kind": kind,
             "key_id": key.key_id,
@@ -175,14 +186,16 @@ def statement_for(
     )
 
 
-def insert_checkpoint(conn: Connection, key: SigningKey, kind: str, statement: bytes) -> int:
+def insert_checkpoint(
+    conn: Connection, key: SigningKey, kind: str, statement: bytes, span: bytes | None = None
+) -> int:
     fields = json.loads(statement)
     return int(
         conn.execute(
             sa.text(
                 "INSERT INTO audit_checkpoints (upto_seq, kind, key_id, created_at, statement,"
-                " signature) VALUES (:upto, :kind, :kid, :at, :statement, :signature)"
-                " RETURNING id"
+                " signature, span) VALUES (:upto, :kind, :kid, :at, :statement, :signature,"
+                " :span) RETURNING id"
             ),
             {
                 "upto": fields["upto_seq"],
@@ -191,9 +204,35 @@ def insert_checkpoint(conn: Connection, key: SigningKey, kind: str, statement: b
                 "at": fields["created_at"],
                 "statement": statement,
                 "signature": key.sign(statement),
+                "span": span,
             },
         ).scalar_one()
     )
+
+
+def span_after(previous: Checkpoint | None, first_seq: int) -> int:
+    """The last entry the checkpoint before covers (a new one's span starts after it)."""
+    if previous is not None and previous.upto_seq >= first_seq - 1:
+        return max(previous.upto_seq, first_seq - 1)
+    return first_seq - 1
+
+
+def read_span(conn: Connection, after: int, upto: int) -> bytes:
+    """The raw SHA-256 hashes of entries ``after + 1`` to ``upto``, in order."""
+    rows = _streamed(
+        conn,
+        5000,
+        sa.text("SELECT hash FROM audit_log WHERE seq > :a AND seq <= :u ORDER BY seq"),
+        {"a": after, "u": upto},
+    )
+    return b"".join(bytes.fromhex(h) for (h,) in rows)
+
+
+def load_span(conn: Connection, checkpoint_id: int) -> bytes | None:
+    span = conn.execute(
+        sa.text("SELECT span FROM audit_checkpoints WHERE id = :i"), {"i": checkpoint_id}
+    ).scalar()
+    return bytes(span) if span is not None else None
 
 
 def take_checkpoint(
@@ -227,6 +266,8 @@ def take_checkpoint(
         if (previous is not None and previous.upto_seq > at["seq"]) or first_seq > at["seq"]:
             checked = None  # another process signed (or pruned) past it meanwhile
         check_since(conn, keys, previous, first_seq, first_prev, upto, head, resume=checked)
+        after = span_after(previous, first_seq)
+        span = read_span(conn, after, upto)
         statement = statement_for(
             key,
             kind,
@@ -235,8 +276,10 @@ def take_checkpoint(
             upto_seq=upto,
             head_hash=head,
             previous=previous,
+            span=span,
+            span_from=after + 1,
         )
-        new_id = insert_checkpoint(conn, key, kind, statement)
+        new_id = insert_checkpoint(conn, key, kind, statement, span)
     log.info("audit checkpoint %d signed by %s: entries up to %d", new_id, key.key_id, upto)
     return Checkpoint(new_id, key.key_id, statement, key.sign(statement), json.loads(statement))
 
@@ -475,7 +518,19 @@ def _against_checkpoints(
 
 def _rehashed(conn: Connection, matched: int, cp: Checkpoint, keys: AuditKeys | None) -> Finding:
     """The chain holds together but no longer reaches the hash ``cp`` signed: an entry
-    after ``matched`` was rewritten and the rest re-hashed. The seals name it."""
+    after ``matched`` was rewritten and the rest re-hashed. The hashes the checkpoint
+    recorded (its span, whose digest it signed) name it; else the seals."""
+    named = first_unlike_span(conn, cp)
+    if named is not None:
+        seq, entry_id = named
+        return Finding(
+            seq,
+            entry_id,
+            "changed",
+            f"entry {seq} was changed and the chain after it re-hashed: its hash is not the "
+            f"one checkpoint {cp.id} recorded, and that checkpoint signed a different hash "
+            f"for entry {cp.upto_seq}",
+        )
     if keys is not None and keys.held:
         forged = first_unsealed(conn, keys, matched)
         if forged is not None and forged.seq <= cp.upto_seq:
@@ -494,6 +549,30 @@ def _rehashed(conn: Connection, matched: int, cp: Checkpoint, keys: AuditKeys | 
         f"an entry from {matched + 1} to {cp.upto_seq} was changed and the chain after it "
         f"re-hashed: checkpoint {cp.id} signed a different hash for entry {cp.upto_seq}",
     )
+
+
+def first_unlike_span(conn: Connection, cp: Checkpoint) -> tuple[int, str | None] | None:
+    """The first entry of ``cp``'s span whose stored hash is not the one it recorded,
+    when the span is there and is the one signed."""
+    span = load_span(conn, cp.id)
+    start = cp.fields.get("span_from")
+    if span is None or start is None or len(span) % 32:
+        return None
+    if hashlib.sha256(span).hexdigest() != cp.fields.get("span_sha256"):
+        return None
+    rows = _streamed(
+        conn,
+        5000,
+        sa.text(
+            "SELECT seq, entry_id, hash FROM audit_log WHERE seq >= :a AND seq <= :u ORDER BY seq"
+        ),
+        {"a": int(start), "u": cp.upto_seq},
+    )
+    for seq, entry_id, entry_hash in rows:
+        i = (int(seq) - int(start)) * 32
+        if span[i : i + 32].hex() != entry_hash:
+            return int(seq), entry_id
+    return None
 
 
 def check_decisions_column(conn: Connection, first_seq: int) -> tuple[Finding | None, int]:

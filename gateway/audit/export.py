@@ -28,7 +28,12 @@ from typing import IO, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from gateway.audit.checkpoints import CheckpointRefused, load_checkpoints, take_checkpoint
+from gateway.audit.checkpoints import (
+    CheckpointRefused,
+    load_checkpoints,
+    load_span,
+    take_checkpoint,
+)
 from gateway.audit.signing import AuditKeys
 from gateway.audit.verify import snapshot
 
@@ -83,7 +88,7 @@ def export_store(engine: Engine, keys: AuditKeys, out: Path) -> ExportSummary:
         checkpoints = load_checkpoints(conn)
         with (out / "checkpoints.jsonl").open("w", encoding="utf-8") as file:
             for cp in checkpoints:
-                _line(file, cp.as_record())
+                _line(file, cp.as_record(load_span(conn, cp.id)))
         rows = _streamed(
             conn,
             5000,

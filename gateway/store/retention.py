@@ -240,6 +240,8 @@ def prune_audit_trail(
         check_since,
         insert_checkpoint,
         latest_checkpoint,
+        read_span,
+        span_after,
         statement_for,
         verify_store,
     )
@@ -274,6 +276,8 @@ def prune_audit_trail(
         anchor_prev = conn.execute(
             sa.text("SELECT prev_hash FROM audit_log WHERE seq = :s"), {"s": first_kept}
         ).scalar_one()
+        after = span_after(previous, first_seq)
+        span = read_span(conn, after, head_seq)
         statement = statement_for(
             key,
             "anchor",
@@ -282,8 +286,10 @@ def prune_audit_trail(
             upto_seq=head_seq,
             head_hash=head_hash,
             previous=previous,
+            span=span,
+            span_from=after + 1,
         )
-        anchor_id = insert_checkpoint(conn, key, "anchor", statement)
+        anchor_id = insert_checkpoint(conn, key, "anchor", statement, span)
         if conn.dialect.name == "postgresql":
             gone = conn.execute(
                 sa.text("SELECT isg_audit_prune(:k)"), {"k": first_kept}

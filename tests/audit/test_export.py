@@ -167,8 +167,25 @@ def test_reorder(copy):
 
 
 def test_rewrite_and_rehash(copy):
-    """The copy holds together again; the checkpoint at entry 6 says otherwise. Without
-    the gateway's key the script can only name the span since the checkpoint before."""
+    """The copy holds together again; the checkpoint at entry 6 says otherwise, and the
+    hashes it recorded (signed by their digest) name the entry, without any key."""
+    entries = read(copy)
+    body = json.loads(entries[2]["canonical"])
+    body["details"]["purpose"] = "curiosity"
+    entries[2]["canonical"] = rfc8785.dumps(body).decode()
+    entries[2]["details"] = rfc8785.dumps(body["details"]).decode()
+    rehash(entries, 2)
+    write(copy, entries)
+    output = broken_at(copy, 3, "changed")
+    assert "not the one the checkpoint recorded" in output
+
+
+def test_rewrite_and_rehash_with_the_recorded_hashes_removed(copy):
+    """Without its span a checkpoint still catches it, naming the entries it covers."""
+    checkpoints = read(copy, "checkpoints.jsonl")
+    for record in checkpoints:
+        record.pop("span")
+    write(copy, checkpoints, "checkpoints.jsonl")
     entries = read(copy)
     body = json.loads(entries[2]["canonical"])
     body["details"]["purpose"] = "curiosity"

@@ -389,3 +389,16 @@ def _checkpoints(store: Store):
 
     with store.engine.connect() as conn:
         return load_checkpoints(conn)
+
+
+def test_rewrite_and_rehash_is_named_without_the_key(trail):
+    """The hashes a checkpoint recorded (their digest signed) name the entry: a verifier
+    holding only the public keys needs no seal."""
+    with tampering(trail.store) as conn:
+        rewrite(conn, 3, purpose="curiosity")
+        rehash_from(conn, 3)
+    public_only = AuditKeys((), dict(trail.keys.trusted))
+    report = verify_store(trail.store.engine, public_only)
+    assert report.finding is not None
+    assert (report.finding.seq, report.finding.kind) == (3, "changed")
+    assert "not the one checkpoint 1 recorded" in report.finding.message
