@@ -122,6 +122,8 @@ audit_checkpoints = sa.Table(
     sa.Column("created_at", sa.String(40), nullable=False),
     sa.Column("statement", sa.LargeBinary, nullable=False),
     sa.Column("signature", sa.String(100), nullable=False),
+    # The raw SHA-256 hashes of the entries it newly covers, in order (migration 0017).
+    sa.Column("span", sa.LargeBinary),
 )
 
 # One row: the newest audit entry. Locking it serialises appends to the chain.
