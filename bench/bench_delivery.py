@@ -649,6 +649,8 @@ def start_gateway(
     the inbound URL, the serve process and the watcher."""
     env = gateway_env(database_url, broker.bootstrap, prefix, data_dir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))
+    # The checkout's own agreement: another's may use words its code does not know.
+    env["GATEWAY_POLICY_DIR"] = str(tree / "policies" / "cheshire-hru")
     # Only the settings this checkout knows: an unknown GATEWAY_* variable stops it.
     known = (tree / "gateway" / "settings.py").read_text(encoding="utf-8")
     credentials = "clients_file" in known
