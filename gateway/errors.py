@@ -23,6 +23,7 @@
     │   ├── NotTheRecipient           acknowledging a copy the caller did not receive: 403
     │   ├── ExchangeWithdrawn         correcting or withdrawing an exchange already withdrawn: 409
     │   ├── ExchangeSuperseded        correcting or withdrawing a version already corrected: 409
+    │   ├── ExchangeErased            correcting or withdrawing a record erased (retention): 409
     │   ├── RecipientNotPermitted     routing an unrouted record to a recipient the policy refuses
     │   └── NotFound                  a resource id that does not exist
     │       ├── UnknownTopic          `gateway messages` for a topic the broker does not have
@@ -242,6 +243,15 @@ class NotTheRecipient(ClientError):
     slug = "not-the-recipient"
     title = "Only the recipient may acknowledge"
     status = 403
+
+
+class ExchangeErased(ClientError):
+    """The exchange's contents were erased at the end of the agreement's retention
+    period: there is no record left to correct or withdraw."""
+
+    slug = "exchange-erased"
+    title = "The exchange's contents were erased"
+    status = 409
 
 
 class ExchangeWithdrawn(ClientError):

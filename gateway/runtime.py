@@ -48,11 +48,11 @@ from gateway.policy import LivePolicy, PolicyBundle
 from gateway.policy.live import PolicyChange
 from gateway.routing import Routes
 from gateway.routing.live import RoutesBeside
-from gateway.settings import Settings
+from gateway.settings import RetentionPolicy, Settings
 from gateway.store import Store, audit_log
 from gateway.store.audit_log import use_sealer
 from gateway.store.group_commit import GroupCommitter
-from gateway.store.retention import keep_erasing
+from gateway.store.retention import keep_erasing, with_agreement
 from gateway.telemetry.tracing import SERVICE, install_tracing
 from gateway.telemetry.tracing import flush as flush_traces
 
@@ -102,6 +102,12 @@ class Runtime:
         escalation chain), taken up with the policy they were tested against."""
         routes: Routes = self.policy.beside
         return routes
+
+    def retention(self) -> RetentionPolicy:
+        """The retention periods in force: the settings', and the agreement's for
+        received records (it changes with the policy)."""
+        periods = self.bundle.retention
+        return with_agreement(self.settings.retention, periods.exchanges if periods else None)
 
     def current_routes(self) -> Routes:
         """The routes in force, for code that keeps a getter and asks each time."""
@@ -184,7 +190,12 @@ class Runtime:
             ).start()
             threading.Thread(
                 target=keep_erasing,
-                args=(self.store, settings.retention, self._stop, settings.retention_check_seconds),
+                args=(
+                    self.store,
+                    self.retention,
+                    self._stop,
+                    settings.retention_check_seconds,
+                ),
                 name="retention",
                 daemon=True,
             ).start()

@@ -29,6 +29,9 @@ class RetentionPolicy:
 
     sent_copies: timedelta
     idempotency_keys: timedelta
+    #: A received record's contents, from the agreement (``agreement.retention``);
+    #: None: kept until erased by hand.
+    exchanges: timedelta | None = None
 
 
 class Settings(BaseSettings):

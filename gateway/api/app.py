@@ -257,7 +257,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
         record_consultation(
             runtime, caller, exchange_id, "GET /v1/exchanges/{id}", row.get("envelope")
         )
-        withdrawn_at = row.get("withdrawn_at")
+        withdrawn_at, erased_at = row.get("withdrawn_at"), row.get("erased_at")
         return {
             "exchange_id": row["exchange_id"],
             "source_partner": row["source_partner"],
@@ -273,6 +273,7 @@ def create_app(runtime: Runtime, *, stop_runtime_on_shutdown: bool = False) -> F
             "corrects": row.get("corrects"),
             "corrected_by": later,
             "withdrawn_at": as_utc(withdrawn_at).isoformat() if withdrawn_at else None,
+            "erased_at": as_utc(erased_at).isoformat() if erased_at else None,
         }
 
     @app.post("/v1/exchanges/{exchange_id}/acknowledge", tags=["exchange"])

@@ -48,6 +48,7 @@ from gateway.audit.subjects import subject_pseudonyms, traced
 from gateway.delivery.outbox import OutboxMessage, outbox_rows
 from gateway.delivery.topics import recipient_topic, urgent_topic
 from gateway.errors import (
+    ExchangeErased,
     ExchangeSuperseded,
     ExchangeWithdrawn,
     InvalidRecord,
@@ -143,6 +144,11 @@ def sender_exchange(runtime: Runtime, exchange_id: str, caller: Caller) -> dict[
     row = runtime.store.get_exchange(exchange_id) if is_id_text(exchange_id) else None
     if row is None or row["source_partner"] != caller.partner:
         raise NotFound(f"no exchange {exchange_id}")
+    if row.get("erased_at") is not None:
+        raise ExchangeErased(
+            f"exchange {exchange_id}'s contents were erased at the end of the agreement's "
+            "retention period"
+        )
     return row
 
 

@@ -190,6 +190,11 @@ class ExchangeStatus(_Answer):
         description="When the sender withdrew it; every recipient that held a copy was sent "
         "a withdrawal notice.",
     )
+    erased_at: datetime | None = Field(
+        default=None,
+        description="When the record's contents were erased at the end of the agreement's "
+        "retention period (its decisions and deliveries stay).",
+    )
 
 
 class AcknowledgementStatus(_Answer):

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from gateway.cli.common import DataDir, fail, open_store, settings_for
+from gateway.cli.common import DataDir, agreement_retention, fail, open_store, settings_for
 
 if TYPE_CHECKING:
     from gateway.audit.signing import AuditKeys
@@ -175,24 +175,39 @@ def rotate_key(data_dir: DataDir = None) -> None:
 @audit_app.command("prune")
 def prune(
     older_than_days: Annotated[
-        float, typer.Option("--older-than-days", min=1, help="Prune entries older than this.")
-    ],
+        float | None,
+        typer.Option(
+            "--older-than-days",
+            min=1,
+            help="Prune entries older than this; default: the agreement's retention.audit_trail.",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
-    """Prune the audit entries recorded more than N days ago (as the agreement's
-    retention for the audit trail says), behind a signed anchor checkpoint. Run as
-    the operator: on PostgreSQL the gateway's own role cannot delete audit entries."""
+    """Prune the audit entries older than the agreement's retention for the audit
+    trail (or N days), behind a signed anchor checkpoint. Run as the operator: on
+    PostgreSQL the gateway's own role cannot delete audit entries."""
     import getpass
     from datetime import UTC, datetime, timedelta
 
     import sqlalchemy as sa
 
     from gateway.audit.checkpoints import CheckpointRefused
+    from gateway.policy.model import parse_period
     from gateway.store.retention import prune_audit_trail
 
+    if older_than_days is not None:
+        period = timedelta(days=older_than_days)
+    else:
+        periods = agreement_retention(settings_for(data_dir))
+        if periods is None or periods.audit_trail is None:
+            raise fail(
+                "the agreement sets no retention.audit_trail: give --older-than-days"
+            ) from None
+        period = parse_period(periods.audit_trail)
     keys = _keys(data_dir, create=True)
     store = open_store(data_dir)
-    cutoff = datetime.now(UTC) - timedelta(days=older_than_days)
+    cutoff = datetime.now(UTC) - period
     try:
         pruned = prune_audit_trail(store, keys, cutoff, actor=f"operator:{getpass.getuser()}")
     except CheckpointRefused as refused:

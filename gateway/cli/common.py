@@ -13,6 +13,7 @@ from gateway.errors import GatewayError
 from gateway.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from gateway.policy.model import Retention
     from gateway.runtime import Runtime
     from gateway.store import Store
 
@@ -36,6 +37,16 @@ def settings_for(data_dir: Path | None, **extra: object) -> Settings:
         return load_settings(**overrides)
     except (ValidationError, ValueError) as exc:
         raise fail(f"invalid settings: {exc}") from None
+
+
+def agreement_retention(settings: Settings) -> Retention | None:
+    """The retention periods of the agreement in force (GATEWAY_POLICY_DIR)."""
+    from gateway.policy import load_bundle
+
+    try:
+        return load_bundle(settings.policy_dir).retention
+    except GatewayError as exc:
+        raise fail(f"the policy in {settings.policy_dir} does not load: {exc}") from None
 
 
 def open_store(data_dir: Path | None) -> Store:

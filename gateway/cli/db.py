@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from gateway.cli.common import DataDir, fail, open_store, settings_for
+from gateway.cli.common import DataDir, agreement_retention, fail, open_store, settings_for
 
 db_app = typer.Typer(no_args_is_help=True, help="The store: its schema and its retention.")
 
@@ -35,19 +35,25 @@ def prune(
     ] = False,
 ) -> None:
     """Erase rows past their retention period (sent copies in the outbox, old
-    Idempotency-Keys), as a running relay does every GATEWAY_RETENTION_CHECK_SECONDS.
+    Idempotency-Keys, and received records' contents past the agreement's period),
+    as a running relay does every GATEWAY_RETENTION_CHECK_SECONDS.
 
     Each erasure is audited (as an erasure) with the operator's login name."""
     import getpass
 
     from gateway.errors import ServiceUnavailable
-    from gateway.store.retention import erase_expired
+    from gateway.store.retention import erase_expired, with_agreement
 
     settings = settings_for(data_dir)
+    periods = agreement_retention(settings)
+    records = periods.exchanges if periods else None
     store = open_store(data_dir)
     try:
         erased = erase_expired(
-            store, settings.retention, actor=f"operator:{getpass.getuser()}", dry_run=dry_run
+            store,
+            with_agreement(settings.retention, records),
+            actor=f"operator:{getpass.getuser()}",
+            dry_run=dry_run,
         )
     except ServiceUnavailable as exc:
         raise fail(f"the store is unavailable: {exc}") from None
@@ -58,3 +64,7 @@ def prune(
         f"{erased.idempotency_keys} idempotency key(s) older than "
         f"{settings.idempotency_retention_days:g} days"
     )
+    if records:
+        typer.echo(f"{verb} the contents of {erased.exchanges} record(s) older than {records}")
+    else:
+        typer.echo("records are kept: the agreement sets no retention.exchanges")

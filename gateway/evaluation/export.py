@@ -223,7 +223,8 @@ class _Reader:
                     about[exchange_id].append((person, ref))
             for part in chunks(sorted(about)):
                 query = sa.select(exchanges.c.exchange_id, envelope_text()).where(
-                    exchanges.c.exchange_id.in_(part)
+                    exchanges.c.exchange_id.in_(part),
+                    exchanges.c.erased_at.is_(None),  # past the agreement's retention
                 )
                 for exchange_id, envelope in conn.execute(query):
                     self._read(parse_envelope(envelope), about[exchange_id], facts)

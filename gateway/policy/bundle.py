@@ -30,6 +30,7 @@ from gateway.policy.model import (
     PolicyDocument,
     Prohibition,
     Purpose,
+    Retention,
     Transform,
 )
 from gateway.policy.source import Source
@@ -66,6 +67,9 @@ class PolicyBundle:
     index: dict[tuple[str, str, str], tuple[CompiledFlow, ...]] = field(repr=False)
     #: The agreement's designated fallback for an immediate record nobody may receive.
     safety_net: CompiledFlow | None = field(repr=False, default=None)
+    #: How long the gateway keeps records and its audit trail (None: kept until erased
+    #: by hand); ``retention_periods`` reads it as times.
+    retention: Retention | None = field(repr=False, default=None)
     locations: dict[str, str] = field(repr=False, default_factory=dict)  # id -> "file:line"
     files: tuple[Path, ...] = ()
 
@@ -343,6 +347,7 @@ def load_bundle(directory: Path | str) -> PolicyBundle:
         prohibitions=prohibitions,
         index=compile_flows(parties, flows, prohibitions, [str(c) for c in Category]),
         safety_net=compile_safety_net(parties, agreement.safety_net, prohibitions),
+        retention=agreement.retention,
         locations={
             f"{kind}:{key}": located.where
             for kind, table in collector.tables.items()

@@ -68,6 +68,42 @@ class Agreement(PolicyModel):
         description="Where an immediate record goes when no flow lets anyone receive it: "
         "a 24/7 duty function, under vital interests.",
     )
+    retention: Retention | None = Field(
+        default=None,
+        description="How long the gateway keeps what it received, and its audit trail.",
+    )
+
+
+class Retention(PolicyModel):
+    """How long the gateway itself keeps records and the trail of what it did with
+    them (recipients' own periods are each flow's ``retain_for``)."""
+
+    exchanges: str | None = Field(
+        default=None,
+        pattern=PERIOD_PATTERN,
+        description="A received record's contents (its envelope and case reference) are "
+        "erased this long after it was submitted; the decisions and the audit trail stay.",
+    )
+    audit_trail: str | None = Field(
+        default=None,
+        pattern=PERIOD_PATTERN,
+        description="Audit entries older than this may be pruned (gateway audit prune), "
+        "behind a signed anchor checkpoint. At least as long as ``exchanges``.",
+    )
+
+    @model_validator(mode="after")
+    def _trail_outlives_records(self) -> Retention:
+        shorter = (
+            self.exchanges
+            and self.audit_trail
+            and parse_period(self.audit_trail) < parse_period(self.exchanges)
+        )
+        if shorter:
+            raise ValueError(
+                "the audit trail must be kept at least as long as the records it "
+                f"accounts for: audit_trail {self.audit_trail} < exchanges {self.exchanges}"
+            )
+        return self
 
 
 #: The rule that names the safety net in decisions and the audit trail.

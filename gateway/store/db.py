@@ -214,7 +214,13 @@ class Store:
         """
         exchanges = tables.exchanges
         order = (exchanges.c.submitted_at, exchanges.c.exchange_id)
-        query = sa.select(exchanges).order_by(*order).limit(EXCHANGES_PER_PAGE)
+        # A record erased at the end of its retention period has nothing left to read.
+        query = (
+            sa.select(exchanges)
+            .where(exchanges.c.erased_at.is_(None))
+            .order_by(*order)
+            .limit(EXCHANGES_PER_PAGE)
+        )
         if since is not None:
             query = query.where(exchanges.c.submitted_at >= since)
         page = query

@@ -6,11 +6,15 @@
   it is needed. Rows a dead letter refers to stay, with the dead letter.
 - An *Idempotency-Key* and its stored answer. Partners retry within minutes;
   after the retention period the same key starts a new submission.
+- A *received record's contents* (the exchange's envelope and case reference),
+  for as long as the agreement says (``agreement.retention.exchanges``). The
+  row stays with its decisions and ``erased_at``, so the audit trail's entries
+  about it still name something; a record with a copy still to deliver waits.
 
 Each batch's deletion and its ``erasure`` audit entry (DPA 2018 s62 lists
 erasure among the operations to log) are one transaction, so the trail says
 exactly what was erased and when. The exchange and the audit trail are not
-touched here: the audit trail is pruned only by the operator
+pruned here: the audit trail is pruned only by the operator
 (``prune_audit_trail``, ``gateway audit prune``), behind a signed anchor.
 
 Expired outbox rows are found by walking the primary key from its low end
@@ -23,8 +27,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,10 +37,11 @@ from sqlalchemy.engine import Connection
 
 from gateway.audit import Action, AuditEntry
 from gateway.audit.signing import AuditKeys
+from gateway.policy.model import parse_period
 from gateway.settings import RetentionPolicy
 from gateway.store.audit_log import append
 from gateway.store.db import Store, as_utc
-from gateway.store.tables import dead_letters, idempotency_keys, outbox
+from gateway.store.tables import dead_letters, exchanges, idempotency_keys, outbox, unrouted
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +57,16 @@ class Erased:
 
     sent_copies: int = 0
     idempotency_keys: int = 0
+    exchanges: int = 0
 
     def __bool__(self) -> bool:
-        return bool(self.sent_copies or self.idempotency_keys)
+        return bool(self.sent_copies or self.idempotency_keys or self.exchanges)
+
+
+def with_agreement(policy: RetentionPolicy, exchanges_period: str | None) -> RetentionPolicy:
+    """The settings' periods, with the agreement's for received records ("2 years",
+    ``agreement.retention.exchanges``; None keeps them until erased by hand)."""
+    return replace(policy, exchanges=parse_period(exchanges_period) if exchanges_period else None)
 
 
 def erasure_entry(actor: str, table: str, rows: int, **details: Any) -> AuditEntry:
@@ -79,7 +91,66 @@ def erase_expired(
     return Erased(
         sent_copies=_erase_sent_copies(store, now - policy.sent_copies, actor, dry_run, batch),
         idempotency_keys=_erase_keys(store, now - policy.idempotency_keys, actor, dry_run, batch),
+        exchanges=(
+            _erase_exchanges(store, now - policy.exchanges, now, actor, dry_run, batch)
+            if policy.exchanges is not None
+            else 0
+        ),
     )
+
+
+#: What is left of an erased record: enough to say it was erased, nothing about anyone.
+ERASED_ENVELOPE = {"erased": True}
+
+
+def _erase_exchanges(
+    store: Store, cutoff: datetime, now: datetime, actor: str, dry_run: bool, batch: int
+) -> int:
+    if dry_run:
+        with store.engine.connect() as conn:
+            count = sa.select(sa.func.count()).select_from(exchanges).where(_ERASABLE)
+            return int(conn.execute(count, {"cutoff": cutoff}).scalar_one())
+    erased = 0
+    while True:
+        with store.transaction() as conn:
+            ids = list(conn.execute(_OLDEST_RECORDS, {"cutoff": cutoff, "limit": batch}).scalars())
+            if ids:
+                conn.execute(
+                    exchanges.update()
+                    .where(exchanges.c.exchange_id.in_(ids), exchanges.c.erased_at.is_(None))
+                    .values(envelope=ERASED_ENVELOPE, case_reference=None, erased_at=now)
+                )
+                entry = erasure_entry(
+                    actor,
+                    "exchanges",
+                    len(ids),
+                    submitted_before=cutoff.isoformat(),
+                    exchange_ids=ids,
+                    erased="envelope, case_reference",
+                )
+                append(conn, [entry])
+        erased += len(ids)
+        if len(ids) < batch:
+            return erased
+
+
+# Past the period, not erased yet, and no copy of it still waiting to go (a pending
+# copy is read from its own row, but it is still this record's).
+_ERASABLE = sa.and_(
+    exchanges.c.submitted_at < sa.bindparam("cutoff"),
+    exchanges.c.erased_at.is_(None),
+    ~sa.exists().where(outbox.c.exchange_id == exchanges.c.exchange_id, outbox.c.status != "sent"),
+    # A record the coordinating team has still to route by hand is still needed.
+    ~sa.exists().where(
+        unrouted.c.exchange_id == exchanges.c.exchange_id, unrouted.c.status == "open"
+    ),
+)
+_OLDEST_RECORDS = (
+    sa.select(exchanges.c.exchange_id)
+    .where(_ERASABLE)
+    .order_by(exchanges.c.submitted_at)
+    .limit(sa.bindparam("limit"))
+)
 
 
 def _erase_sent_copies(
@@ -187,23 +258,28 @@ def _delete_keys(conn: Connection, keys: Sequence[sa.Row[Any, Any]]) -> None:
 
 
 def keep_erasing(
-    store: Store, policy: RetentionPolicy, stop: threading.Event, interval_seconds: float
+    store: Store,
+    policy: Callable[[], RetentionPolicy],
+    stop: threading.Event,
+    interval_seconds: float,
 ) -> None:
-    """Erase expired rows every ``interval_seconds`` until ``stop`` is set. A pass that
-    fails (the store down) is logged and tried again at the next interval."""
+    """Erase expired rows every ``interval_seconds`` until ``stop`` is set, by the
+    periods in force at each pass (the agreement's may change with the policy). A
+    pass that fails (the store down) is logged and tried again at the next interval."""
     wait = min(FIRST_PASS_SECONDS, interval_seconds)
     while not stop.wait(wait):
         wait = interval_seconds
         try:
-            erased = erase_expired(store, policy)
+            erased = erase_expired(store, policy())
         except Exception as exc:
             log.warning("retention pass failed, will try again: %s", exc)
             continue
         if erased:
             log.info(
-                "retention: erased %d sent copies and %d idempotency keys",
+                "retention: erased %d sent copies, %d idempotency keys and %d records",
                 erased.sent_copies,
                 erased.idempotency_keys,
+                erased.exchanges,
             )
 
 

@@ -69,6 +69,8 @@ exchanges = sa.Table(
     sa.Column("corrects", sa.String(36), index=True),
     # When the sender withdrew it: every recipient was told, and it is never corrected.
     sa.Column("withdrawn_at", sa.DateTime(timezone=True)),
+    # When its contents were erased at the end of the agreement's retention period.
+    sa.Column("erased_at", sa.DateTime(timezone=True)),
 )
 
 #: Records a flow would have routed by a place they do not give (no fixed abode),

@@ -223,3 +223,19 @@ def test_a_bad_correction_or_withdrawal_is_refused_and_keeps_nothing(gateway):
     with gateway.client("cheshire-police") as client:
         status = client.get(f"/v1/exchanges/{exchange_id}").json()
     assert status["corrected_by"] == [] and status["withdrawn_at"] is None
+
+
+def test_a_record_erased_at_the_end_of_its_retention_cannot_be_corrected_or_withdrawn(gateway):
+    from gateway.store.tables import exchanges
+
+    exchange_id = _submit(gateway, _sample())["exchange_id"]
+    with gateway.store.transaction() as conn:
+        conn.execute(
+            exchanges.update()
+            .where(exchanges.c.exchange_id == exchange_id)
+            .values(envelope={"erased": True}, erased_at=sa.func.now())
+        )
+    _problem(_correct(gateway, exchange_id, _sample()), 409, "exchange-erased")
+    _problem(_withdraw(gateway, exchange_id, {"reason": "x"}), 409, "exchange-erased")
+    with gateway.client("cheshire-police") as client:
+        assert client.get(f"/v1/exchanges/{exchange_id}").json()["erased_at"]

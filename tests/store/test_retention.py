@@ -173,7 +173,7 @@ def test_old_idempotency_keys_are_erased_and_then_start_a_new_submission(store):
 def test_the_background_pass_erases_until_stopped(store, monkeypatch):
     monkeypatch.setattr(retention, "FIRST_PASS_SECONDS", 0.05)
     stop = threading.Event()
-    worker = threading.Thread(target=retention.keep_erasing, args=(store, WEEK, stop, 0.05))
+    worker = threading.Thread(target=retention.keep_erasing, args=(store, lambda: WEEK, stop, 0.05))
     worker.start()
     try:
         _copies(store, 2, "sent", LONG_AGO)
