@@ -15,7 +15,7 @@ consultation.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -477,7 +477,8 @@ def timeline_html(auditor: Auditor, timeline: Mapping[str, Any]) -> str:
     return held + '<ol class="timeline">' + "".join(items) + "</ol>"
 
 
-def report_html(found: Mapping[str, Any]) -> str:
+def report_html(found: Mapping[str, Any], name: Callable[[str], str] = str) -> str:
+    """The printable report; ``name`` gives a party's name for its id."""
     parts = [
         '<div class="report">',
         '<p class="print-note no-print">This page is made to be printed: use your '
@@ -488,7 +489,7 @@ def report_html(found: Mapping[str, Any]) -> str:
                 "Compiled": e(_local(found["generated_at"])),
                 "Exchanges about them": e(found["exchanges"]),
                 "Disclosures": e(len(found["disclosures"])),
-                "Partners involved": e(", ".join(found["partners"]) or "none"),
+                "Partners involved": e(", ".join(map(name, found["partners"])) or "none"),
             }
         ),
         f"<p><strong>Exemptions.</strong> {e(found['exemptions_note'])}</p>",
@@ -535,7 +536,7 @@ def report_html(found: Mapping[str, Any]) -> str:
     if found["refusals"]:
         parts.append("<h2>Refused: not shared</h2><ul>")
         parts += [
-            f"<li>{e(_local(r['decided_at']))}: {e(r['recipient'])} — "
+            f"<li>{e(_local(r['decided_at']))}: {e(name(r['recipient']))} — "
             f"{e(', '.join(r['rules']) or 'default deny')}</li>"
             for r in found["refusals"]
         ]
@@ -756,7 +757,7 @@ def install_auditor_pages(app: FastAPI, runtime: Runtime, auditor: Auditor) -> N
         if not is_pseudonym(pseudonym):
             return page("Not found", "<h1>No such person</h1>", me, path, 404)
         found = auditor.subject_report(me.caller, pseudonym, "page /auditor/subjects/{}/report")
-        body = "<h1>Subject access report</h1>" + report_html(found)
+        body = "<h1>Subject access report</h1>" + report_html(found, auditor.party_name)
         return page("Subject access report", body, me, path)
 
     @app.get("/auditor/exchanges/{exchange_id}", include_in_schema=False)

@@ -172,6 +172,9 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     assert page.locator("h1").inner_text() == "Subject access report"
     assert "DPA 2018 s45(4)(a)-(b)" in report and "for the DPO to decide" in report
     assert "Cheshire Constabulary" in report
+    # Partners and refused parties by name, as a data-protection officer reads them.
+    assert "Cheshire Constabulary force control room (24/7)" in report
+    assert "cheshire-control-room" not in report
     for value in ("Marsh", "Daniel", "1985-03-02", SUSPECT_PNC):
         assert value not in report
     assert _headings_in_order(page)
