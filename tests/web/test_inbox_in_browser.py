@@ -141,7 +141,10 @@ def test_an_urgent_alert_arrives_is_opened_and_acknowledged_by_keyboard(inbox, b
     _tab_to(page, "Acknowledge")
     assert _focus_is_visible(page)
     _screenshot(page, "inbox-item-acknowledge-focused")
-    page.keyboard.press("Enter")
+    # The form posts and is redirected back to this same address: wait for that
+    # navigation itself (waiting for the URL would return before it began).
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
     page.wait_for_url(f"{inbox.base_url}/inbox/{item_id}")
     status = page.locator("[role=status]")
     assert "Acknowledged by you at" in status.inner_text()
