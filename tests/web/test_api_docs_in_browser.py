@@ -6,27 +6,13 @@ screenshot of each page is kept under ``.artifacts/screenshots/``."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Route, sync_playwright
+from playwright.sync_api import Route
 
-from tests.conftest import ROOT, start_gateway
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENSHOTS = ROOT / ".artifacts" / "screenshots"
-#: What the machine's closed network needs of Chromium (no background calls home).
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+from tests.conftest import start_gateway
+from tests.web.browser import screenshot
 
 
 @pytest.fixture(scope="module")
@@ -39,14 +25,6 @@ def gateway(broker, tmp_path_factory):
     server.should_exit = True
     thread.join(timeout=10)
     running.runtime.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
 
 
 def _open(browser, url: str):
@@ -67,13 +45,6 @@ def _open(browser, url: str):
     return page, elsewhere
 
 
-def _screenshot(page, name: str) -> Path:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=False)
-    return path
-
-
 def test_swagger_ui_renders_every_operation_from_the_gateway_alone(gateway, browser):
     page, elsewhere = _open(browser, f"{gateway.base_url}/docs")
     page.wait_for_selector(".opblock", timeout=15_000)
@@ -81,7 +52,7 @@ def test_swagger_ui_renders_every_operation_from_the_gateway_alone(gateway, brow
     assert any("/v1/inbound/police" in o for o in operations)
     assert any("/oauth2/token" in o for o in operations)
     assert page.locator("button.authorize").count() == 1  # the OAuth2 scheme is offered
-    assert _screenshot(page, "swagger-ui").stat().st_size > 10_000
+    assert screenshot(page, "swagger-ui", full_page=False).stat().st_size > 10_000
     assert elsewhere == []
     page.close()
 
@@ -90,6 +61,6 @@ def test_redoc_renders_from_the_gateway_alone(gateway, browser):
     page, elsewhere = _open(browser, f"{gateway.base_url}/redoc")
     page.wait_for_selector("[role=menuitem], .menu-content", timeout=15_000)
     assert "Information-sharing gateway" in page.content()
-    assert _screenshot(page, "redoc").stat().st_size > 10_000
+    assert screenshot(page, "redoc", full_page=False).stat().st_size > 10_000
     assert elsewhere == []
     page.close()

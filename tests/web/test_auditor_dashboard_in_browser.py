@@ -14,12 +14,12 @@ from itertools import pairwise
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Page, Request, sync_playwright
+from playwright.sync_api import Page, Request
 
 from gateway.audit.checkpoints import keys_from_settings, take_checkpoint
 from tests.auditor.helpers import AUDITOR, SUSPECT_PNC, add_auditors, submit_police
 from tests.inbox.helpers import InboxGateway, inbox_gateway
-from tests.web.test_api_docs_in_browser import ARGS, CHROMIUM, SCREENSHOTS
+from tests.web.browser import SCREENSHOTS, focus_is_visible, screenshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
 
@@ -31,29 +31,6 @@ def audited(broker, tmp_path_factory) -> Iterator[InboxGateway]:
     with inbox_gateway("sqlite", url, broker.bootstrap, data_dir) as running:
         add_auditors(running.issuer)
         yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5_000
-
-
-def _focus_is_visible(page: Page) -> bool:
-    outline, width, shadow = page.evaluate(
-        "(() => { const s = getComputedStyle(document.activeElement);"
-        " return [s.outlineStyle, s.outlineWidth, s.boxShadow]; })()"
-    )
-    return (outline != "none" and width not in ("0px", "")) or shadow != "none"
 
 
 def _headings_in_order(page: Page) -> bool:
@@ -120,18 +97,18 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     assert "No copy was dead-lettered in this period." in charts
     assert _headings_in_order(page)
     _no_script_and_labelled(page)
-    _screenshot(page, "auditor-overview")
+    screenshot(page, "auditor-overview")
 
     # The first Tab stop is the skip link, visibly focused.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.innerText") == "Skip to main content"
-    assert _focus_is_visible(page)
+    assert focus_is_visible(page)
     page.keyboard.press("Enter")
     assert page.evaluate("document.activeElement.id") == "main"
 
     # Search for the police exchange by keyboard: its id, then Enter.
     page.focus("#exchange_id")
-    assert _focus_is_visible(page)
+    assert focus_is_visible(page)
     page.keyboard.type(police)
     page.keyboard.press("Enter")
     page.wait_for_url(f"{audited.base_url}/auditor/search?*")
@@ -141,7 +118,7 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     operations = [t.lower() for t in page.locator("tbody tr td:nth-child(3)").all_inner_texts()]
     assert "collection" in operations and "disclosure" in operations
     _no_script_and_labelled(page)
-    _screenshot(page, "auditor-search")
+    screenshot(page, "auditor-search")
 
     # Open its timeline.
     page.locator(f"a[href='/auditor/exchanges/{police}']").first.click()
@@ -152,7 +129,7 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
         assert stage in timeline, stage
     assert "paths kept" in timeline and "paths removed" in timeline
     assert _headings_in_order(page)
-    _screenshot(page, "auditor-exchange-timeline")
+    screenshot(page, "auditor-exchange-timeline")
 
     # Find the person by their PNC ID (posted, never in the address).
     page.goto(f"{audited.base_url}/auditor")
@@ -163,7 +140,7 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     assert SUSPECT_PNC not in page.url and SUSPECT_PNC not in page.content()
     assert page.locator("h1").inner_text() == "One person's entries"
     assert police[:8] in page.locator("tbody").inner_text()
-    _screenshot(page, "auditor-subject")
+    screenshot(page, "auditor-subject")
 
     # The subject access report, on screen and as printed.
     page.click("a:has-text('Subject access report (printable)')")
@@ -178,12 +155,12 @@ def test_an_auditor_searches_an_exchange_and_reports_on_its_subject(audited, bro
     for value in ("Marsh", "Daniel", "1985-03-02", SUSPECT_PNC):
         assert value not in report
     assert _headings_in_order(page)
-    _screenshot(page, "auditor-subject-access-report")
+    screenshot(page, "auditor-subject-access-report")
     page.emulate_media(media="print")
     assert page.locator("header").is_hidden()
     assert page.locator(".print-note").is_hidden()
     assert page.locator(".exemption").first.is_visible()
-    _screenshot(page, "auditor-subject-access-report-print")
+    screenshot(page, "auditor-subject-access-report-print")
     pdf = SCREENSHOTS / "auditor-subject-access-report.pdf"
     page.pdf(path=str(pdf), format="A4")
     assert pdf.stat().st_size > 10_000

@@ -14,12 +14,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
-from playwright.sync_api import Page, Request, sync_playwright
+from playwright.sync_api import Page, Request
 
 from gateway.alerts import escalate_due
 from gateway.store.tables import alert_clocks
 from tests.inbox.helpers import RECIPIENT, InboxGateway, inbox_gateway
-from tests.web.test_api_docs_in_browser import ARGS, CHROMIUM, SCREENSHOTS
+from tests.web.browser import focus_is_visible, screenshot
 
 pytestmark = pytest.mark.filterwarnings("ignore:get_jwt_config:DeprecationWarning")
 
@@ -34,21 +34,6 @@ def inbox(broker, tmp_path_factory) -> Iterator[InboxGateway]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield chromium
-        chromium.close()
-
-
-def _screenshot(page: Page, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    assert path.stat().st_size > 5_000
-
-
 def _tab_to(page: Page, name: str, limit: int = 40) -> None:
     """Press Tab until the element focused has ``name`` as its text."""
     for _ in range(limit):
@@ -57,15 +42,6 @@ def _tab_to(page: Page, name: str, limit: int = 40) -> None:
         if focused and name in focused:
             return
     raise AssertionError(f"{name!r} cannot be reached with the Tab key")
-
-
-def _focus_is_visible(page: Page) -> bool:
-    style = page.evaluate(
-        "(() => { const s = getComputedStyle(document.activeElement);"
-        " return [s.outlineStyle, s.outlineWidth, s.boxShadow]; })()"
-    )
-    outline, width, shadow = style
-    return (outline != "none" and width not in ("0px", "")) or shadow != "none"
 
 
 def _headings(page: Page) -> list[int]:
@@ -101,7 +77,7 @@ def test_an_urgent_alert_arrives_is_opened_and_acknowledged_by_keyboard(inbox, b
     page.click("button:has-text('Authorize')")
     page.wait_for_url(f"{inbox.base_url}/inbox")
     assert page.locator("h1").inner_text() == "Your inbox"
-    _screenshot(page, "inbox-before-the-alert")
+    screenshot(page, "inbox-before-the-alert")
 
     # An urgent alert is submitted by the mental-health trust's system, and arrives.
     exchange_id, item_id = inbox.submit_alert()
@@ -113,13 +89,13 @@ def test_an_urgent_alert_arrives_is_opened_and_acknowledged_by_keyboard(inbox, b
     text = row.inner_text()
     assert "URGENT" in text and "NEW" in text and "Waiting — deadline" in text
     assert page.locator("html").get_attribute("lang") == "en-GB"
-    _screenshot(page, "inbox-list")
+    screenshot(page, "inbox-list")
 
     # The first Tab stop is the skip link, visibly focused; it leads to the content.
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.innerText") == "Skip to main content"
-    assert _focus_is_visible(page)
-    _screenshot(page, "inbox-skip-link-focused")
+    assert focus_is_visible(page)
+    screenshot(page, "inbox-skip-link-focused")
 
     # Open the alert with the keyboard.
     _tab_to(page, "from")  # the alert's link: "<category> from <sender>"
@@ -135,12 +111,12 @@ def test_an_urgent_alert_arrives_is_opened_and_acknowledged_by_keyboard(inbox, b
     assert "Step 1 of 2" in status.inner_text()
     body = page.locator("main").inner_text()
     assert "The record as" in body and "Who is told, and when" in body
-    _screenshot(page, "inbox-item")
+    screenshot(page, "inbox-item")
 
     # Acknowledge it with the keyboard alone.
     _tab_to(page, "Acknowledge")
-    assert _focus_is_visible(page)
-    _screenshot(page, "inbox-item-acknowledge-focused")
+    assert focus_is_visible(page)
+    screenshot(page, "inbox-item-acknowledge-focused")
     # The form posts and is redirected back to this same address: wait for that
     # navigation itself (waiting for the URL would return before it began).
     with page.expect_navigation():
@@ -150,7 +126,7 @@ def test_an_urgent_alert_arrives_is_opened_and_acknowledged_by_keyboard(inbox, b
     assert "Acknowledged by you at" in status.inner_text()
     assert "clock has stopped" in status.inner_text()
     assert page.locator("button:has-text('Acknowledge')").count() == 0
-    _screenshot(page, "inbox-item-acknowledged")
+    screenshot(page, "inbox-item-acknowledged")
 
     # The clock stopped: no escalation however late it gets.
     with inbox.gateway.store.engine.connect() as conn:
@@ -172,7 +148,7 @@ def test_an_urgent_alert_arrives_is_opened_and_acknowledged_by_keyboard(inbox, b
     page.goto(f"{inbox.base_url}/inbox")
     row = page.locator("tbody tr", has=page.locator(f"a[href='/inbox/{item_id}']"))
     assert "Acknowledged by you" in row.inner_text()
-    _screenshot(page, "inbox-list-after-acknowledging")
+    screenshot(page, "inbox-list-after-acknowledging")
 
     # Nothing but the gateway's own pages: no scripts, nothing from elsewhere.
     assert elsewhere == []
