@@ -214,6 +214,27 @@ def api_port() -> int:
     raise RuntimeError("no free port below the ephemeral range")
 
 
+def process_env(
+    url: str, bootstrap: str, prefix: str, data_dir: Path, **more: str
+) -> dict[str, str]:
+    """The environment of a gateway started as its own process (``serve``, ``relay``):
+    this test's store, broker, topic prefix and partner clients, and none of the
+    caller's GATEWAY_* or OTEL_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "OTEL_"))}
+    env.update(
+        GATEWAY_DATABASE_URL=url,
+        GATEWAY_KAFKA_BOOTSTRAP=bootstrap,
+        GATEWAY_PSEUDONYM_KEY=TEST_KEY,
+        GATEWAY_TOPIC_PREFIX=prefix,
+        GATEWAY_DATA_DIR=str(data_dir),
+        GATEWAY_RELAY_POLL_SECONDS="0.1",
+        GATEWAY_CLIENTS_FILE=str(PARTNER_CLIENTS.path),
+        PYTHONUNBUFFERED="1",  # its log lines arrive as written
+        **more,
+    )
+    return env
+
+
 def wait_until_ready(base: str, process: subprocess.Popen, timeout: float = 60) -> None:
     """Poll ``/readyz`` of a gateway started as ``process``; fail with its output if it dies."""
     deadline = time.monotonic() + timeout

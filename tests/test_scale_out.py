@@ -20,28 +20,15 @@ from gateway.api.worker_pool import QUICK_EXIT_SECONDS
 from gateway.cli import app
 from gateway.delivery.reader import read_topic
 from gateway.store import Store
-from tests.conftest import EXAMPLES, TEST_KEY, api_port, wait_until_ready
+from tests.conftest import EXAMPLES, TEST_KEY, api_port, process_env, wait_until_ready
 from tests.deploy.chart import migrations_command
 from tests.partner_clients import PARTNER_CLIENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 GATEWAY = Path(sys.executable).parent / "gateway"
 PARTNER = {"Content-Type": "application/json"}
-
-
-def _env(url: str, bootstrap: str, prefix: str, data_dir: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GATEWAY_")}
-    env.update(
-        GATEWAY_DATABASE_URL=url,
-        GATEWAY_KAFKA_BOOTSTRAP=bootstrap,
-        GATEWAY_PSEUDONYM_KEY=TEST_KEY,
-        GATEWAY_TOPIC_PREFIX=prefix,
-        GATEWAY_DATA_DIR=str(data_dir),
-        GATEWAY_RELAY_POLL_SECONDS="0.1",
-        GATEWAY_CLIENTS_FILE=str(PARTNER_CLIENTS.path),
-        GATEWAY_RATE_LIMIT_PER_CLIENT="100000/second",
-    )
-    return env
+#: One test client sends everything: no limit of a partner system should apply.
+NO_RATE_LIMIT = {"GATEWAY_RATE_LIMIT_PER_CLIENT": "100000/second"}
 
 
 def _gateway(env: dict[str, str], *args: str) -> subprocess.Popen[bytes]:
@@ -78,7 +65,7 @@ def test_two_api_workers_and_two_relays_deliver_once(broker, postgres, tmp_path)
     relay (serve --no-relay) and two relay processes, on one store and one broker."""
     url = postgres.new()
     prefix = f"s{uuid.uuid4().hex[:8]}"
-    env = _env(url, broker.bootstrap, prefix, tmp_path)
+    env = process_env(url, broker.bootstrap, prefix, tmp_path, **NO_RATE_LIMIT)
     _migrate_as_the_chart_does(env)
     port = api_port()
     api = _gateway(env, "serve", "--port", str(port), "--workers", "2", "--no-relay")
@@ -141,7 +128,7 @@ def _worker_pids(parent: int) -> set[int]:
 def test_a_worker_that_dies_is_started_again(postgres, broker, tmp_path):
     url = postgres.new()
     Store.from_url(url).upgrade()
-    env = _env(url, broker.bootstrap, f"w{uuid.uuid4().hex[:8]}", tmp_path)
+    env = process_env(url, broker.bootstrap, f"w{uuid.uuid4().hex[:8]}", tmp_path, **NO_RATE_LIMIT)
     port = api_port()
     api = _gateway(env, "serve", "--port", str(port), "--workers", "2")
     try:

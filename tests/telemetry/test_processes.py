@@ -6,7 +6,6 @@ relaying parent's included."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -23,28 +22,19 @@ from gateway.embedded.broker import free_port
 from gateway.runtime import Runtime
 from gateway.settings import Settings
 from gateway.store import Store
-from tests.conftest import TEST_KEY, RunningGateway, api_port, serve_app, wait_until_ready
+from tests.conftest import (
+    TEST_KEY,
+    RunningGateway,
+    api_port,
+    process_env,
+    serve_app,
+    wait_until_ready,
+)
 from tests.partner_clients import PARTNER_CLIENTS
 from tests.telemetry.conftest import PARTNER, POLICE_SAMPLE, parse, spans_of, traceparent, value
 
 ROOT = Path(__file__).resolve().parents[2]
 GATEWAY = Path(sys.executable).parent / "gateway"
-
-
-def _env(url: str, bootstrap: str, prefix: str, data_dir: Path, **more: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "OTEL_"))}
-    env.update(
-        GATEWAY_DATABASE_URL=url,
-        GATEWAY_KAFKA_BOOTSTRAP=bootstrap,
-        GATEWAY_PSEUDONYM_KEY=TEST_KEY,
-        GATEWAY_TOPIC_PREFIX=prefix,
-        GATEWAY_DATA_DIR=str(data_dir),
-        GATEWAY_RELAY_POLL_SECONDS="0.1",
-        GATEWAY_CLIENTS_FILE=str(PARTNER_CLIENTS.path),
-        PYTHONUNBUFFERED="1",
-        **more,
-    )
-    return env
 
 
 class Lines:
@@ -95,7 +85,7 @@ def test_a_separate_relay_continues_the_trace_and_serves_its_metrics(
     runtime = Runtime(settings, run_relay=False).start()
     server, thread, base = serve_app(create_app(runtime))
     api = RunningGateway(runtime, base, "postgresql")
-    env = _env(
+    env = process_env(
         url,
         broker.bootstrap,
         prefix,
@@ -172,7 +162,7 @@ def test_workers_metrics_sum_every_process(broker, postgres, tmp_path):
     shared.mkdir()
     stale = shared / "counter_4242.db"
     stale.write_bytes(b"left by an earlier run")
-    env = _env(
+    env = process_env(
         url,
         broker.bootstrap,
         prefix,
