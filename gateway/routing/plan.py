@@ -221,8 +221,7 @@ class Routes:
                     f"out of hours, no fallback: waits for {calendar.id} ({hours}; opens {when})"
                 )
             why.append(first)
-        deadlines = [d for d in (obligation, _maybe(target.acknowledge_within)) if d is not None]
-        ack = min(deadlines) if deadlines else None
+        ack = _first_deadline(obligation, target)
         if obligation is not None and ack is not None and ack < obligation:
             why.append(f"the route's deadline ({words(ack)}) is shorter than the flow's")
         steps: list[Step] = []
@@ -274,9 +273,8 @@ class Routes:
                     f"step {number + 1} would start at {local}, after {calendar.id} "
                     "closes: the out-of-hours fallback takes over from there"
                 )
-                deadlines = [d for d in (obligation, _maybe(fallback.acknowledge_within)) if d]
-                ack = min(deadlines) if deadlines else None
                 label = f"escalation step {number + 1}: out of hours fallback after closing"
+                ack = _first_deadline(obligation, fallback)
                 return steps[:number] + self._chain(fallback, ack, label, number)
             if step.acknowledge_within is None:
                 return steps  # no deadline: the chain never moves on by itself
@@ -302,6 +300,12 @@ class Routes:
                     f"the record names {name} ({path}); no desk of {spec.party} has that name"
                 )
         return None
+
+
+def _first_deadline(obligation: dt.timedelta | None, target: Target) -> dt.timedelta | None:
+    """The first desk's deadline: the flow's or the target's, whichever is shorter."""
+    deadlines = [d for d in (obligation, _maybe(target.acknowledge_within)) if d is not None]
+    return min(deadlines) if deadlines else None
 
 
 def _maybe(text: str | None) -> dt.timedelta | None:
