@@ -131,6 +131,15 @@ _TOKEN_ERRORS: dict[int, tuple[str, ...]] = {
     403: ("forbidden", "unknown-partner"),
 }
 
+#: What every call of the auditor's API may answer besides its own: no session,
+#: not the auditor or dpo role, people's sign-in not configured, the store away.
+_AUDITOR_READ: dict[int, tuple[str, ...]] = {
+    401: ("not-signed-in",),
+    403: ("role-required",),
+    404: ("sign-in-not-configured",),
+    503: ("service-unavailable",),
+}
+
 OPERATIONS: dict[tuple[str, str], Operation] = {
     ("post", INBOUND): Operation(
         "submit",
@@ -420,14 +429,7 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
                 },
             }
         },
-        errors={
-            400: ("client-error",),
-            401: ("not-signed-in",),
-            403: ("role-required",),
-            404: ("sign-in-not-configured",),
-            422: ("invalid-request",),
-            503: ("service-unavailable",),
-        },
+        errors={**_AUDITOR_READ, 400: ("client-error",), 422: ("invalid-request",)},
     ),
     ("post", "/v1/audit/subjects"): Operation(
         "look_up_audit_subject",
@@ -435,12 +437,10 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         session=True,
         answers={"200": _object("The pseudonym, and how many exchanges are about the person.")},
         errors={
+            **_AUDITOR_READ,
             400: ("malformed-body",),
-            401: ("not-signed-in",),
             403: ("csrf-rejected", "role-required"),
-            404: ("sign-in-not-configured",),
             422: ("invalid-request",),
-            503: ("service-unavailable",),
         },
     ),
     ("get", "/v1/audit/subjects/{pseudonym}/report"): Operation(
@@ -448,37 +448,21 @@ OPERATIONS: dict[tuple[str, str], Operation] = {
         "Every disclosure about one person, exemptions marked for the DPO (audited)",
         session=True,
         answers={"200": _object("The subject access report (members in docs/auditor.md).")},
-        errors={
-            401: ("not-signed-in",),
-            403: ("role-required",),
-            404: ("not-found", "sign-in-not-configured"),
-            503: ("service-unavailable",),
-        },
+        errors={**_AUDITOR_READ, 404: ("not-found", "sign-in-not-configured")},
     ),
     ("get", "/v1/audit/exchanges/{exchange_id}"): Operation(
         "audit_exchange_timeline",
         "An exchange's timeline from the audit trail (audited as a consultation)",
         session=True,
         answers={"200": _object("The steps, oldest first, and the entries they come from.")},
-        errors={
-            401: ("not-signed-in",),
-            403: ("role-required",),
-            404: ("not-found", "sign-in-not-configured"),
-            503: ("service-unavailable",),
-        },
+        errors={**_AUDITOR_READ, 404: ("not-found", "sign-in-not-configured")},
     ),
     ("get", "/v1/audit/chain"): Operation(
         "audit_chain_status",
         "The audit chain verified, and its signed checkpoints",
         session=True,
         answers={"200": _object("`verified`, `broken` (the first bad entry) or `unchecked`.")},
-        errors={
-            401: ("not-signed-in",),
-            403: ("role-required",),
-            404: ("sign-in-not-configured",),
-            422: ("invalid-request",),
-            503: ("service-unavailable",),
-        },
+        errors={**_AUDITOR_READ, 422: ("invalid-request",)},
     ),
 }
 
